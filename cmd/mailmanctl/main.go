@@ -1,0 +1,180 @@
+// Command mailmanctl runs and inspects the mail list server: the master and
+// its runners, the queues, and (as they are built) lists and members. Its
+// verbs follow Mailman's where Mailman has one.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit statuses. The master reads a runner's status to decide whether to
+// restart it.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one verb of mailmanctl.
+type command struct {
+	name    string // "queues", or "lists create" for a noun and its verb
+	args    string // synopsis of its arguments
+	summary string
+	run     func(env *env, args []string) error
+}
+
+// commands is every verb; main dispatches on the longest matching name.
+var commands []command
+
+func register(c ...command) { commands = append(commands, c...) }
+
+// env is what a command runs with: where it writes and how it finds its
+// configuration.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	configFlag     string // -C given before the verb
+}
+
+// usageError is a mistake in the command line: it is reported with the
+// command's synopsis and exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}))
+}
+
+func run(args []string, e *env) int {
+	top := flag.NewFlagSet("mailmanctl", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	top.StringVar(&e.configFlag, "C", "", "configuration file")
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(e.stdout)
+			return exitOK
+		}
+		fmt.Fprintf(e.stderr, "mailmanctl: %v\n", err)
+		printUsage(e.stderr)
+		return exitUsage
+	}
+	args = top.Args()
+	if len(args) == 0 || args[0] == "help" {
+		printUsage(e.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, rest := lookup(args)
+	if c == nil {
+		fmt.Fprintf(e.stderr, "mailmanctl: unknown command %q\n", strings.Join(args[:min(len(args), 2)], " "))
+		printUsage(e.stderr)
+		return exitUsage
+	}
+	err := c.run(e, rest)
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(e.stdout, "usage: mailmanctl %s %s\n  %s\n", c.name, c.args, c.summary)
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "mailmanctl %s: %v\nusage: mailmanctl %s %s\n", c.name, err, c.name, c.args)
+		return exitUsage
+	default:
+		var ec exitCoder
+		fmt.Fprintf(e.stderr, "mailmanctl %s: %v\n", c.name, err)
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
+		}
+		return exitError
+	}
+}
+
+// exitCoder is an error that chooses the exit status.
+type exitCoder interface{ ExitCode() int }
+
+func lookup(args []string) (*command, []string) {
+	var best *command
+	for i := range commands {
+		words := strings.Fields(commands[i].name)
+		if len(words) <= len(args) && strings.Join(args[:len(words)], " ") == commands[i].name {
+			if best == nil || len(words) > len(strings.Fields(best.name)) {
+				best = &commands[i]
+			}
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return best, args[len(strings.Fields(best.name)):]
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: mailmanctl [-C FILE] COMMAND [ARGS]")
+	fmt.Fprintln(w, "\nThe configuration is FILE, else $MAILMAN_CONFIG, else the built-in defaults.")
+	fmt.Fprintln(w, "\nCommands:")
+	cs := append([]command(nil), commands...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-46s %s\n", c.name+" "+c.args, c.summary)
+	}
+}
+
+// flags makes a command's flag set; every command also takes -C.
+func (e *env) flags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := fs.String("C", e.configFlag, "configuration file")
+	return fs, cfg
+}
+
+// parseArgs parses flags wherever they stand among the arguments, as people
+// type them (`inject FILE --queue retry`), and returns the other arguments.
+// Everything after "--" is an argument.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos, tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return append(pos, tail...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// parseNoArgs parses args, which must hold flags only.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected argument %q", rest[0])
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// ctl runs mailmanctl in-process with a configuration in a temporary folder.
+type ctl struct {
+	t      *testing.T
+	dir    string
+	config string
+}
+
+func newCtl(t *testing.T) *ctl {
+	dir := t.TempDir()
+	c := &ctl{t: t, dir: dir, config: filepath.Join(dir, "mailman.toml")}
+	if err := os.WriteFile(c.config, []byte("[paths]\nvar_dir = \"var\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// run returns the exit status, standard output and standard error.
+func (c *ctl) run(stdin string, args ...string) (int, string, string) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(append([]string{"-C", c.config}, args...), &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func (c *ctl) queue(name string) string { return filepath.Join(c.dir, "var", "queue", name) }
+
+const message = "From: anne@example.com\nMessage-ID: <ant>\nSubject: hi\n\nHello\n"
+
+func TestInjectQueuesQfile(t *testing.T) {
+	c := newCtl(t)
+	if code, _, errOut := c.run("", "queues"); code != exitError || !strings.Contains(errOut, "nothing has run with this configuration yet") {
+		t.Errorf("queues before anything ran: %d %q", code, errOut)
+	}
+	code, out, errOut := c.run(message, "inject", "--list", "Test@Example.com", "-")
+	if code != exitOK {
+		t.Fatalf("inject: %d %s", code, errOut)
+	}
+	name := strings.TrimSpace(out)
+	e, err := switchboard.ReadFile(filepath.Join(c.queue("incoming"), name+".msg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Msgdata.String("listid") != "test.example.com" || !e.Msgdata.Bool("to_list") || e.Msgdata.Int("original_size") != len(message) {
+		t.Errorf("msgdata = %v", e.Msgdata)
+	}
+	if string(e.Message) != message {
+		t.Errorf("message changed: %q", e.Message)
+	}
+
+	file := filepath.Join(c.dir, "m.eml")
+	os.WriteFile(file, []byte(message), 0o644)
+	if code, _, errOut := c.run("", "inject", file, "--queue", "retry"); code != exitOK {
+		t.Fatalf("inject FILE --queue retry: %s", errOut)
+	}
+
+	code, out, _ = c.run("", "queues", "--json")
+	var counts map[string]int
+	if err := json.Unmarshal([]byte(out), &counts); code != exitOK || err != nil {
+		t.Fatalf("queues --json: %d %v %q", code, err, out)
+	}
+	want := map[string]int{"incoming": 1, "retry": 1, "command": 0, "pipeline": 0, "outgoing": 0, "virgin": 0, "bounces": 0, "shunt": 0, "bad": 0}
+	for q, n := range want {
+		if counts[q] != n {
+			t.Errorf("queues --json %s = %d, want %d (%v)", q, counts[q], n, counts)
+		}
+	}
+	if len(counts) != len(want) {
+		t.Errorf("queues --json has %d queues: %v", len(counts), counts)
+	}
+	code, out, _ = c.run("", "queues")
+	if code != exitOK || !strings.Contains(out, "QUEUE") || !regexpLine(out, `incoming\s+1\s+0\s+0\s+0\s+1`) {
+		t.Errorf("queues table:\n%s", out)
+	}
+
+	code, out, _ = c.run("", "qfile", filepath.Join(c.queue("incoming"), name+".msg"))
+	if code != exitOK || !strings.Contains(out, `listid: "test.example.com"`) || !strings.Contains(out, "Message-ID: <ant>") {
+		t.Errorf("qfile:\n%s", out)
+	}
+	code, out, _ = c.run("", "qfile", "--json", filepath.Join(c.queue("incoming"), name+".msg"))
+	var q struct {
+		Entry   string
+		Msgdata map[string]any
+		Message string
+	}
+	if err := json.Unmarshal([]byte(out), &q); code != exitOK || err != nil || q.Entry != name || q.Message != message {
+		t.Errorf("qfile --json: %v %q", err, out)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	c := newCtl(t)
+	cases := []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"unknown command", "", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{"empty message", "", []string{"inject"}, exitError, "the message is empty"},
+		{"bad list", message, []string{"inject", "--list", "no-at-sign"}, exitUsage, "is not a list address"},
+		{"list with slash", message, []string{"inject", "--list", "a/b@example.com"}, exitUsage, "is not a list address"},
+		{"list with dot dot", message, []string{"inject", "--list", "a..b@example.com"}, exitUsage, "is not a list address"},
+		{"unknown queue", message, []string{"inject", "--queue", "lmtp"}, exitError, `"lmtp" is not a queue a runner serves`},
+		{"inject into shunt", message, []string{"inject", "--queue", "shunt"}, exitError, "not a queue a runner serves"},
+		{"path as queue", message, []string{"inject", "--queue", "../../etc"}, exitError, "not a queue a runner serves"},
+		{"unknown flag", "", []string{"queues", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{"qfile without file", "", []string{"qfile"}, exitUsage, "need exactly one queue file"},
+		{"qfile of a non-entry", "", []string{"qfile", "/etc/hostname"}, exitError, "not a queue entry"},
+		{"unknown runner", "", []string{"runner", "bogus"}, exitUsage, `unknown runner "bogus"`},
+		{"bad slice", "", []string{"runner", "retry:2:3"}, exitUsage, "not a power of 2"},
+		{"slice out of range", "", []string{"runner", "retry:4:4"}, exitUsage, "slice 4 is not between 0 and 3"},
+		{"missing config", "", []string{"-C", "/nonexistent/mailman.toml", "queues"}, exitError, "/nonexistent/mailman.toml"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := c.run(tc.stdin, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errOut, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnshuntCommand(t *testing.T) {
+	c := newCtl(t)
+	root := filepath.Join(c.dir, "var", "queue")
+	shunt, err := switchboard.Open(root, "shunt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shunt.Close()
+	for _, whichq := range []string{"pipeline", "nonsense"} {
+		md := switchboard.Msgdata{}
+		md.Set("whichq", whichq)
+		md.Set("error", "borked")
+		if _, err := shunt.Enqueue([]byte(message), md); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := c.run("", "unshunt")
+	if code != exitError || !strings.Contains(out, "-> pipeline") || !strings.Contains(errOut, `whichq "nonsense"`) || !strings.Contains(errOut, "1 of 2 entries stayed in shunt") {
+		t.Errorf("unshunt: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := c.run("", "unshunt", "--discard"); code != exitOK || !strings.Contains(out, "discarded") {
+		t.Errorf("unshunt --discard: %d %s", code, out)
+	}
+	code, out, _ = c.run("", "queues", "--json")
+	if code != exitOK || !strings.Contains(out, `"pipeline": 1`) || !strings.Contains(out, `"shunt": 0`) {
+		t.Errorf("after unshunt: %s", out)
+	}
+}
+
+func regexpLine(text, pattern string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		if regexp.MustCompile("^" + pattern + "$").MatchString(strings.TrimSpace(line)) {
+			return true
+		}
+	}
+	return false
+}

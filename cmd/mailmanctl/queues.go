@@ -1,0 +1,249 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+func init() {
+	register(
+		command{"queues", "[--json]", "count the entries in every queue, bad and shunt included", cmdQueues},
+		command{"qfile", "[--json] FILE", "show the metadata and the message of one queue entry", cmdQfile},
+		command{"inject", "[--queue NAME] [--list ADDR] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
+		command{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
+	)
+}
+
+// queueRoot returns the folder holding the queues of the configuration at
+// cfgPath, and fails when it does not exist rather than creating queues for a
+// configuration nothing uses.
+func queueRoot(cfgPath string) (string, error) {
+	cfg, err := config.FromEnvironment(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	root := filepath.Join(cfg.VarDir(), "queue")
+	if _, err := os.Stat(root); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("no queues in %s: nothing has run with this configuration yet (var_dir = %s)", root, cfg.VarDir())
+		}
+		return "", err
+	}
+	return root, nil
+}
+
+// openQueue opens a queue that a runner serves, by name.
+func openQueue(root, name string) (*switchboard.Switchboard, error) {
+	if !slices.Contains(config.QueueNames, name) || name == "shunt" || name == switchboard.BadQueue {
+		return nil, fmt.Errorf("%q is not a queue a runner serves (queues: %s)", name, strings.Join(servedQueues(), ", "))
+	}
+	return switchboard.Open(root, name)
+}
+
+func servedQueues() []string {
+	var qs []string
+	for _, q := range config.QueueNames {
+		if q != "shunt" && q != switchboard.BadQueue {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
+func cmdQueues(e *env, args []string) error {
+	fs, cfgPath := e.flags("queues")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	root, err := queueRoot(*cfgPath)
+	if err != nil {
+		return err
+	}
+	counts := map[string]switchboard.Counts{}
+	for _, name := range config.QueueNames {
+		q, err := switchboard.Open(root, name)
+		if err != nil {
+			return err
+		}
+		c, err := q.Count()
+		q.Close()
+		if err != nil {
+			return err
+		}
+		counts[name] = c
+	}
+	if *asJSON {
+		totals := map[string]int{}
+		for name, c := range counts {
+			totals[name] = c.Total()
+		}
+		return writeJSON(e.stdout, totals)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUE\tREADY\tDEFERRED\tIN FLIGHT\tPRESERVED\tTOTAL")
+	for _, name := range config.QueueNames {
+		c := counts[name]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", name, c.Ready, c.Deferred, c.InFlight, c.Preserved, c.Total())
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdQfile(e *env, args []string) error {
+	fs, _ := e.flags("qfile")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("need exactly one queue file")
+	}
+	entry, err := switchboard.ReadFile(rest[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, map[string]any{
+			"entry":   entry.Name,
+			"msgdata": entry.Msgdata,
+			"message": string(entry.Message),
+		})
+	}
+	fmt.Fprintf(e.stdout, "Entry: %s\nMetadata:\n", entry.Name)
+	keys := make([]string, 0, len(entry.Msgdata))
+	for k := range entry.Msgdata {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(e.stdout, "    %s: %s\n", k, entry.Msgdata[k])
+	}
+	fmt.Fprintf(e.stdout, "Message (%d bytes):\n", len(entry.Message))
+	_, err = e.stdout.Write(entry.Message)
+	return err
+}
+
+// listAddress is Mailman's list posting address: a name of [-_.0-9a-z] and a domain.
+var listAddress = regexp.MustCompile(`^([-_.0-9a-z]+)@([0-9a-z]([-0-9a-z]*[0-9a-z])?(\.[0-9a-z]([-0-9a-z]*[0-9a-z])?)+)$`)
+
+// listID turns a posting address into the list-id Mailman keys queued
+// messages by (name.domain), which survives a list's rename.
+func listID(addr string) (string, error) {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	m := listAddress.FindStringSubmatch(addr)
+	if m == nil || strings.HasPrefix(m[1], ".") || strings.Contains(m[1], "..") {
+		return "", fmt.Errorf("%q is not a list address (name@domain, the name made of a-z, 0-9, -, _ and .)", addr)
+	}
+	return m[1] + "." + m[2], nil
+}
+
+func cmdInject(e *env, args []string) error {
+	fs, cfgPath := e.flags("inject")
+	queue := fs.String("queue", runners.DefaultWhichq, "queue to put the message in")
+	list := fs.String("list", "", "posting address of the list the message is for")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return usagef("at most one message file")
+	}
+	md := switchboard.Msgdata{}
+	if *list != "" {
+		id, err := listID(*list)
+		if err != nil {
+			return usagef("--list: %v", err)
+		}
+		md.Set("listid", id)
+	}
+	var msg []byte
+	if len(rest) == 0 || rest[0] == "-" {
+		msg, err = io.ReadAll(e.stdin)
+	} else {
+		msg, err = os.ReadFile(rest[0])
+	}
+	if err != nil {
+		return err
+	}
+	if len(msg) == 0 {
+		return errors.New("the message is empty")
+	}
+	md.Set("original_size", len(msg))
+	md.Set("received_time", time.Now().UTC().Format(time.RFC3339Nano))
+	if *queue == "incoming" {
+		md.Set("to_list", true)
+	}
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	q, err := openQueue(filepath.Join(cfg.VarDir(), "queue"), *queue)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	name, err := q.Enqueue(msg, md)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, name)
+	return nil
+}
+
+func cmdUnshunt(e *env, args []string) error {
+	fs, cfgPath := e.flags("unshunt")
+	discard := fs.Bool("discard", false, "drop every shunt entry instead")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	root, err := queueRoot(*cfgPath)
+	if err != nil {
+		return err
+	}
+	shunt, err := switchboard.Open(root, "shunt")
+	if err != nil {
+		return err
+	}
+	defer shunt.Close()
+	done, err := runners.Unshunt(shunt, func(q string) (*switchboard.Switchboard, error) { return openQueue(root, q) }, *discard)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, u := range done {
+		switch {
+		case u.Err != nil:
+			failed++
+			fmt.Fprintf(e.stderr, "cannot unshunt %s %s, skipping: %v\n", u.Entry, u.MessageID, u.Err)
+		case *discard:
+			fmt.Fprintf(e.stdout, "discarded %s %s\n", u.Entry, u.MessageID)
+		default:
+			fmt.Fprintf(e.stdout, "%s %s -> %s %s\n", u.Entry, u.MessageID, u.Queue, u.NewEntry)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d entries stayed in shunt", failed, len(done))
+	}
+	return nil
+}

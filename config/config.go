@@ -1,0 +1,151 @@
+// Package config owns the TOML configuration: its schema, built-in defaults,
+// loading and validation. It knows nothing of queues' contents or lists.
+//
+// The schema is the Config struct itself: every field with a toml tag is a
+// key, so a new setting is a new field, its default in Default, and its line
+// in etc/mailman.toml.
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config is one site's configuration.
+type Config struct {
+	// File is the absolute path of the file loaded, so that relative paths in
+	// it keep their meaning if the process changes directory; "" for the
+	// built-in defaults.
+	File     string            `toml:"-"`
+	Paths    Paths             `toml:"paths"`
+	MTA      MTA               `toml:"mta"`
+	Database Database          `toml:"database"`
+	Runner   map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
+}
+
+// Paths says where Mailman keeps its files.
+type Paths struct {
+	VarDir string `toml:"var_dir"` // relative to the folder of Config.File; see Config.VarDir
+}
+
+// MTA says how Mailman and the mail transport agent reach each other.
+type MTA struct {
+	LMTPHost string `toml:"lmtp_host"`
+	LMTPPort int    `toml:"lmtp_port"`
+	SMTPHost string `toml:"smtp_host"`
+	SMTPPort int    `toml:"smtp_port"`
+}
+
+// Database says where lists and members are stored.
+type Database struct {
+	URL string `toml:"url"` // "" is SQLite under var_dir
+}
+
+// Runner is the [runner.NAME] section of one runner.
+type Runner struct {
+	Instances   int      `toml:"instances"`    // processes sharing the queue; a power of 2, at most maxInstances
+	SleepTime   Duration `toml:"sleep_time"`   // pause between scans of an empty queue
+	MaxRestarts int      `toml:"max_restarts"` // restarts after a crash before the master gives up
+	Start       bool     `toml:"start"`        // whether `start` with no runner names starts it
+}
+
+// RunnerNames lists every runner, in the order they start.
+var RunnerNames = []string{"lmtp", "incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry"}
+
+// QueueNames lists every queue directory. lmtp has no queue (it fills
+// incoming); shunt and bad have no runner, since they hold what a person must
+// look at.
+var QueueNames = []string{"incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry", "shunt", "bad"}
+
+// startByDefault says which runners `start` with no names starts: those built
+// so far. When a runner is built, flip it here and on its start line in
+// etc/mailman.toml.
+var startByDefault = map[string]bool{
+	"lmtp":     false,
+	"incoming": false,
+	"command":  false,
+	"pipeline": false,
+	"outgoing": false,
+	"virgin":   false,
+	"bounces":  false,
+	"retry":    true,
+}
+
+// Default returns the built-in configuration, Mailman's own defaults where it
+// has the same setting.
+func Default() *Config {
+	c := &Config{
+		Paths: Paths{VarDir: "var"},
+		MTA: MTA{
+			LMTPHost: "127.0.0.1",
+			LMTPPort: 8024,
+			SMTPHost: "localhost",
+			SMTPPort: 25,
+		},
+		Runner: make(map[string]Runner, len(RunnerNames)),
+	}
+	for _, name := range RunnerNames {
+		c.Runner[name] = Runner{
+			Instances:   1,
+			SleepTime:   Duration(time.Second),
+			MaxRestarts: 10,
+			Start:       startByDefault[name],
+		}
+	}
+	return c
+}
+
+// Load reads the TOML file at path over the defaults and validates the
+// result. A mistake in the file is reported as an *Error; path "" means the
+// built-in defaults.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	c := Default()
+	c.File = abs
+	if err := c.decode(path, string(text)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// FromEnvironment loads the configuration a command should use: flagPath
+// (from -C) if given, else $MAILMAN_CONFIG if set and not empty, else the
+// built-in defaults.
+func FromEnvironment(flagPath string) (*Config, error) {
+	if flagPath != "" {
+		return Load(flagPath)
+	}
+	return Load(os.Getenv("MAILMAN_CONFIG"))
+}
+
+// VarDir returns the absolute path of var_dir. A relative var_dir is taken
+// from the folder of the configuration file, so that a site can be moved
+// whole, or from the current directory for the built-in defaults.
+func (c *Config) VarDir() string {
+	dir := c.Paths.VarDir
+	if c.File != "" && !filepath.IsAbs(dir) {
+		dir = filepath.Join(filepath.Dir(c.File), dir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		// The current directory is gone; the relative path is all there is.
+		return filepath.Clean(dir)
+	}
+	return abs
+}
+
+// QueueDir returns the directory of the named queue.
+func (c *Config) QueueDir(queue string) string {
+	return filepath.Join(c.VarDir(), "queue", queue)
+}

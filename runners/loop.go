@@ -1,0 +1,284 @@
+// Package runners owns the loop that every queue runner shares: recover the
+// slice's claimed entries, wait for work, dequeue, dispose, finish, and shunt
+// what fails. Each runner is a small Handler in a subpackage that only says
+// what to do with one message; everything about queues, crashes and
+// shutdown is decided here, once.
+package runners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// Handler disposes of one message. The loop calls it with an entry it has
+// claimed and, when it returns, finishes the entry, keeps it for later, or
+// shunts it.
+type Handler interface {
+	// Dispose deals with e. A non-nil error, or a panic, shunts the message
+	// with the error recorded. ctx is not cancelled by a stop request: the
+	// message in hand is allowed to finish.
+	Dispose(ctx context.Context, e *switchboard.Entry) (Outcome, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, e *switchboard.Entry) (Outcome, error)
+
+// Dispose calls f.
+func (f HandlerFunc) Dispose(ctx context.Context, e *switchboard.Entry) (Outcome, error) {
+	return f(ctx, e)
+}
+
+// Outcome is what Dispose decided. The zero Outcome means done: the entry is
+// removed from the queue.
+type Outcome struct {
+	// KeepUntil, when set, keeps the entry (with any changes Dispose made to
+	// its metadata) in the queue and does not hand it out again before then.
+	KeepUntil time.Time
+}
+
+// Done is the Outcome of a message that has been dealt with.
+var Done = Outcome{}
+
+// TemporaryError is a failure that says nothing about the message itself (a
+// database that is down, a full disk): the message goes back to its place in
+// the queue, unchanged, and the loop pauses before trying again, instead of
+// shunting it.
+type TemporaryError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *TemporaryError) Error() string { return "temporary failure: " + e.Err.Error() }
+func (e *TemporaryError) Unwrap() error { return e.Err }
+
+// Temporary marks err as temporary, to be retried after the given pause.
+func Temporary(err error, retryAfter time.Duration) error {
+	return &TemporaryError{Err: err, RetryAfter: retryAfter}
+}
+
+// Loop runs one slice of one queue.
+type Loop struct {
+	Queue     *switchboard.Switchboard
+	Shunt     *switchboard.Switchboard
+	Slice     switchboard.Slice
+	Handler   Handler
+	SleepTime time.Duration // rescan period when no watcher event comes
+	Logger    *slog.Logger
+
+	now     func() time.Time // for tests; time.Now when nil
+	noWatch bool             // for benchmarks of the rescan path
+}
+
+func (l *Loop) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
+}
+
+// Recover takes back the entries of the slice left claimed by a runner that
+// died, as every runner must when it starts.
+func (l *Loop) Recover() error {
+	rs, err := l.Queue.Recover(l.Slice)
+	for _, r := range rs {
+		if r.Preserved != nil {
+			l.Logger.Error("preserved entry in bad", "entry", r.Name, "attempts", r.Attempts, "reason", r.Preserved)
+		} else {
+			l.Logger.Warn("recovered entry left in flight", "entry", r.Name, "attempts", r.Attempts)
+		}
+	}
+	return err
+}
+
+// Run recovers, then processes entries as they arrive until ctx is done. A
+// stop lets the message in hand finish; Run then returns nil.
+func (l *Loop) Run(ctx context.Context) error {
+	if err := l.Recover(); err != nil {
+		l.Logger.Error("recovery incomplete", "error", err)
+	}
+	var wake <-chan struct{}
+	if !l.noWatch {
+		w, err := l.Queue.Watch(l.Slice, func(err error) {
+			l.Logger.Warn("queue watcher reported an error; rescanning", "error", err)
+		})
+		if err != nil {
+			l.Logger.Warn("no queue watcher; relying on rescans", "error", err, "sleep_time", l.SleepTime)
+		} else {
+			defer w.Close()
+			wake = w.C
+		}
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		p := l.pass(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		switch {
+		case p.pause > 0:
+			// Arrivals must not cut a pause short: the condition that
+			// caused it affects them too.
+			timer.Reset(p.pause)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+			continue
+		case p.processed > 0:
+			continue
+		case !p.next.IsZero():
+			wait = min(l.SleepTime, max(p.next.Sub(l.clock()), 0))
+		default:
+			wait = l.SleepTime
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// Drain processes ready entries until none is left and returns how many it
+// processed. Tests and tools use it to run a runner in-process.
+func (l *Loop) Drain(ctx context.Context) int {
+	total := 0
+	for ctx.Err() == nil {
+		p := l.pass(ctx)
+		total += p.processed
+		if p.processed == 0 || p.pause > 0 {
+			break
+		}
+	}
+	return total
+}
+
+// passResult is what one pass over the queue did.
+type passResult struct {
+	processed int           // entries dealt with (finished, kept, shunted or preserved)
+	next      time.Time     // when the next deferred entry is due; zero if none
+	pause     time.Duration // set when a temporary failure asks the loop to wait
+}
+
+// pass processes the entries ready now, oldest first, stopping early when
+// ctx is done or a temporary failure calls for a pause.
+func (l *Loop) pass(ctx context.Context) passResult {
+	files, next, err := l.Queue.Ready(l.Slice, l.clock())
+	if err != nil {
+		l.Logger.Error("cannot scan queue", "error", err)
+		return passResult{}
+	}
+	p := passResult{next: next}
+	for _, f := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		progressed, pause := l.processOne(f)
+		if progressed {
+			p.processed++
+		}
+		if pause > 0 {
+			p.pause = pause
+			break
+		}
+	}
+	return p
+}
+
+// processOne dequeues, disposes and finishes one file. It reports whether it
+// made progress, so that a queue whose entries all fail to dequeue is rescanned
+// at the sleep_time pace rather than in a busy loop, and how long to pause
+// after a temporary failure.
+func (l *Loop) processOne(file string) (progressed bool, pause time.Duration) {
+	e, err := l.Queue.Dequeue(file)
+	if errors.Is(err, switchboard.ErrGone) {
+		return false, 0
+	}
+	if err != nil {
+		l.Logger.Error("cannot dequeue", "file", file, "error", err)
+		return errors.Is(err, switchboard.ErrCorrupt), 0
+	}
+	log := l.Logger.With("entry", e.Name, "message_id", e.MessageID())
+	out, err := l.dispose(e)
+	var tmp *TemporaryError
+	switch {
+	case errors.As(err, &tmp):
+		log.Warn("temporary failure; message kept in place, pausing", "error", tmp.Err, "pause", tmp.RetryAfter)
+		l.release(log, e)
+		return false, max(tmp.RetryAfter, time.Millisecond)
+	case err != nil:
+		l.shunt(log, e, err)
+	case !out.KeepUntil.IsZero():
+		name, err := l.Queue.EnqueueAt(out.KeepUntil, e.Message, e.Msgdata)
+		if err != nil {
+			log.Error("cannot keep entry for later; releasing it for another try", "error", err)
+			l.release(log, e)
+			return false, l.SleepTime
+		}
+		log.Info("kept for later", "until", out.KeepUntil.Format(time.RFC3339Nano), "new_entry", name)
+		l.finish(log, e)
+	default:
+		l.finish(log, e)
+	}
+	return true, 0
+}
+
+func (l *Loop) release(log *slog.Logger, e *switchboard.Entry) {
+	if err := l.Queue.Release(e.Name); err != nil {
+		log.Error("cannot release entry; it will be recovered at the next start", "error", err)
+	}
+}
+
+func (l *Loop) finish(log *slog.Logger, e *switchboard.Entry) {
+	if err := l.Queue.Finish(e.Name); err != nil {
+		log.Error("cannot finish entry; it will be processed again after a restart", "error", err)
+	}
+}
+
+// dispose calls the handler, turning a panic into an error so that one bad
+// message never takes its runner down.
+func (l *Loop) dispose(e *switchboard.Entry) (out Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	// The message in hand must finish even when a stop is requested, so the
+	// handler's context is never cancelled by the loop.
+	return l.Handler.Dispose(context.Background(), e)
+}
+
+// shunt parks a message whose disposal failed in the shunt queue, recording
+// where it came from and why, so that `mailmanctl unshunt` can replay it.
+func (l *Loop) shunt(log *slog.Logger, e *switchboard.Entry, cause error) {
+	md := e.Msgdata.Clone()
+	md.Set("whichq", l.Queue.Name())
+	md.Set("error", cause.Error())
+	name, err := l.Shunt.Enqueue(e.Message, md)
+	if err != nil {
+		log.Error("cannot shunt; preserving in bad", "cause", cause, "error", err)
+		if err := l.Queue.Preserve(e.Name); err != nil {
+			log.Error("cannot preserve; it will be recovered at the next start", "error", err)
+		}
+		return
+	}
+	log.Error("shunted", "shunt_entry", name, "error", cause)
+	l.finish(log, e)
+}
