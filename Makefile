@@ -10,8 +10,8 @@ BENCHDIR ?= $(CURDIR)/.bench-tmp
 build: ## build bin/mailmanctl
 	$(GO) build -o bin/mailmanctl ./cmd/mailmanctl
 
-run: build ## run the system in the foreground on the built-in defaults (var/ here)
-	bin/mailmanctl runner retry
+run: build ## run the master and its runners in the foreground on the built-in defaults (var/ here)
+	bin/mailmanctl start -f
 
 test: ## run every test, with the race detector
 	$(GO) test -race -count=1 ./...
@@ -24,6 +24,7 @@ bench: ## run the benchmarks (not part of make test)
 	mkdir -p $(BENCHDIR)
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 2000x ./switchboard
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 200x ./runners
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 20x ./test
 	rm -rf $(BENCHDIR)
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)

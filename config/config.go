@@ -21,6 +21,7 @@ type Config struct {
 	Paths    Paths             `toml:"paths"`
 	MTA      MTA               `toml:"mta"`
 	Database Database          `toml:"database"`
+	Master   Master            `toml:"master"`
 	Runner   map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
 }
 
@@ -42,11 +43,18 @@ type Database struct {
 	URL string `toml:"url"` // "" is SQLite under var_dir
 }
 
+// Master is how the master supervises its runners.
+type Master struct {
+	StartTimeout  Duration `toml:"start_timeout"`  // how long start waits for every runner to be ready
+	StopTimeout   Duration `toml:"stop_timeout"`   // how long a runner has to stop after SIGTERM before SIGKILL
+	RestartWindow Duration `toml:"restart_window"` // a runner failing more than max_restarts times within it is given up
+}
+
 // Runner is the [runner.NAME] section of one runner.
 type Runner struct {
 	Instances   int      `toml:"instances"`    // processes sharing the queue; a power of 2, at most maxInstances
 	SleepTime   Duration `toml:"sleep_time"`   // pause between scans of an empty queue
-	MaxRestarts int      `toml:"max_restarts"` // restarts after a crash before the master gives up
+	MaxRestarts int      `toml:"max_restarts"` // failures within [master] restart_window before the master gives up
 	Start       bool     `toml:"start"`        // whether `start` with no runner names starts it
 }
 
@@ -82,6 +90,11 @@ func Default() *Config {
 			LMTPPort: 8024,
 			SMTPHost: "localhost",
 			SMTPPort: 25,
+		},
+		Master: Master{
+			StartTimeout:  Duration(30 * time.Second),
+			StopTimeout:   Duration(10 * time.Second),
+			RestartWindow: Duration(10 * time.Minute),
 		},
 		Runner: make(map[string]Runner, len(RunnerNames)),
 	}

@@ -261,6 +261,9 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "lmtp_port"}, port(c.MTA.LMTPPort)},
 		{toml.Key{"mta", "smtp_host"}, notEmpty(c.MTA.SMTPHost)},
 		{toml.Key{"mta", "smtp_port"}, port(c.MTA.SMTPPort)},
+		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},
+		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},
+		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
 	}
 	for _, name := range RunnerNames {
 		r := c.Runner[name]

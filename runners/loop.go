@@ -70,6 +70,7 @@ type Loop struct {
 	Handler   Handler
 	SleepTime time.Duration // rescan period when no watcher event comes
 	Logger    *slog.Logger
+	OnReady   func() // called once, when the loop has recovered and is watching its queue
 
 	now     func() time.Time // for tests; time.Now when nil
 	noWatch bool             // for benchmarks of the rescan path
@@ -113,6 +114,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			defer w.Close()
 			wake = w.C
 		}
+	}
+	if l.OnReady != nil {
+		l.OnReady()
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/internal/mailmantest"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -25,12 +26,12 @@ import (
 // flight, so duplicates are bounded by the number of kills.
 func TestInjectWhileRunnerIsKilled(t *testing.T) {
 	const messages, injectors = 1000, 4
-	s := newSite(t, "[runner.retry]\nsleep_time = \"50ms\"\n")
+	s := mailmantest.NewSite(t, "[runner.retry]\nsleep_time = \"50ms\"\n")
 	var runnerMu sync.Mutex
 	var runner *exec.Cmd
 	var runnerLog bytes.Buffer
 	startRunner := func() {
-		cmd := s.command("runner", "retry")
+		cmd := s.Command("runner", "retry")
 		cmd.Stderr = &runnerLog
 		if err := cmd.Start(); err != nil {
 			t.Error(err)
@@ -49,7 +50,7 @@ func TestInjectWhileRunnerIsKilled(t *testing.T) {
 		wg.Go(func() {
 			for i := w; i < messages; i += injectors {
 				id := fmt.Sprintf("<crash-%d@test>", i)
-				cmd := s.command("inject", "--queue", "retry", "--list", "test@example.com")
+				cmd := s.Command("inject", "--queue", "retry", "--list", "test@example.com")
 				cmd.Stdin = strings.NewReader("From: anne@example.com\nMessage-ID: " + id + "\nSubject: crash test\n\nbody\n")
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Errorf("inject %s: %v: %s", id, err, out)
@@ -97,7 +98,7 @@ func TestInjectWhileRunnerIsKilled(t *testing.T) {
 	seen := map[string]int{}
 	temps := 0
 	for _, q := range []string{"outgoing", "retry", "bad", "shunt"} {
-		des, err := os.ReadDir(s.queueDir(q))
+		des, err := os.ReadDir(filepath.Join(s.QueueRoot(), q))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func TestInjectWhileRunnerIsKilled(t *testing.T) {
 				t.Errorf("%s/%s left in flight", q, de.Name())
 				continue
 			}
-			e, err := switchboard.ReadFile(filepath.Join(s.queueDir(q), de.Name()))
+			e, err := switchboard.ReadFile(filepath.Join(filepath.Join(s.QueueRoot(), q), de.Name()))
 			if err != nil {
 				t.Errorf("%s/%s: %v", q, de.Name(), err)
 				continue
@@ -147,14 +148,9 @@ func TestInjectWhileRunnerIsKilled(t *testing.T) {
 	}
 }
 
-func count(t *testing.T, s *site, queue string) switchboard.Counts {
+func count(t *testing.T, s *mailmantest.Site, queue string) switchboard.Counts {
 	t.Helper()
-	q, err := switchboard.Open(filepath.Join(s.dir, "var", "queue"), queue)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	c, err := q.Count()
+	c, err := s.Queue(queue).Count()
 	if err != nil {
 		t.Fatal(err)
 	}

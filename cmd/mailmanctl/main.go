@@ -94,7 +94,9 @@ func run(args []string, e *env) int {
 		return exitUsage
 	default:
 		var ec exitCoder
-		fmt.Fprintf(e.stderr, "mailmanctl %s: %v\n", c.name, err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(e.stderr, "mailmanctl %s: %s\n", c.name, msg)
+		}
 		if errors.As(err, &ec) {
 			return ec.ExitCode()
 		}

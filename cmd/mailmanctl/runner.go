@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,8 +14,9 @@ import (
 	"syscall"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/master"
 	"github.com/mailman-go/mailman/runners"
-	"github.com/mailman-go/mailman/runners/retry"
+	"github.com/mailman-go/mailman/runners/registry"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -22,42 +24,37 @@ func init() {
 	register(command{"runner", "NAME[:SLICE:COUNT]", "run one runner (or one slice of it) in the foreground", cmdRunner})
 }
 
-// queueRunners builds the handler of each runner that serves a queue. The
-// cleanup function releases what the handler holds.
-var queueRunners = map[string]func(root string) (runners.Handler, func(), error){
-	"retry": func(root string) (runners.Handler, func(), error) {
-		out, err := switchboard.Open(root, "outgoing")
-		if err != nil {
-			return nil, nil, err
-		}
-		return &retry.Handler{Outgoing: out}, func() { out.Close() }, nil
-	},
-}
+// noRestart marks an error that restarting the runner cannot fix: the
+// process exits with the status the master does not restart.
+type noRestart struct{ error }
+
+func (noRestart) ExitCode() int   { return master.ExitNoRestart }
+func (e noRestart) Unwrap() error { return e.error }
 
 // parseRunnerSpec parses Mailman's NAME[:SLICE:COUNT]; a bare name is the
 // whole queue.
-func parseRunnerSpec(spec string) (string, switchboard.Slice, error) {
+func parseRunnerSpec(spec string) (master.Spec, error) {
 	parts := strings.Split(spec, ":")
-	name := parts[0]
-	if !slices.Contains(config.RunnerNames, name) {
-		return "", switchboard.Slice{}, fmt.Errorf("unknown runner %q (runners: %s)", name, strings.Join(config.RunnerNames, ", "))
+	s := master.Spec{Name: parts[0], Count: 1}
+	if !slices.Contains(config.RunnerNames, s.Name) {
+		return s, fmt.Errorf("unknown runner %q (runners: %s)", s.Name, strings.Join(config.RunnerNames, ", "))
 	}
 	switch len(parts) {
 	case 1:
-		return name, switchboard.Whole, nil
+		return s, nil
 	case 3:
-		i, err1 := strconv.Atoi(parts[1])
-		n, err2 := strconv.Atoi(parts[2])
-		s := switchboard.Slice{Index: i, Count: n}
+		var err1, err2 error
+		s.Slice, err1 = strconv.Atoi(parts[1])
+		s.Count, err2 = strconv.Atoi(parts[2])
 		if err1 != nil || err2 != nil {
-			return "", s, fmt.Errorf("runner %q: SLICE and COUNT must be numbers", spec)
+			return s, fmt.Errorf("runner %q: SLICE and COUNT must be numbers", spec)
 		}
-		if err := s.Validate(); err != nil {
-			return "", s, fmt.Errorf("runner %q: %w", spec, err)
+		if err := (switchboard.Slice{Index: s.Slice, Count: s.Count}).Validate(); err != nil {
+			return s, fmt.Errorf("runner %q: %w", spec, err)
 		}
-		return name, s, nil
+		return s, nil
 	}
-	return "", switchboard.Slice{}, fmt.Errorf("runner %q is not NAME or NAME:SLICE:COUNT", spec)
+	return s, fmt.Errorf("runner %q is not NAME or NAME:SLICE:COUNT", spec)
 }
 
 func cmdRunner(e *env, args []string) error {
@@ -69,21 +66,37 @@ func cmdRunner(e *env, args []string) error {
 	if len(rest) != 1 {
 		return usagef("need exactly one runner")
 	}
-	name, slice, err := parseRunnerSpec(rest[0])
+	spec, err := parseRunnerSpec(rest[0])
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	// A runner the master started must not outlive it: the parent-death
+	// signal covers a master that dies later, this check one that died
+	// before the signal was armed.
+	if want := os.Getenv(master.EnvMasterPID); want != "" && want != strconv.Itoa(os.Getppid()) {
+		return errors.New("the master that started this runner is gone")
+	}
 	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return noRestart{err}
+	}
+	slice := switchboard.Slice{Index: spec.Slice, Count: spec.Count}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("runner", spec.Name, "slice", slice.String(), "pid", os.Getpid())
+	unlock, err := lockSlice(cfg, spec)
 	if err != nil {
 		return err
 	}
-	build, ok := queueRunners[name]
-	if !ok {
-		return fmt.Errorf("runner %s is not built yet", name)
-	}
+	defer unlock()
 	root := filepath.Join(cfg.VarDir(), "queue")
-	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("runner", name, "slice", slice.String(), "pid", os.Getpid())
-	queue, err := switchboard.Open(root, name)
+	h, cleanup, err := registry.Handler(spec.Name, root)
+	if errors.Is(err, registry.ErrNotBuilt) {
+		return noRestart{err}
+	}
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	queue, err := switchboard.Open(root, spec.Name)
 	if err != nil {
 		return err
 	}
@@ -93,20 +106,54 @@ func cmdRunner(e *env, args []string) error {
 		return err
 	}
 	defer shunt.Close()
-	h, cleanup, err := build(root)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+
+	// Logs go to standard error, which the master writes to its log file;
+	// a HUP forwarded by the master must therefore not end the runner.
+	signal.Ignore(syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	defer stop()
 	loop := &runners.Loop{
 		Queue: queue, Shunt: shunt, Slice: slice, Handler: h,
-		SleepTime: cfg.Runner[name].SleepTime.D(),
+		SleepTime: cfg.Runner[spec.Name].SleepTime.D(),
 		Logger:    log,
+		OnReady:   notifyReady,
 	}
 	log.Info("runner started", "queue", queue.Dir())
 	err = loop.Run(ctx)
 	log.Info("runner stopped")
 	return err
+}
+
+// notifyReady tells the master, when it started this runner, that the
+// runner is serving its queue.
+func notifyReady() {
+	fd, err := strconv.Atoi(os.Getenv(master.EnvReadyFD))
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "ready")
+	f.WriteString("ready\n")
+	f.Close()
+}
+
+// lockSlice makes sure one process at a time serves a runner slice: two
+// would take back each other's in-flight entries when they start.
+func lockSlice(cfg *config.Config, spec master.Spec) (func(), error) {
+	dir := filepath.Join(cfg.VarDir(), "locks")
+	if err := os.MkdirAll(dir, 0o770); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("runner-%s-%d-%d.lck", spec.Name, spec.Slice, spec.Count))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o660)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("runner %s is already running (another process holds %s)", spec, path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/master"
+)
+
+func init() {
+	register(
+		command{"start", "[-f] [NAME[:SLICE:COUNT]...]", "start the master and its runners (all with start = true when none is named)", cmdStart},
+		command{"stop", "", "stop the master and every runner, and wait until they have exited", cmdStop},
+		command{"restart", "", "restart every runner (no failure is counted)", cmdRestart},
+		command{"reopen", "", "reopen the log file (after logrotate)", cmdReopen},
+		command{"status", "[--json]", "show the master and each runner: pid, state, restarts, uptime", cmdStatus},
+	)
+}
+
+// envStartFD names the descriptor on which a detached master reports to the
+// `start` that launched it.
+const envStartFD = "MAILMAN_START_FD"
+
+// notRunning is the exit status 1 of stop, restart, reopen and status when
+// no master runs.
+type notRunning struct{}
+
+func (notRunning) Error() string { return master.ErrNotRunning.Error() }
+func (notRunning) ExitCode() int { return exitError }
+
+// runnerSpecs returns the slices to start: those named, or every slice of
+// every runner whose start is true.
+func runnerSpecs(cfg *config.Config, names []string) ([]master.Spec, error) {
+	var specs []master.Spec
+	if len(names) == 0 {
+		for _, name := range config.RunnerNames {
+			if r := cfg.Runner[name]; r.Start {
+				for i := range r.Instances {
+					specs = append(specs, master.Spec{Name: name, Slice: i, Count: r.Instances})
+				}
+			}
+		}
+		return specs, nil
+	}
+	for _, n := range names {
+		s, err := parseRunnerSpec(n)
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		if !strings.Contains(n, ":") {
+			// A bare name starts every instance the configuration asks for.
+			count := cfg.Runner[s.Name].Instances
+			for i := range count {
+				specs = append(specs, master.Spec{Name: s.Name, Slice: i, Count: count})
+			}
+			continue
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+func cmdStart(e *env, args []string) error {
+	fs, cfgPath := e.flags("start")
+	foreground := fs.Bool("f", false, "stay in the foreground")
+	names, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	specs, err := runnerSpecs(cfg, names)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if *foreground {
+		opts := master.Options{Config: cfg, Executable: exe, Runners: specs}
+		if fd, err := strconv.Atoi(os.Getenv(envStartFD)); err == nil {
+			opts.Ready = os.NewFile(uintptr(fd), "start")
+		} else {
+			opts.Echo = e.stderr
+		}
+		return master.Run(opts)
+	}
+	if pid, err := master.Running(master.PathsFor(cfg)); err == nil {
+		return fmt.Errorf("GNU Mailman is already running with pid %d", pid)
+	}
+	return startDetached(e, cfg, exe, args)
+}
+
+// startDetached runs `start -f` as a new session with its output in the
+// log, and waits for it to say that every runner is ready, or why not.
+func startDetached(e *env, cfg *config.Config, exe string, args []string) error {
+	paths := master.PathsFor(cfg)
+	logFile, err := master.OpenLog(paths.Log)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	argv := []string{"start", "-f"}
+	if cfg.File != "" {
+		argv = append([]string{"-C", cfg.File}, argv...)
+	}
+	cmd := exec.Command(exe, append(argv, args...)...)
+	cmd.Env = append(os.Environ(), envStartFD+"=3")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout, cmd.Stderr = logFile.File(), logFile.File()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return err
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	word, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+	switch word {
+	case "ready":
+		cmd.Process.Release()
+		fmt.Fprintf(e.stdout, "GNU Mailman is running (master pid: %s)\n", rest)
+		return nil
+	case "error":
+		cmd.Wait()
+		return errors.New(rest)
+	}
+	err = cmd.Wait()
+	return fmt.Errorf("the master exited during start-up (%v); see %s", err, paths.Log)
+}
+
+// signalMaster sends sig to the running master and returns its pid.
+func signalMaster(cfgPath string, sig syscall.Signal) (*config.Config, int, error) {
+	cfg, err := config.FromEnvironment(cfgPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	pid, err := master.Running(master.PathsFor(cfg))
+	if errors.Is(err, master.ErrNotRunning) {
+		return nil, 0, notRunning{}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return nil, 0, fmt.Errorf("signal master pid %d: %w", pid, err)
+	}
+	return cfg, pid, nil
+}
+
+// waitUntil polls cond until it is true or the timeout passes.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+func cmdStop(e *env, args []string) error {
+	fs, cfgPath := e.flags("stop")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, pid, err := signalMaster(*cfgPath, syscall.SIGTERM)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Shutting down Mailman's master runner (pid %d)\n", pid)
+	// The master gives each runner stop_timeout before killing it.
+	timeout := cfg.Master.StopTimeout.D() + 5*time.Second
+	stopped := waitUntil(timeout, func() bool {
+		_, err := master.Running(master.PathsFor(cfg))
+		return errors.Is(err, master.ErrNotRunning)
+	})
+	if !stopped {
+		return fmt.Errorf("the master (pid %d) has not stopped after %s", pid, timeout)
+	}
+	return nil
+}
+
+func cmdRestart(e *env, args []string) error {
+	fs, cfgPath := e.flags("restart")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	paths := master.PathsFor(cfg)
+	before, err := master.ReadState(paths)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if _, _, err := signalMaster(*cfgPath, syscall.SIGUSR1); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "Restarting the Mailman runners")
+	old := map[int]bool{}
+	if before != nil {
+		for _, r := range before.Runners {
+			old[r.PID] = true
+		}
+	}
+	timeout := cfg.Master.StopTimeout.D() + cfg.Master.StartTimeout.D()
+	restarted := waitUntil(timeout, func() bool {
+		s, err := master.ReadState(paths)
+		if err != nil {
+			return false
+		}
+		for _, r := range s.Runners {
+			if r.State != "running" || old[r.PID] {
+				return false
+			}
+		}
+		return true
+	})
+	if !restarted {
+		return fmt.Errorf("not every runner is running again after %s; see `mailmanctl status`", timeout)
+	}
+	return nil
+}
+
+func cmdReopen(e *env, args []string) error {
+	fs, cfgPath := e.flags("reopen")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if _, _, err := signalMaster(*cfgPath, syscall.SIGHUP); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "Reopening the Mailman log")
+	return nil
+}
+
+func cmdStatus(e *env, args []string) error {
+	fs, cfgPath := e.flags("status")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	paths := master.PathsFor(cfg)
+	pid, err := master.Running(paths)
+	if errors.Is(err, master.ErrNotRunning) {
+		if *asJSON {
+			writeJSON(e.stdout, master.Status{Runners: []master.RunnerStatus{}})
+		} else {
+			fmt.Fprintln(e.stdout, master.ErrNotRunning)
+		}
+		return exitStatus(exitError)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := master.ReadState(paths)
+	if err != nil {
+		return fmt.Errorf("the master (pid %d) runs, but its state: %w", pid, err)
+	}
+	now := time.Now()
+	report := st.Report(pid, now)
+	if *asJSON {
+		return writeJSON(e.stdout, report)
+	}
+	fmt.Fprintf(e.stdout, "GNU Mailman is running (master pid: %d, up %s)\n", pid, now.Sub(st.StartedAt).Round(time.Second))
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUNNER\tSLICE\tPID\tSTATE\tRESTARTS\tUPTIME\tLAST EXIT")
+	for _, r := range report.Runners {
+		pid, up, last := "-", "-", r.LastExit
+		if r.PID != 0 {
+			pid, up = strconv.Itoa(r.PID), (time.Duration(r.UptimeS) * time.Second).String()
+		}
+		if last == "" {
+			last = "-"
+		}
+		if r.Reason != "" {
+			last += " (" + r.Reason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Name, r.Slice, pid, r.State, r.Restarts, up, last)
+	}
+	return tw.Flush()
+}
+
+// exitStatus ends a command with a status and no message.
+type exitStatus int
+
+func (s exitStatus) Error() string { return "" }
+func (s exitStatus) ExitCode() int { return int(s) }

@@ -1,0 +1,259 @@
+// Package mailmantest runs real mailmanctl sites for tests, in the spirit of
+// net/http/httptest: the binary built once per test binary, a temporary
+// var_dir with free loopback ports, a master started with the runners a test
+// names and stopped when it ends, an LMTP client, and a way to run one runner
+// in-process until its queue is empty. The folder of a failed test is kept
+// and its path logged.
+package mailmantest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/mailman-go/mailman/master"
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/registry"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+var binary string
+
+// Main builds mailmanctl for the tests of a package and removes it after
+// them; call it from TestMain. The binary is built without the race
+// detector: end-to-end tests start many processes, and unit tests cover races.
+func Main(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mailmantest-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 1
+	if err := build(filepath.Join(dir, "mailmanctl")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build(out string) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("find the module: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/mailmanctl")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build mailmanctl: %v\n%s", err, b)
+	}
+	binary = out
+	return nil
+}
+
+// Binary is the path of the mailmanctl built by Main.
+func Binary(tb testing.TB) string {
+	if binary == "" {
+		tb.Fatal("mailmantest.Main was not called from TestMain")
+	}
+	return binary
+}
+
+// Site is one installation in a temporary folder.
+type Site struct {
+	Dir      string // holds mailman.toml and var/
+	Config   string // mailman.toml
+	LMTPPort int
+	SMTPPort int
+	tb       testing.TB
+}
+
+// NewSite writes a configuration with var_dir in a new folder, free
+// loopback ports, and extra appended (TOML sections). When the test ends it
+// stops any master still running, fails the test if the log shows a panic,
+// and removes the folder unless the test failed.
+func NewSite(tb testing.TB, extra string) *Site {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "mailmantest-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: freePort(tb), SMTPPort: freePort(tb), tb: tb}
+	toml := fmt.Sprintf("[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\n\n%s",
+		s.LMTPPort, s.SMTPPort, extra)
+	if err := os.WriteFile(s.Config, []byte(toml), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if _, _, code := s.Ctl("status"); code == 0 {
+			s.Ctl("stop")
+		}
+		// A panic in the master or a runner goes to the log; no test that
+		// shows one may pass.
+		if log, err := os.ReadFile(s.LogPath()); err == nil && bytes.Contains(log, []byte("panic: ")) {
+			tb.Errorf("the site's log shows a panic: %s", s.LogPath())
+		}
+		if tb.Failed() {
+			tb.Logf("kept the site of this failed test: %s (log: %s)", dir, s.LogPath())
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return s
+}
+
+func freePort(tb testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Command returns mailmanctl with the site's configuration and args.
+func (s *Site) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command(Binary(s.tb), append([]string{"-C", s.Config}, args...)...)
+	cmd.Dir = s.Dir
+	return cmd
+}
+
+// Ctl runs mailmanctl and returns its standard output, standard error and
+// exit status.
+func (s *Site) Ctl(args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	cmd := s.Command(args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		s.tb.Fatalf("mailmanctl %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// MustCtl runs mailmanctl and fails the test unless it exits 0.
+func (s *Site) MustCtl(args ...string) string {
+	s.tb.Helper()
+	out, errOut, code := s.Ctl(args...)
+	if code != 0 {
+		s.tb.Fatalf("mailmanctl %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// Start starts the master with the named runners (those with start = true
+// when none is named) and returns once every runner is ready.
+func (s *Site) Start(runners ...string) {
+	s.tb.Helper()
+	s.MustCtl(append([]string{"start"}, runners...)...)
+}
+
+// Stop stops the master and waits until every runner has exited.
+func (s *Site) Stop() {
+	s.tb.Helper()
+	s.MustCtl("stop")
+}
+
+// Status returns the master's view of its runners; PID is 0 when no master runs.
+func (s *Site) Status() master.Status {
+	s.tb.Helper()
+	out, errOut, code := s.Ctl("status", "--json")
+	var st master.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		s.tb.Fatalf("status --json (exit %d): %v\n%s%s", code, err, out, errOut)
+	}
+	return st
+}
+
+// WaitFor polls cond every 10 ms until it holds, failing the test after timeout.
+func (s *Site) WaitFor(what string, timeout time.Duration, cond func() bool) {
+	s.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// LogPath is the site's log file.
+func (s *Site) LogPath() string { return filepath.Join(s.Dir, "var", "logs", "mailman.log") }
+
+// QueueRoot is the folder holding the site's queues.
+func (s *Site) QueueRoot() string { return filepath.Join(s.Dir, "var", "queue") }
+
+// Queue opens one of the site's queues.
+func (s *Site) Queue(name string) *switchboard.Switchboard {
+	s.tb.Helper()
+	q, err := switchboard.Open(s.QueueRoot(), name)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	s.tb.Cleanup(func() { q.Close() })
+	return q
+}
+
+// Drain runs the named runner in this process until its queue has no ready
+// entry left, and returns how many entries it processed: for tests that
+// need a runner's effect without processes.
+func (s *Site) Drain(name string) int {
+	s.tb.Helper()
+	h, cleanup, err := registry.Handler(name, s.QueueRoot())
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	defer cleanup()
+	l := &runners.Loop{
+		Queue: s.Queue(name), Shunt: s.Queue("shunt"), Slice: switchboard.Whole, Handler: h,
+		SleepTime: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if err := l.Recover(); err != nil {
+		s.tb.Fatal(err)
+	}
+	return l.Drain(context.Background())
+}
+
+// DialLMTP connects to an LMTP server and greets it with LHLO.
+func DialLMTP(addr string) (*smtp.Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c := smtp.NewClientLMTP(conn)
+	if err := c.Hello("localhost"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// LMTP connects to the site's LMTP runner.
+func (s *Site) LMTP() *smtp.Client {
+	s.tb.Helper()
+	c, err := DialLMTP(fmt.Sprintf("127.0.0.1:%d", s.LMTPPort))
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	s.tb.Cleanup(func() { c.Close() })
+	return c
+}

@@ -1,0 +1,176 @@
+// Package master owns the master process: the lock that makes it the only
+// master of a var_dir, the runner processes it starts, supervises and
+// restarts, the signals it obeys, the log file, and the state file that
+// `mailmanctl status` reads. Runners are child processes of the same binary
+// (`mailmanctl runner NAME:SLICE:COUNT`); the master knows their names and
+// exit statuses, never what they do.
+//
+// Each child runs in its own process group with a parent-death signal, so no
+// runner outlives a killed master. It reports readiness by writing "ready" on
+// the file descriptor named by $MAILMAN_READY_FD, and its standard output and
+// error come to the master, which writes them to the log; so only the master
+// holds the log file, and SIGHUP has only one file to reopen.
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+
+	"github.com/mailman-go/mailman/config"
+)
+
+// Environment variables a runner reads when the master starts it.
+const (
+	EnvReadyFD   = "MAILMAN_READY_FD"   // descriptor to write "ready\n" on
+	EnvMasterPID = "MAILMAN_MASTER_PID" // the runner exits if its parent is not this pid
+)
+
+// Spec names one runner slice.
+type Spec struct {
+	Name         string
+	Slice, Count int
+}
+
+func (s Spec) String() string { return fmt.Sprintf("%s:%d:%d", s.Name, s.Slice, s.Count) }
+
+// Options is what Run needs.
+type Options struct {
+	Config     *config.Config
+	Executable string    // the binary runners are started from
+	Runners    []Spec    // the slices to start and keep up
+	Ready      *os.File  // when set, gets "ready PID\n" or "error REASON\n" once start-up is over
+	Echo       io.Writer // when set, the log is copied here too (a foreground master's terminal)
+}
+
+// Run is the master: it takes the lock, starts the runners, keeps them up
+// and returns when it is told to stop (SIGTERM or SIGINT) or start-up fails.
+func Run(opts Options) error {
+	cfg := opts.Config
+	paths := PathsFor(cfg)
+	lk, err := lock(paths)
+	if err != nil {
+		opts.reportStart(err)
+		return err
+	}
+	defer lk.Close()
+	if err := writeAtomic(paths.PID, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+		err = fmt.Errorf("pid file: %w", err)
+		opts.reportStart(err)
+		return err
+	}
+	defer os.Remove(paths.PID)
+	defer os.Remove(paths.State)
+	logFile, err := OpenLog(paths.Log)
+	if err != nil {
+		opts.reportStart(err)
+		return err
+	}
+	defer logFile.Close()
+	var out io.Writer = logFile
+	if opts.Echo != nil {
+		out = io.MultiWriter(logFile, opts.Echo)
+	}
+	log := slog.New(slog.NewTextHandler(out, nil)).With("runner", "master", "pid", os.Getpid())
+	if len(opts.Runners) == 0 {
+		err := errors.New("no runners to start: name some, or set start = true in a [runner.NAME] section")
+		opts.reportStart(err)
+		return err
+	}
+
+	sup := newSupervisor(opts, paths, logFile, out, log)
+	log.Info("master started", "runners", fmt.Sprint(opts.Runners), "var_dir", cfg.VarDir())
+
+	var g run.Group
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g.Add(run.SignalHandler(ctx, syscall.SIGTERM, syscall.SIGINT))
+	{
+		// SIGHUP and SIGUSR1 must not end the group, so they have their own
+		// actor rather than run.SignalHandler, which returns on the first signal.
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
+		g.Add(func() error {
+			for {
+				select {
+				case s := <-sigs:
+					sup.signals <- s
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}, func(error) { signal.Stop(sigs); cancel() })
+	}
+	{
+		supCtx, stop := context.WithCancel(context.Background())
+		g.Add(func() error { return sup.run(supCtx) }, func(error) { stop() })
+	}
+	g.Add(func() error {
+		timeout := time.NewTimer(cfg.Master.StartTimeout.D())
+		defer timeout.Stop()
+		select {
+		case err := <-sup.started:
+			if err != nil {
+				opts.reportStart(err)
+				return err
+			}
+		case <-timeout.C:
+			err := fmt.Errorf("runners not ready after %s: %s", cfg.Master.StartTimeout, sup.notReady())
+			opts.reportStart(err)
+			return err
+		case <-ctx.Done():
+			opts.reportStart(errors.New("stopped during start-up"))
+			return nil
+		}
+		log.Info("all runners ready")
+		opts.reportStart(nil)
+		<-ctx.Done()
+		return nil
+	}, func(error) { cancel() })
+
+	err = g.Run()
+	if errors.Is(err, run.ErrSignal) {
+		log.Info("master stopped", "reason", err.Error())
+		return nil
+	}
+	if err != nil {
+		log.Error("master stopped", "error", err)
+		return err
+	}
+	log.Info("master stopped")
+	return nil
+}
+
+// reportStart tells the process that ran `mailmanctl start` how start-up
+// went, once.
+func (o *Options) reportStart(err error) {
+	if o.Ready == nil {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(o.Ready, "error %s\n", err)
+	} else {
+		fmt.Fprintf(o.Ready, "ready %d\n", os.Getpid())
+	}
+	o.Ready.Close()
+	o.Ready = nil
+}
+
+// publish writes the state file that status reads.
+func publish(path string, s State) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, b)
+}
