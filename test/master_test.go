@@ -86,14 +86,22 @@ func TestStartFailuresAreReported(t *testing.T) {
 	}
 }
 
-// alive reports whether pid is a live process (a zombie is dead).
+// alive reports whether any thread of process pid is still running: a
+// process whose main thread is a zombie may still have threads exiting, and
+// holds its files (and their locks) until the last one has.
 func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 0 && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
+	return false
 }
 
 func runnerPIDs(_ testing.TB, s *mailmantest.Site) []int {

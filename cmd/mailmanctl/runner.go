@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/master"
@@ -148,12 +149,21 @@ func lockSlice(cfg *config.Config, spec master.Spec) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("runner %s is already running (another process holds %s)", spec, path)
+	// A runner killed a moment ago may still hold the lock while its last
+	// threads exit, so a busy lock is tried for a second before giving up.
+	for try := 0; ; try++ {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || try == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return func() { f.Close() }, nil
+	f.Close()
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("runner %s is already running (another process holds %s)", spec, path)
+	}
+	return nil, fmt.Errorf("lock %s: %w", path, err)
 }
