@@ -24,7 +24,10 @@ bench: ## run the benchmarks (not part of make test)
 	mkdir -p $(BENCHDIR)
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 2000x ./switchboard
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 200x ./runners
-	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 20x ./test
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench 'Lookup|ListByID' -benchtime 20000x ./store
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench AddMembers -benchtime 3x ./store
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench 'Start|Memory' -benchtime 20x ./test
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench MembersAdd -benchtime 3x ./test
 	rm -rf $(BENCHDIR)
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)

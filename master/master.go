@@ -51,6 +51,9 @@ type Options struct {
 	Runners    []Spec    // the slices to start and keep up
 	Ready      *os.File  // when set, gets "ready PID\n" or "error REASON\n" once start-up is over
 	Echo       io.Writer // when set, the log is copied here too (a foreground master's terminal)
+	// Prepare, when set, runs once the lock is held and before any runner
+	// starts (to migrate the database, say); an error fails the start.
+	Prepare func() error
 }
 
 // Run is the master: it takes the lock, starts the runners, keeps them up
@@ -82,6 +85,13 @@ func Run(opts Options) error {
 		out = io.MultiWriter(logFile, opts.Echo)
 	}
 	log := slog.New(slog.NewTextHandler(out, nil)).With("runner", "master", "pid", os.Getpid())
+	if opts.Prepare != nil {
+		if err := opts.Prepare(); err != nil {
+			log.Error("start-up failed", "error", err)
+			opts.reportStart(err)
+			return err
+		}
+	}
 	if len(opts.Runners) == 0 {
 		err := errors.New("no runners to start: name some, or set start = true in a [runner.NAME] section")
 		opts.reportStart(err)

@@ -27,6 +27,7 @@ import (
 func TestInjectWhileRunnerIsKilled(t *testing.T) {
 	const messages, injectors = 1000, 4
 	s := mailmantest.NewSite(t, "[runner.retry]\nsleep_time = \"50ms\"\n")
+	s.MustCtl("lists", "create", "test@example.com")
 	var runnerMu sync.Mutex
 	var runner *exec.Cmd
 	var runnerLog bytes.Buffer

@@ -270,3 +270,22 @@ func TestUSR1RestartsEveryRunnerWithoutCountingFailures(t *testing.T) {
 		}
 	}
 }
+
+func TestStartMigratesTheStoreAndReportsItsFailure(t *testing.T) {
+	s := mailmantest.NewSite(t, "")
+	s.Start("retry")
+	if _, err := os.Stat(filepath.Join(s.Dir, "var", "data", "mailman.db")); err != nil {
+		t.Errorf("start did not create the store: %v", err)
+	}
+	s.Stop()
+	// A database url this version cannot use fails the start, with the reason.
+	cfg, _ := os.ReadFile(s.Config)
+	os.WriteFile(s.Config, append(cfg, []byte("\n[database]\nurl = \"postgres://mailman:secret@db.example.com/mailman\"\n")...), 0o644)
+	_, errOut, code := s.Ctl("start", "retry")
+	if code != 1 || !strings.Contains(errOut, "PostgreSQL backend is not built yet") || strings.Contains(errOut, "secret") {
+		t.Errorf("start with a PostgreSQL url: exit %d, %q", code, errOut)
+	}
+	if _, _, code := s.Ctl("status"); code != 1 {
+		t.Error("a master runs after a failed start")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/master"
+	"github.com/mailman-go/mailman/store"
 )
 
 func init() {
@@ -89,7 +91,14 @@ func cmdStart(e *env, args []string) error {
 		return err
 	}
 	if *foreground {
-		opts := master.Options{Config: cfg, Executable: exe, Runners: specs}
+		opts := master.Options{Config: cfg, Executable: exe, Runners: specs, Prepare: func() error {
+			// Migrate the store once, here, before runners open it.
+			st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+			if err != nil {
+				return err
+			}
+			return st.Close()
+		}}
 		if fd, err := strconv.Atoi(os.Getenv(envStartFD)); err == nil {
 			opts.Ready = os.NewFile(uintptr(fd), "start")
 		} else {

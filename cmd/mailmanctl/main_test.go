@@ -45,6 +45,12 @@ func TestInjectQueuesQfile(t *testing.T) {
 	if code, _, errOut := c.run("", "queues"); code != exitError || !strings.Contains(errOut, "nothing has run with this configuration yet") {
 		t.Errorf("queues before anything ran: %d %q", code, errOut)
 	}
+	if code, _, errOut := c.run(message, "inject", "--list", "test@example.com", "-"); code != exitError || !strings.Contains(errOut, "test@example.com: no such list") {
+		t.Errorf("inject to a list that does not exist: %d %q", code, errOut)
+	}
+	if code, _, errOut := c.run("", "lists", "create", "test@example.com"); code != exitOK {
+		t.Fatal(errOut)
+	}
 	code, out, errOut := c.run(message, "inject", "--list", "Test@Example.com", "-")
 	if code != exitOK {
 		t.Fatalf("inject: %d %s", code, errOut)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -144,20 +145,6 @@ func cmdQfile(e *env, args []string) error {
 	return err
 }
 
-// listAddress is Mailman's list posting address: a name of [-_.0-9a-z] and a domain.
-var listAddress = regexp.MustCompile(`^([-_.0-9a-z]+)@([0-9a-z]([-0-9a-z]*[0-9a-z])?(\.[0-9a-z]([-0-9a-z]*[0-9a-z])?)+)$`)
-
-// listID turns a posting address into the list-id Mailman keys queued
-// messages by (name.domain), which survives a list's rename.
-func listID(addr string) (string, error) {
-	addr = strings.ToLower(strings.TrimSpace(addr))
-	m := listAddress.FindStringSubmatch(addr)
-	if m == nil || strings.HasPrefix(m[1], ".") || strings.Contains(m[1], "..") {
-		return "", fmt.Errorf("%q is not a list address (name@domain, the name made of a-z, 0-9, -, _ and .)", addr)
-	}
-	return m[1] + "." + m[2], nil
-}
-
 func cmdInject(e *env, args []string) error {
 	fs, cfgPath := e.flags("inject")
 	queue := fs.String("queue", runners.DefaultWhichq, "queue to put the message in")
@@ -171,11 +158,20 @@ func cmdInject(e *env, args []string) error {
 	}
 	md := switchboard.Msgdata{}
 	if *list != "" {
-		id, err := listID(*list)
+		a, err := store.ParseListAddress(*list)
 		if err != nil {
 			return usagef("--list: %v", err)
 		}
-		md.Set("listid", id)
+		st, err := openStore(*cfgPath)
+		if err != nil {
+			return err
+		}
+		_, err = st.List(context.Background(), a)
+		st.Close()
+		if err != nil {
+			return err
+		}
+		md.Set("listid", a.ListID())
 	}
 	var msg []byte
 	if len(rest) == 0 || rest[0] == "-" {

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/store"
+)
+
+func init() {
+	register(
+		command{"lists create", "ADDR [--owner ADDR]... [--display-name NAME]", "create a mailing list", cmdListsCreate},
+		command{"lists remove", "ADDR", "remove a mailing list with its members and held messages", cmdListsRemove},
+		command{"lists list", "[--json]", "show every mailing list", cmdListsList},
+		command{"lists show", "ADDR [--json]", "show a list's settings", cmdListsShow},
+		command{"lists set", "ADDR KEY VALUE", "change one setting of a list", cmdListsSet},
+		command{"members add", "LIST ADDR... [--role ROLE] [--file FILE|-]", "subscribe addresses (one per line in FILE)", cmdMembersAdd},
+		command{"members remove", "LIST ADDR... [--role ROLE]", "unsubscribe addresses", cmdMembersRemove},
+		command{"members list", "LIST [--role ROLE] [--json]", "show a list's members", cmdMembersList},
+	)
+}
+
+// openStore opens the store of the configuration at cfgPath.
+func openStore(cfgPath string) (*store.Store, error) {
+	cfg, err := config.FromEnvironment(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+}
+
+// multiFlag collects a flag given several times.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// listCommand parses the arguments of a command whose first argument is a
+// list address followed by between minRest and maxRest others (maxRest < 0:
+// any number), and opens the store. The caller closes the store.
+func listCommand(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *store.Store, error) {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return store.ListAddress{}, nil, nil, err
+	}
+	if len(rest) == 0 || len(rest)-1 < minRest || (maxRest >= 0 && len(rest)-1 > maxRest) {
+		return store.ListAddress{}, nil, nil, usagef("wrong number of arguments")
+	}
+	a, err := store.ParseListAddress(rest[0])
+	if err != nil {
+		return a, nil, nil, usageError{err.Error()}
+	}
+	st, err := openStore(*cfgPath)
+	return a, rest[1:], st, err
+}
+
+func cmdListsCreate(e *env, args []string) error {
+	fs, cfgPath := e.flags("lists create")
+	var owners multiFlag
+	fs.Var(&owners, "owner", "an owner's address (may be given several times)")
+	display := fs.String("display-name", "", "the list's display name (default: its name, capitalised)")
+	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	l, err := st.CreateList(context.Background(), store.NewList{Address: a, DisplayName: *display, Owners: owners})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Created mailing list: %s\n", l.PostingAddress)
+	return nil
+}
+
+func cmdListsRemove(e *env, args []string) error {
+	fs, cfgPath := e.flags("lists remove")
+	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.RemoveList(context.Background(), a); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Removed list: %s\n", a)
+	return nil
+}
+
+func cmdListsList(e *env, args []string) error {
+	fs, cfgPath := e.flags("lists list")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	st, err := openStore(*cfgPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ls, err := st.Lists(context.Background())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if ls == nil {
+			ls = []*store.List{}
+		}
+		return writeJSON(e.stdout, ls)
+	}
+	if len(ls) == 0 {
+		fmt.Fprintln(e.stdout, "No mailing lists")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LIST\tLIST-ID\tDISPLAY NAME\tDESCRIPTION")
+	for _, l := range ls {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.PostingAddress, l.ListID, l.DisplayName, l.Description)
+	}
+	return tw.Flush()
+}
+
+func cmdListsShow(e *env, args []string) error {
+	fs, cfgPath := e.flags("lists show")
+	asJSON := fs.Bool("json", false, "print a JSON array with the list")
+	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	l, err := st.List(context.Background(), a)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, []*store.List{l})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	rows := [][2]string{
+		{"posting_address", l.PostingAddress}, {"list_id", l.ListID},
+		{"display_name", l.DisplayName}, {"description", l.Description}, {"subject_prefix", fmt.Sprintf("%q", l.SubjectPrefix)},
+		{"default_member_action", l.DefaultMemberAction}, {"default_nonmember_action", l.DefaultNonmemberAction},
+		{"subscription_policy", l.SubscriptionPolicy}, {"unsubscription_policy", l.UnsubscriptionPolicy},
+		{"max_message_size", fmt.Sprint(l.MaxMessageSize)}, {"max_num_recipients", fmt.Sprint(l.MaxNumRecipients)},
+		{"require_explicit_destination", fmt.Sprint(l.RequireExplicitDestination)}, {"administrivia", fmt.Sprint(l.Administrivia)},
+		{"reply_goes_to_list", l.ReplyGoesToList}, {"emergency", fmt.Sprint(l.Emergency)},
+		{"include_rfc2369_headers", fmt.Sprint(l.IncludeRFC2369Headers)}, {"post_id", fmt.Sprint(l.PostID)},
+		{"created_at", l.CreatedAt.Format(time.RFC3339)}, {"last_post_at", formatTime(l.LastPostAt)},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func cmdListsSet(e *env, args []string) error {
+	fs, cfgPath := e.flags("lists set")
+	a, rest, st, err := listCommand(fs, cfgPath, args, 2, 2)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return usagef("need a list address, a setting and a value (settings: %s)", strings.Join(store.Settings(), ", "))
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.SetListSetting(context.Background(), a, rest[0], rest[1])
+}
+
+// roleFlag adds the --role flag of members add and remove.
+func roleFlag(fs *flag.FlagSet) *string {
+	return fs.String("role", string(store.Regular), "owner, moderator, member or nonmember")
+}
+
+func cmdMembersAdd(e *env, args []string) error {
+	fs, cfgPath := e.flags("members add")
+	role := roleFlag(fs)
+	file := fs.String("file", "", "read addresses from FILE, one per line (- for standard input)")
+	a, addrs, st, err := listCommand(fs, cfgPath, args, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(addrs) == 0 && *file == "" {
+		return usagef("need a list address and addresses to add (or --file)")
+	}
+	r, err := store.ParseRole(*role)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *file != "" {
+		more, err := readAddresses(e, *file)
+		if err != nil {
+			return err
+		}
+		addrs = append(addrs, more...)
+	}
+	var progress func(int)
+	if isTerminal(e.stderr) && len(addrs) >= 1000 {
+		progress = func(done int) { fmt.Fprintf(e.stderr, "\radding members: %d of %d", done, len(addrs)) }
+		defer fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	res, err := st.AddMembers(context.Background(), a, r, addrs, progress)
+	if err != nil {
+		return err
+	}
+	for _, x := range res.Existing {
+		fmt.Fprintf(e.stderr, "already a %s of %s, skipped: %s\n", r, a, x)
+	}
+	fmt.Fprintf(e.stdout, "Added %d %s(s) to %s", res.Added, r, a)
+	if len(res.Existing) > 0 {
+		fmt.Fprintf(e.stdout, "; %d already there", len(res.Existing))
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+// readAddresses reads one address per line; blank lines and lines starting
+// with # are skipped.
+func readAddresses(e *env, file string) ([]string, error) {
+	var r io.Reader = e.stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	var addrs []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			addrs = append(addrs, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return addrs, nil
+}
+
+// isTerminal reports whether w is a terminal, where progress is worth showing.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+func cmdMembersRemove(e *env, args []string) error {
+	fs, cfgPath := e.flags("members remove")
+	role := roleFlag(fs)
+	a, addrs, st, err := listCommand(fs, cfgPath, args, 1, -1)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := store.ParseRole(*role)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if err := st.RemoveMembers(context.Background(), a, r, addrs); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Removed %d %s(s) from %s\n", len(addrs), r, a)
+	return nil
+}
+
+func cmdMembersList(e *env, args []string) error {
+	fs, cfgPath := e.flags("members list")
+	role := fs.String("role", "", "only this role: owner, moderator, member or nonmember")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var r store.Role
+	if *role != "" {
+		if r, err = store.ParseRole(*role); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	ms, err := st.Members(context.Background(), a, r)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if ms == nil {
+			ms = []store.Member{}
+		}
+		return writeJSON(e.stdout, ms)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tDISPLAY NAME\tROLE\tDELIVERY\tMODERATION\tSUBSCRIBED")
+	for _, m := range ms {
+		delivery, moderation := "enabled", m.ModerationAction
+		if !m.DeliveryEnabled {
+			delivery = "disabled"
+		}
+		if moderation == "" {
+			moderation = "list default"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Address, m.DisplayName, m.Role, delivery, moderation, m.SubscribedAt.Format("2006-01-02"))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,16 @@
+// Package store owns what runners in several processes must agree on: the
+// mailing lists and their settings, the members of each list, the pending
+// requests waiting for a confirmation, and the posts held for a moderator.
+//
+// Its API speaks of lists and members, never of SQL. The embedded backend is
+// SQLite (modernc.org/sqlite, no cgo) at <var_dir>/data/mailman.db, in WAL
+// mode with a busy timeout and immediate write transactions, so that several
+// processes read and write at once; nothing is cached, so a list created by
+// `mailmanctl` is seen by running runners at their next look-up. Queries are
+// written with $N placeholders, which both SQLite and PostgreSQL accept, so
+// a PostgreSQL backend adds a driver and its migrations, not a new API.
+//
+// The schema lives in migrations/<backend>/NNNN_name.sql, embedded in the
+// binary and applied in order when a store is opened; the versions applied
+// are recorded in schema_migrations.
+package store

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Role is a member's role in a list.
+type Role string
+
+// The roles, as Mailman names them.
+const (
+	Owner     Role = "owner"
+	Moderator Role = "moderator"
+	Regular   Role = "member"
+	Nonmember Role = "nonmember"
+)
+
+// Roles lists every role.
+var Roles = []Role{Owner, Moderator, Regular, Nonmember}
+
+// ParseRole checks a role's name.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(s))
+	if !slices.Contains(Roles, r) {
+		return "", fmt.Errorf("unknown role %q (roles: owner, moderator, member, nonmember)", s)
+	}
+	return r, nil
+}
+
+// Member is one address's membership of a list in one role.
+type Member struct {
+	Address            string    `json:"address"`
+	DisplayName        string    `json:"display_name"`
+	Role               Role      `json:"role"`
+	DeliveryEnabled    bool      `json:"delivery_enabled"`
+	ModerationAction   string    `json:"moderation_action"` // "" means the list's default action
+	ReceiveOwnPostings bool      `json:"receive_own_postings"`
+	SubscribedAt       time.Time `json:"subscribed_at"`
+}
+
+// String is the address with its display name, as "Anne <anne@example.com>",
+// quoted or RFC 2047-encoded where the name needs it, so that it can go into
+// a header as it is and parses back to the same member.
+func (m Member) String() string {
+	if m.DisplayName == "" {
+		return m.Address
+	}
+	if plainName.MatchString(m.DisplayName) {
+		return m.DisplayName + " <" + m.Address + ">"
+	}
+	return (&mail.Address{Name: m.DisplayName, Address: m.Address}).String()
+}
+
+// plainName is a display name that needs no quoting: RFC 5322 atext words
+// separated by single spaces.
+var plainName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+const memberColumns = `m.address, m.display_name, m.role, m.delivery_enabled, m.moderation_action, m.receive_own_postings, m.subscribed_at`
+
+func scanMember(row interface{ Scan(...any) error }) (Member, error) {
+	var m Member
+	var at int64
+	err := row.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &at)
+	m.SubscribedAt = fromNanos(at)
+	return m, err
+}
+
+// listRowID returns the row id of a list inside a transaction.
+func listRowID(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, a ListAddress) (int64, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_name = $1 AND mail_host = $2`, a.Name, a.Domain).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%s: %w", a, ErrNoSuchList)
+	}
+	return id, err
+}
+
+// AddResult says what AddMembers did.
+type AddResult struct {
+	Added    int
+	Existing []string // addresses that already had the role, left as they were
+}
+
+// AddMembers subscribes addresses ("addr" or "Name <addr>") to a list in one
+// role, all in one transaction: an invalid address fails the whole call
+// before anything is written. progress, when set, is called with the count
+// done every thousand addresses.
+func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addresses []string, progress func(done int)) (AddResult, error) {
+	type parsed struct{ addr, name string }
+	ps := make([]parsed, 0, len(addresses))
+	for _, raw := range addresses {
+		addr, name, err := ParseMemberAddress(raw)
+		if err != nil {
+			return AddResult{}, err
+		}
+		ps = append(ps, parsed{addr, name})
+	}
+	var res AddResult
+	now := time.Now().UnixNano()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		id, err := listRowID(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO members (list_id, address_key, address, display_name, role, subscribed_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, p := range ps {
+			r, err := stmt.ExecContext(ctx, id, key(p.addr), p.addr, p.name, string(role), now)
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n == 1 {
+				res.Added++
+			} else {
+				res.Existing = append(res.Existing, p.addr)
+			}
+			if progress != nil && (i+1)%1000 == 0 {
+				progress(i + 1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return AddResult{}, err
+	}
+	return res, nil
+}
+
+// RemoveMembers unsubscribes addresses from one role of a list. If any is not
+// a member in that role, nothing is removed.
+func (s *Store) RemoveMembers(ctx context.Context, a ListAddress, role Role, addresses []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		id, err := listRowID(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		for _, raw := range addresses {
+			addr, _, err := ParseMemberAddress(raw)
+			if err != nil {
+				return err
+			}
+			r, err := tx.ExecContext(ctx, `DELETE FROM members WHERE list_id = $1 AND address_key = $2 AND role = $3`, id, key(addr), string(role))
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				return fmt.Errorf("%s is not a %s of %s: %w", addr, role, a, ErrNoSuchMember)
+			}
+		}
+		return nil
+	})
+}
+
+// Members returns a list's members in role ("" for every role), sorted by
+// role and address.
+func (s *Store) Members(ctx context.Context, a ListAddress, role Role) ([]Member, error) {
+	id, err := listRowID(ctx, s.db, a)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m
+		WHERE m.list_id = $1 AND ($2 = '' OR m.role = $2) ORDER BY m.role, m.address_key`, id, string(role))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var ms []Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, wrap(rows.Err())
+}
+
+// Member looks up one address in one role of the list with list-id listID:
+// the look-up a runner makes for each message.
+func (s *Store) Member(ctx context.Context, listID, address string, role Role) (*Member, error) {
+	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN lists l ON l.id = m.list_id
+		WHERE l.list_id = $1 AND m.address_key = $2 AND m.role = $3`, listID, key(address), string(role)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s in %s: %w", address, listID, ErrNoSuchMember)
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return &m, nil
+}

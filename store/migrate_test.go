@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// migrationFiles reads migrations/sqlite from the source tree, not through
+// the embedded copy the code under test uses, and returns the file names
+// by version.
+func migrationFiles(t *testing.T) map[int]string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join("migrations", "sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`^([0-9]{4})_[a-z0-9_]+\.sql$`)
+	files := map[int]string{}
+	for _, e := range entries {
+		m := re.FindStringSubmatch(e.Name())
+		if m == nil {
+			t.Errorf("migration file %s is not named NNNN_name.sql", e.Name())
+			continue
+		}
+		v, _ := strconv.Atoi(m[1])
+		if files[v] != "" {
+			t.Errorf("migrations %s and %s have the same version", files[v], e.Name())
+		}
+		files[v] = e.Name()
+	}
+	return files
+}
+
+// latestVersion is the highest migration number in the source tree.
+func latestVersion(t *testing.T) int {
+	t.Helper()
+	files := migrationFiles(t)
+	if len(files) == 0 {
+		t.Fatal("no migrations")
+	}
+	return slices.Max(slices.Collect(maps.Keys(files)))
+}
+
+type appliedMigration struct {
+	Version   int
+	Name      string
+	AppliedAt int64
+}
+
+// applied reads schema_migrations.
+func applied(t *testing.T, s *Store) []appliedMigration {
+	t.Helper()
+	rows, err := s.db.QueryContext(context.Background(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ms []appliedMigration
+	for rows.Next() {
+		var m appliedMigration
+		if err := rows.Scan(&m.Version, &m.Name, &m.AppliedAt); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// tables lists the tables of the database, sorted.
+func tables(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.db.QueryContext(context.Background(), `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ts []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, n)
+	}
+	return ts
+}
+
+// The migrations are numbered 1, 2, … without a gap, and the embedded set
+// is the set in the source tree.
+func TestMigrationFiles(t *testing.T) {
+	files := migrationFiles(t)
+	for v := 1; v <= len(files); v++ {
+		if files[v] == "" {
+			t.Errorf("no migration %04d (versions: %v)", v, files)
+		}
+	}
+	ms, err := loadMigrations("sqlite")
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	if len(ms) != len(files) {
+		t.Fatalf("%d embedded migrations, %d files", len(ms), len(files))
+	}
+	for i, m := range ms {
+		if m.version != i+1 || m.name != files[m.version] || m.sql == "" {
+			t.Errorf("embedded migration %d = %d %s (%d bytes), want %d %s", i, m.version, m.name, len(m.sql), i+1, files[i+1])
+		}
+	}
+	if _, err := loadMigrations("nosuchbackend"); err == nil {
+		t.Errorf("loadMigrations of an unknown backend: no error")
+	}
+}
+
+func TestMigrateEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	before := time.Now()
+	s := newStore(t)
+	after := time.Now()
+
+	want := latestVersion(t)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != want {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, want)
+	}
+	files := migrationFiles(t)
+	ms := applied(t, s)
+	if len(ms) != want {
+		t.Fatalf("schema_migrations = %+v, want %d rows", ms, want)
+	}
+	for i, m := range ms {
+		if m.Version != i+1 || m.Name != files[i+1] || m.AppliedAt < before.UnixNano() || m.AppliedAt > after.UnixNano() {
+			t.Errorf("schema_migrations row %d = %+v, want version %d, %s, applied at Open", i, m, i+1, files[i+1])
+		}
+	}
+	if got := tables(t, s); !slices.Equal(got, []string{"held_messages", "lists", "members", "pending", "schema_migrations"}) {
+		t.Errorf("tables = %q", got)
+	}
+
+	// Every table is usable.
+	l := createList(t, s, "test@example.com", "owner@example.com")
+	addMembers(t, s, l.Address, Regular, "anne@example.com")
+	tok, err := s.AddPending(ctx, l.ListID, "subscription", "x", time.Hour)
+	if err != nil {
+		t.Fatalf("AddPending: %v", err)
+	}
+	if _, err := s.TakePending(ctx, tok); err != nil {
+		t.Fatalf("TakePending: %v", err)
+	}
+	id, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Message: []byte("x")})
+	if err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	if err := s.DeleteHeld(ctx, id); err != nil {
+		t.Fatalf("DeleteHeld: %v", err)
+	}
+}
+
+func TestMigrateToVersion(t *testing.T) {
+	ctx := context.Background()
+	for upTo, want := range map[int][]string{
+		0: {"schema_migrations"},
+		1: {"lists", "members", "schema_migrations"},
+	} {
+		t.Run(fmt.Sprint(upTo), func(t *testing.T) {
+			s, err := openSQLite(ctx, filepath.Join(t.TempDir(), "m.db"), upTo)
+			if err != nil {
+				t.Fatalf("openSQLite(%d): %v", upTo, err)
+			}
+			defer s.Close()
+			if v, err := s.SchemaVersion(ctx); err != nil || v != upTo {
+				t.Errorf("SchemaVersion = %d, %v; want %d", v, err, upTo)
+			}
+			if got := tables(t, s); !slices.Equal(got, want) {
+				t.Errorf("tables at version %d = %q, want %q", upTo, got, want)
+			}
+		})
+	}
+}
+
+// A database made by the previous release (version 1) is brought up to date
+// by Open, its lists and members kept.
+func TestMigrateFromPreviousVersion(t *testing.T) {
+	ctx := context.Background()
+	varDir := t.TempDir()
+	file := filepath.Join(varDir, "old.db")
+
+	old, err := openSQLite(ctx, file, 1)
+	if err != nil {
+		t.Fatalf("openSQLite(1): %v", err)
+	}
+	if v, err := old.SchemaVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("SchemaVersion of the old database = %d, %v; want 1", v, err)
+	}
+	oldList, err := old.CreateList(ctx, NewList{Address: listAddr(t, "test@example.com"), DisplayName: "Old Test", Owners: []string{"Owner <owner@example.com>"}})
+	if err != nil {
+		t.Fatalf("CreateList at version 1: %v", err)
+	}
+	addMembers(t, old, oldList.Address, Regular, "Anne <Anne@example.com>", "bob@example.com")
+	addMembers(t, old, oldList.Address, Nonmember, "eve@example.com")
+	if err := old.SetListSetting(ctx, oldList.Address, "max_message_size", "100"); err != nil {
+		t.Fatal(err)
+	}
+	oldList, err = old.List(ctx, oldList.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldMembers, err := old.Members(ctx, oldList.Address, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the version 2 tables, their operations fail.
+	if _, err := old.AddPending(ctx, "", "x", "x", time.Hour); err == nil {
+		t.Errorf("AddPending at version 1: no error")
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	latest := latestVersion(t)
+	var firstApplied []appliedMigration
+	for i := range 3 { // the upgrade, then twice more: nothing changes.
+		s, err := Open(ctx, "sqlite:old.db", varDir)
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+		if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
+			t.Errorf("Open #%d: SchemaVersion = %d, %v; want %d", i+1, v, err, latest)
+		}
+		ms := applied(t, s)
+		if i == 0 {
+			firstApplied = ms
+			if len(ms) != latest {
+				t.Errorf("schema_migrations = %+v, want %d rows", ms, latest)
+			}
+		} else if !reflect.DeepEqual(ms, firstApplied) {
+			t.Errorf("Open #%d changed schema_migrations:\n%+v\nwas\n%+v", i+1, ms, firstApplied)
+		}
+
+		l, err := s.List(ctx, oldList.Address)
+		if err != nil {
+			t.Fatalf("Open #%d: the list did not survive: %v", i+1, err)
+		}
+		if *l != *oldList {
+			t.Errorf("Open #%d: list is\n%+v\nwas\n%+v", i+1, *l, *oldList)
+		}
+		members, err := s.Members(ctx, l.Address, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(members, oldMembers) {
+			t.Errorf("Open #%d: members are\n%+v\nwere\n%+v", i+1, members, oldMembers)
+		}
+		if n := countRows(t, s, "pending", ""); n != 0 {
+			t.Errorf("Open #%d: %d pending rows, want 0", i+1, n)
+		}
+		if n := countRows(t, s, "held_messages", ""); n != 0 {
+			t.Errorf("Open #%d: %d held rows, want 0", i+1, n)
+		}
+
+		// The new tables work, with the old list.
+		tok, err := s.AddPending(ctx, l.ListID, "subscription", map[string]string{"address": "carl@example.com"}, time.Hour)
+		if err != nil {
+			t.Fatalf("AddPending after the upgrade: %v", err)
+		}
+		if p, err := s.TakePending(ctx, tok); err != nil || p.ListID != l.ListID {
+			t.Fatalf("TakePending after the upgrade = %+v, %v", p, err)
+		}
+		id, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Sender: "eve@example.com", Message: []byte("x")})
+		if err != nil {
+			t.Fatalf("Hold after the upgrade: %v", err)
+		}
+		if h, err := s.HeldMessage(ctx, id); err != nil || h.ListID != l.ListID {
+			t.Fatalf("HeldMessage after the upgrade = %+v, %v", h, err)
+		}
+		if err := s.DeleteHeld(ctx, id); err != nil {
+			t.Fatalf("DeleteHeld after the upgrade: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// openAtOnce opens n stores on varDir's database at the same moment and
+// returns the first error.
+func openAtOnce(t *testing.T, varDir string, n int) error {
+	t.Helper()
+	ctx := context.Background()
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = Open(ctx, "", varDir)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, s := range stores {
+		if s != nil {
+			defer s.Close()
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	latest := latestVersion(t)
+	for i, s := range stores {
+		if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
+			t.Errorf("store %d: SchemaVersion = %d, %v; want %d", i, v, err, latest)
+		}
+	}
+	if ms := applied(t, stores[0]); len(ms) != latest {
+		t.Errorf("schema_migrations = %+v, want %d rows", ms, latest)
+	}
+	return nil
+}
+
+// Processes started at once on an existing database all open it.
+func TestConcurrentOpensExisting(t *testing.T) {
+	varDir := t.TempDir()
+	newStoreAt(t, varDir)
+	for round := range 20 {
+		if err := openAtOnce(t, varDir, 6); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+}
+
+// Processes started at once on a new database (the first start of an
+// installation, every runner opening the store) all open it. Regression: the
+// journal_mode(WAL) pragma run as each connection opens upgrades a shared
+// lock, where SQLite answers SQLITE_BUSY at once instead of calling the busy
+// handler (to avoid a deadlock), so Open failed with "database is locked"
+// now and then. It is a race; this tries 40 new databases.
+func TestMigrateConcurrentOpensNew(t *testing.T) {
+	for round := range 40 {
+		if err := openAtOnce(t, t.TempDir(), 4); err != nil {
+			t.Fatalf("round %d: Open of a new database by 4 stores at once: %v", round, err)
+		}
+	}
+}
+
+// The same, deterministically: while another connection holds the write
+// lock of a database not yet in WAL mode (as a process does while it
+// converts a new database), Open waits for the lock as busy_timeout
+// promises. Regression: it failed at once with SQLITE_BUSY.
+func TestOpenWaitsForWriteLockOnNewDatabase(t *testing.T) {
+	ctx := context.Background()
+	varDir := t.TempDir()
+	file := DefaultPath(varDir)
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", "file:"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE other (x)`); err != nil { // takes the write lock
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		tx.Rollback()
+		close(released)
+	}()
+	t0 := time.Now()
+	s, err := Open(ctx, "", varDir)
+	took := time.Since(t0)
+	<-released
+	if err != nil {
+		t.Fatalf("Open while another connection held the write lock for 300ms failed after %v: %v", took.Round(time.Millisecond), err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != latestVersion(t) {
+		t.Errorf("SchemaVersion = %d, %v", v, err)
+	}
+	var mode string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrTokenExpired is returned for a pending request whose time ran out; the
+// request is removed.
+var ErrTokenExpired = errors.New("pending request expired")
+
+// Pending is a request waiting for a confirmation: a subscription, an
+// unsubscription, a held message's moderation.
+type Pending struct {
+	Token     string          `json:"token"`
+	ListID    string          `json:"list_id,omitempty"`
+	Type      string          `json:"type"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
+	ExpiresAt time.Time       `json:"expires_at"`
+}
+
+// AddPending records a request of a type with a payload (any JSON value)
+// for a list (listID "" for none) and returns its token: 40 hex digits from
+// the system's secure random source, as unguessable as Mailman's SHA-1 ones
+// should have been.
+func (s *Store) AddPending(ctx context.Context, listID, typ string, payload any, life time.Duration) (string, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return "", fmt.Errorf("pending payload: %w", err)
+	}
+	var b [20]byte
+	rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	now := time.Now()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var id sql.NullInt64
+		if listID != "" {
+			if err := tx.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_id = $1`, listID).Scan(&id); errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("list-id %s: %w", listID, ErrNoSuchList)
+			} else if err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending (token, list_id, type, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			token, id, typ, string(body), now.UnixNano(), now.Add(life).UnixNano())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// TakePending removes and returns the request with token, so that it is
+// confirmed once only; an expired one is removed and ErrTokenExpired returned.
+func (s *Store) TakePending(ctx context.Context, token string) (*Pending, error) {
+	var p Pending
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var listID sql.NullString
+		var payload string
+		var created, expires int64
+		err := tx.QueryRowContext(ctx, `SELECT p.token, l.list_id, p.type, p.payload, p.created_at, p.expires_at
+			FROM pending p LEFT JOIN lists l ON l.id = p.list_id WHERE p.token = $1`, token).
+			Scan(&p.Token, &listID, &p.Type, &payload, &created, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("token %s: %w", token, ErrNoSuchToken)
+		}
+		if err != nil {
+			return err
+		}
+		p.ListID, p.Payload = listID.String, json.RawMessage(payload)
+		p.CreatedAt, p.ExpiresAt = fromNanos(created), fromNanos(expires)
+		_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE token = $1`, token)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if time.Now().After(p.ExpiresAt) {
+		return nil, fmt.Errorf("token %s: %w", token, ErrTokenExpired)
+	}
+	return &p, nil
+}
+
+// EvictExpired removes the requests whose time ran out before now and
+// returns how many.
+func (s *Store) EvictExpired(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE expires_at < $1`, now.UnixNano())
+		if err == nil {
+			n, _ = r.RowsAffected()
+		}
+		return err
+	})
+	return int(n), err
+}
+
+// HeldMessage is a post waiting for a moderator.
+type HeldMessage struct {
+	ID        int64           `json:"id"`
+	ListID    string          `json:"list"`
+	Sender    string          `json:"sender"`
+	Subject   string          `json:"subject"`
+	MessageID string          `json:"message_id"`
+	Reasons   []string        `json:"reasons"`
+	HeldAt    time.Time       `json:"held_at"`
+	Message   []byte          `json:"-"`
+	Msgdata   json.RawMessage `json:"-"` // the queue metadata to send it on with
+}
+
+// Hold stores a held message and returns its id.
+func (s *Store) Hold(ctx context.Context, h *HeldMessage) (int64, error) {
+	reasons, _ := json.Marshal(h.Reasons)
+	msgdata := h.Msgdata
+	if msgdata == nil {
+		msgdata = json.RawMessage("{}")
+	}
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var listRow int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_id = $1`, h.ListID).Scan(&listRow); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("list-id %s: %w", h.ListID, ErrNoSuchList)
+		} else if err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO held_messages (list_id, sender, subject, message_id, reasons, message, msgdata, held_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			listRow, h.Sender, h.Subject, h.MessageID, string(reasons), h.Message, string(msgdata), time.Now().UnixNano()).Scan(&id)
+	})
+	return id, err
+}
+
+const heldColumns = `h.id, l.list_id, h.sender, h.subject, h.message_id, h.reasons, h.message, h.msgdata, h.held_at`
+
+func scanHeld(row interface{ Scan(...any) error }) (*HeldMessage, error) {
+	var h HeldMessage
+	var reasons, msgdata string
+	var at int64
+	if err := row.Scan(&h.ID, &h.ListID, &h.Sender, &h.Subject, &h.MessageID, &reasons, &h.Message, &msgdata, &at); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(reasons), &h.Reasons); err != nil {
+		return nil, fmt.Errorf("held message %d: reasons: %w", h.ID, err)
+	}
+	h.Msgdata, h.HeldAt = json.RawMessage(msgdata), fromNanos(at)
+	return &h, nil
+}
+
+// HeldMessages returns the held messages of the list with list-id listID,
+// or of every list when listID is "", oldest first.
+func (s *Store) HeldMessages(ctx context.Context, listID string) ([]*HeldMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+heldColumns+` FROM held_messages h JOIN lists l ON l.id = h.list_id
+		WHERE $1 = '' OR l.list_id = $1 ORDER BY h.id`, listID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var hs []*HeldMessage
+	for rows.Next() {
+		h, err := scanHeld(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		hs = append(hs, h)
+	}
+	return hs, wrap(rows.Err())
+}
+
+// HeldMessage returns one held message.
+func (s *Store) HeldMessage(ctx context.Context, id int64) (*HeldMessage, error) {
+	h, err := scanHeld(s.db.QueryRowContext(ctx, `SELECT `+heldColumns+` FROM held_messages h JOIN lists l ON l.id = h.list_id WHERE h.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("held message %d: %w", id, ErrNoSuchHeld)
+	}
+	return h, wrap(err)
+}
+
+// DeleteHeld removes a held message once it has been dealt with.
+func (s *Store) DeleteHeld(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM held_messages WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return fmt.Errorf("held message %d: %w", id, ErrNoSuchHeld)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,253 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Errors callers branch on.
+var (
+	ErrListExists   = errors.New("list already exists")
+	ErrNoSuchList   = errors.New("no such list")
+	ErrNoSuchMember = errors.New("no such member")
+	ErrNoSuchToken  = errors.New("no such pending request")
+	ErrNoSuchHeld   = errors.New("no such held message")
+	// ErrUnavailable marks a failure of the database itself (locked for too
+	// long, gone, out of space): temporary, to be retried, never the
+	// message's fault.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Store is an open store.
+type Store struct {
+	db *sql.DB
+}
+
+// DefaultPath is where the SQLite database goes when [database] url is empty.
+func DefaultPath(varDir string) string { return filepath.Join(varDir, "data", "mailman.db") }
+
+// Open opens the store named by url ([database] url): empty for SQLite at
+// DefaultPath(varDir), "sqlite:PATH" or "sqlite:///PATH" for SQLite
+// elsewhere (a relative PATH is taken from varDir). It creates the database
+// if needed and applies the migrations it lacks.
+func Open(ctx context.Context, dbURL, varDir string) (*Store, error) {
+	file, err := sqlitePath(dbURL, varDir)
+	if err != nil {
+		return nil, err
+	}
+	return openSQLite(ctx, file, -1)
+}
+
+func sqlitePath(dbURL, varDir string) (string, error) {
+	switch {
+	case dbURL == "":
+		return DefaultPath(varDir), nil
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		p := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
+		if p == "" {
+			return "", fmt.Errorf("[database] url %q names no file", dbURL)
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(varDir, p)
+		}
+		return p, nil
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		return "", fmt.Errorf("[database] url %s: the PostgreSQL backend is not built yet; leave url empty for SQLite", redact(dbURL))
+	}
+	return "", fmt.Errorf("[database] url %s: unknown kind of database (use sqlite:PATH, or leave it empty)", redact(dbURL))
+}
+
+// redact shows a database URL in an error message without anything that
+// may hold a password: user information, the query (pgx takes password=
+// there) and any value that is not a URL at all (a key=value DSN).
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return "(not shown)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// openSQLite opens file and migrates it up to version upTo (-1: all).
+func openSQLite(ctx context.Context, file string, upTo int) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o770); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// synchronous(FULL): a held message or a pending subscription is
+	// committed when the queue entry it came from is removed, so a commit
+	// must survive a power cut, not only a crash. _txlock=immediate takes the
+	// write lock when a transaction begins, so that busy_timeout can queue
+	// writers instead of failing a read-then-write upgrade.
+	// The path goes into a URI, where SQLite decodes %XX and stops at ? and #.
+	dsn := "file:" + uriPath.Replace(file) + "?_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout.Milliseconds())) + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", file, err)
+	}
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db}
+	// Switching a new database to WAL, or recovering a WAL left by a crash,
+	// can answer SQLITE_BUSY without waiting on busy_timeout; wait here
+	// instead, as long as busy_timeout would.
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		err = s.migrate(ctx, "sqlite", upTo)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, ErrUnavailable) || time.Now().After(deadline) || ctx.Err() != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store %s: %w", file, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// busyTimeout is how long a statement waits for another process's write
+// lock before it fails.
+const busyTimeout = 10 * time.Second
+
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// SchemaVersion returns the highest migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), wrap(err)
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations(backend string) ([]migration, error) {
+	dir := path.Join("migrations", backend)
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %s: not NNNN_name.sql", e.Name())
+		}
+		b, err := fs.ReadFile(migrations, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{v, e.Name(), string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies, each in its own transaction, the migrations newer than
+// the database's version, up to upTo (-1: all). Processes starting at once
+// serialise on the write lock, and each checks the version inside it.
+func (s *Store) migrate(ctx context.Context, backend string, upTo int) error {
+	ms, err := loadMigrations(backend)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return wrap(err)
+	}
+	for _, m := range ms {
+		if upTo >= 0 && m.version > upTo {
+			break
+		}
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			var done int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.version, m.name, time.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tx runs f in a write transaction, committed if f returns nil.
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return wrap(err)
+	}
+	return wrap(tx.Commit())
+}
+
+// wrap marks the database's own failures with ErrUnavailable, leaving the
+// errors of this package (and nil) as they are.
+func wrap(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOMEM:
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	return err
+}
+
+// isUniqueViolation reports whether err is a UNIQUE constraint failure.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
