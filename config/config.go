@@ -36,6 +36,12 @@ type MTA struct {
 	LMTPPort int    `toml:"lmtp_port"`
 	SMTPHost string `toml:"smtp_host"`
 	SMTPPort int    `toml:"smtp_port"`
+
+	LMTPSocket         string   `toml:"lmtp_socket"`          // also listen on this unix socket when set
+	MaxMessageSize     int      `toml:"max_message_size"`     // bytes; LMTP answers 552 above it
+	LMTPMaxConnections int      `toml:"lmtp_max_connections"` // beyond it, new connections get 421
+	LMTPMaxRecipients  int      `toml:"lmtp_max_recipients"`  // per transaction; RFC 5321 wants at least 100
+	LMTPTimeout        Duration `toml:"lmtp_timeout"`         // for a command, and for a whole message's data
 }
 
 // Database says where lists and members are stored.
@@ -70,7 +76,7 @@ var QueueNames = []string{"incoming", "command", "pipeline", "outgoing", "virgin
 // so far. When a runner is built, flip it here and on its start line in
 // etc/mailman.toml.
 var startByDefault = map[string]bool{
-	"lmtp":     false,
+	"lmtp":     true,
 	"incoming": false,
 	"command":  false,
 	"pipeline": false,
@@ -90,6 +96,11 @@ func Default() *Config {
 			LMTPPort: 8024,
 			SMTPHost: "localhost",
 			SMTPPort: 25,
+
+			MaxMessageSize:     32 << 20,
+			LMTPMaxConnections: 100,
+			LMTPMaxRecipients:  1000,
+			LMTPTimeout:        Duration(10 * time.Minute),
 		},
 		Master: Master{
 			StartTimeout:  Duration(30 * time.Second),

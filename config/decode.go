@@ -261,6 +261,10 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "lmtp_port"}, port(c.MTA.LMTPPort)},
 		{toml.Key{"mta", "smtp_host"}, notEmpty(c.MTA.SMTPHost)},
 		{toml.Key{"mta", "smtp_port"}, port(c.MTA.SMTPPort)},
+		{toml.Key{"mta", "max_message_size"}, atLeast(c.MTA.MaxMessageSize, 64<<10, "RFC 5321 requires 64 KiB")},
+		{toml.Key{"mta", "lmtp_max_connections"}, atLeast(c.MTA.LMTPMaxConnections, 1, "")},
+		{toml.Key{"mta", "lmtp_max_recipients"}, atLeast(c.MTA.LMTPMaxRecipients, 100, "RFC 5321 requires 100")},
+		{toml.Key{"mta", "lmtp_timeout"}, positive(c.MTA.LMTPTimeout)},
 		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},
 		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
@@ -319,6 +323,16 @@ func positive(d Duration) string {
 func notNegative(n int) string {
 	if n < 0 {
 		return fmt.Sprintf("%d is negative; 0 turns restarts off", n)
+	}
+	return ""
+}
+
+func atLeast(n, least int, why string) string {
+	if n < least {
+		if why != "" {
+			why = " (" + why + ")"
+		}
+		return fmt.Sprintf("%d is less than %d%s", n, least, why)
 	}
 	return ""
 }

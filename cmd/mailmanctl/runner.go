@@ -17,7 +17,9 @@ import (
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/master"
 	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/lmtp"
 	"github.com/mailman-go/mailman/runners/registry"
+	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -88,7 +90,15 @@ func cmdRunner(e *env, args []string) error {
 		return err
 	}
 	defer unlock()
+	// Logs go to standard error, which the master writes to its log file;
+	// a HUP forwarded by the master must therefore not end the runner.
+	signal.Ignore(syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	defer stop()
 	root := filepath.Join(cfg.VarDir(), "queue")
+	if spec.Name == "lmtp" {
+		return runLMTP(ctx, cfg, root, log)
+	}
 	h, cleanup, err := registry.Handler(spec.Name, root)
 	if errors.Is(err, registry.ErrNotBuilt) {
 		return noRestart{err}
@@ -108,11 +118,6 @@ func cmdRunner(e *env, args []string) error {
 	}
 	defer shunt.Close()
 
-	// Logs go to standard error, which the master writes to its log file;
-	// a HUP forwarded by the master must therefore not end the runner.
-	signal.Ignore(syscall.SIGHUP)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
-	defer stop()
 	loop := &runners.Loop{
 		Queue: queue, Shunt: shunt, Slice: slice, Handler: h,
 		SleepTime: cfg.Runner[spec.Name].SleepTime.D(),
@@ -166,4 +171,44 @@ func lockSlice(cfg *config.Config, spec master.Spec) (func(), error) {
 		return nil, fmt.Errorf("runner %s is already running (another process holds %s)", spec, path)
 	}
 	return nil, fmt.Errorf("lock %s: %w", path, err)
+}
+
+// runLMTP runs the LMTP runner: it has no queue of its own and fills
+// incoming, command and bounces.
+func runLMTP(ctx context.Context, cfg *config.Config, root string, log *slog.Logger) error {
+	st, err := store.Open(ctx, cfg.Database.URL, cfg.VarDir())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	queues := map[string]*switchboard.Switchboard{}
+	for _, name := range lmtp.Queues {
+		q, err := switchboard.Open(root, name)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		queues[name] = q
+	}
+	ls, err := lmtp.Listen(cfg.MTA.LMTPHost, cfg.MTA.LMTPPort, cfg.MTA.LMTPSocket)
+	if err != nil {
+		return err
+	}
+	srv := lmtp.New(cfg, st, queues, log)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ls) }()
+	log.Info("runner started", "listen", ls[0].Addr().String(), "socket", cfg.MTA.LMTPSocket)
+	notifyReady()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// Leave time, within the master's stop_timeout, for transactions in
+	// progress to finish; the MTA retries what is cut short.
+	shutdown, cancel := context.WithTimeout(context.Background(), cfg.Master.StopTimeout.D()*8/10)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	log.Info("runner stopped")
+	return err
 }

@@ -1,0 +1,339 @@
+package lmtp
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// testServer is an LMTP runner on a free loopback port with its own store
+// and queues.
+type testServer struct {
+	addr   string
+	root   string
+	store  *store.Store
+	queues map[string]*switchboard.Switchboard
+}
+
+func startServer(t *testing.T, tweak func(*config.Config)) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Paths.VarDir = dir
+	cfg.MTA.MaxMessageSize = 64 << 10
+	if tweak != nil {
+		tweak(cfg)
+	}
+	st, err := store.Open(context.Background(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{root: filepath.Join(dir, "queue"), store: st, queues: map[string]*switchboard.Switchboard{}}
+	for _, name := range Queues {
+		q, err := switchboard.Open(ts.root, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.queues[name] = q
+	}
+	for _, l := range []string{"test@example.com", "mylist@example.com", "test-join@example.com"} {
+		a, _ := store.ParseListAddress(l)
+		if _, err := st.CreateList(context.Background(), store.NewList{Address: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls, err := Listen("127.0.0.1", 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.addr = ls[0].Addr().String()
+	srv := New(cfg, st, ts.queues, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	go srv.Serve(ls)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		st.Close()
+	})
+	return ts
+}
+
+// conn is a raw client connection that reads replies line by line.
+type conn struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func (ts *testServer) dial(t *testing.T) *conn {
+	t.Helper()
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cn := &conn{t: t, c: c, r: bufio.NewReader(c)}
+	cn.expect("220 ")
+	return cn
+}
+
+func (c *conn) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.c, s); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// reply reads one reply, joining the lines of a multi-line one.
+func (c *conn) reply() string {
+	c.t.Helper()
+	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var lines []string
+	for {
+		l, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("reading a reply: %v (so far %q)", err, lines)
+		}
+		lines = append(lines, strings.TrimRight(l, "\r\n"))
+		if len(l) < 4 || l[3] != '-' {
+			return strings.Join(lines, "\n")
+		}
+	}
+}
+
+// expect reads replies and checks that each starts with the given prefix.
+func (c *conn) expect(prefixes ...string) {
+	c.t.Helper()
+	for _, p := range prefixes {
+		if got := c.reply(); !strings.HasPrefix(got, p) {
+			c.t.Fatalf("reply %q, want it to start with %q", got, p)
+		}
+	}
+}
+
+func (ts *testServer) entries(t *testing.T, queue string) []*switchboard.Entry {
+	t.Helper()
+	files, _, err := ts.queues[queue].Ready(switchboard.Whole, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []*switchboard.Entry
+	for _, f := range files {
+		e, err := switchboard.ReadFile(filepath.Join(ts.root, queue, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+const post = "From: anne@example.org\r\nTo: test@example.com\r\nMessage-ID: <badger>\r\nSubject: hi\r\n\r\nHello\r\n.\r\n"
+
+func TestGreetingAndCommands(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.dial(t)
+	c.send("HELO x\r\n")
+	c.expect("500 5.5.1")
+	c.send("EHLO x\r\n")
+	c.expect("500 5.5.1")
+	c.send("MAIL FROM:<a@example.org>\r\n")
+	c.expect("503 5.5.1")
+	c.send("LHLO mta.example.org\r\n")
+	lhlo := c.reply()
+	for _, ext := range []string{"PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME", "SIZE 65536"} {
+		if !strings.Contains(lhlo, ext) {
+			t.Errorf("LHLO reply lacks %s:\n%s", ext, lhlo)
+		}
+	}
+	c.send("RCPT TO:<test@example.com>\r\n")
+	c.expect("503 5.5.1")
+	c.send("MAIL FROM:<>\r\n")
+	c.expect("250 ")
+	c.send("RCPT TO:<notalist@example.com>\r\n")
+	c.expect("550 5.1.1 Requested action not taken: mailbox unavailable")
+	c.send("DATA\r\n")
+	c.expect("503 5.5.1")
+	c.send("NOOP\r\nRSET\r\nQUIT\r\n")
+	c.expect("250 ", "250 ", "221 ")
+}
+
+func TestRecipientsAndRouting(t *testing.T) {
+	cases := []struct {
+		rcpt  string
+		reply string
+		queue string
+		md    map[string]any
+	}{
+		{"mylist@example.com", "250", "incoming", map[string]any{"listid": "mylist.example.com", "to_list": true}},
+		{"notalist@example.com", "550 5.1.1 Requested action not taken: mailbox unavailable", "", nil},
+		{"mylist@x.example.com", "550", "", nil},
+		{"mylist-bogus@example.com", "550 5.1.1 Requested action not taken: mailbox unavailable", "", nil},
+		{"mylist-request@example.com", "250", "command", map[string]any{"subaddress": "request", "to_request": true}},
+		{"mylist-bounces+anne=example.org@example.com", "250", "bounces", map[string]any{"subaddress": "bounces"}},
+		{"mylist-confirm+0123456789@example.com", "250", "command", map[string]any{"subaddress": "confirm"}},
+		{"mylist-join@example.com", "250", "command", map[string]any{"subaddress": "join"}},
+		{"mylist-subscribe@example.com", "250", "command", map[string]any{"subaddress": "join"}},
+		{"mylist-leave@example.com", "250", "command", map[string]any{"subaddress": "leave"}},
+		{"mylist-unsubscribe@example.com", "250", "command", map[string]any{"subaddress": "leave"}},
+		{"mylist-owner@example.com", "250", "incoming", map[string]any{"subaddress": "owner", "to_owner": true}},
+		{"test-join@example.com", "250", "incoming", map[string]any{"listid": "test-join.example.com", "to_list": true}},
+		{"test-join-join@example.com", "250", "command", map[string]any{"listid": "test-join.example.com", "subaddress": "join"}},
+		{"@example.com", "5", "", nil},
+		{"../../etc@example.com", "550", "", nil},
+		{strings.Repeat("a", 300) + "@example.com", "550", "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.rcpt[:min(len(tc.rcpt), 40)], func(t *testing.T) {
+			ts := startServer(t, nil)
+			c := ts.dial(t)
+			c.send("LHLO x\r\nMAIL FROM:<anne@example.org>\r\nRCPT TO:<" + tc.rcpt + ">\r\n")
+			c.reply()
+			c.expect("250 ")
+			got := c.reply()
+			if !strings.HasPrefix(got, tc.reply) {
+				t.Fatalf("RCPT reply %q, want %q", got, tc.reply)
+			}
+			if tc.queue == "" {
+				return
+			}
+			c.send("DATA\r\n")
+			c.expect("354 ")
+			c.send(post)
+			c.expect("250 2.0.0 <" + tc.rcpt + ">")
+			es := ts.entries(t, tc.queue)
+			if len(es) != 1 {
+				t.Fatalf("%s holds %d entries", tc.queue, len(es))
+			}
+			for k, want := range tc.md {
+				var got any
+				es[0].Msgdata.Get(k, &got)
+				if got != want {
+					t.Errorf("msgdata %s = %v, want %v", k, got, want)
+				}
+			}
+			if es[0].Msgdata.Int("original_size") != len(post)-len(".\r\n") {
+				t.Errorf("original_size = %d", es[0].Msgdata.Int("original_size"))
+			}
+			if es[0].Msgdata.String("received_time") == "" {
+				t.Error("no received_time")
+			}
+			for _, h := range []string{"Message-ID-Hash: JYMZWSQ4IC2JPKK7ZUONRFRVC4ZYJGKJ\r\n", "X-Message-ID-Hash: JYMZWSQ4IC2JPKK7ZUONRFRVC4ZYJGKJ\r\n", "X-MailFrom: anne@example.org\r\n"} {
+				if !strings.Contains(string(es[0].Message), h) {
+					t.Errorf("queued message lacks %q:\n%s", h, es[0].Message)
+				}
+			}
+		})
+	}
+}
+
+// TestPipelinedMixedOutcomes sends a whole transaction in one write, to
+// recipients with different outcomes, and checks one reply per accepted
+// recipient, in order, after the data.
+func TestPipelinedMixedOutcomes(t *testing.T) {
+	ts := startServer(t, nil)
+	// The bounces queue's directory is gone: enqueueing there fails, as on
+	// a full disk, while the other queues work.
+	os.RemoveAll(filepath.Join(ts.root, "bounces"))
+	c := ts.dial(t)
+	c.send("LHLO x\r\nMAIL FROM:<anne@example.org>\r\n" +
+		"RCPT TO:<test@example.com>\r\nRCPT TO:<bogus@example.com>\r\nRCPT TO:<test-bounces@example.com>\r\n" +
+		"RCPT TO:<mylist-owner@example.com>\r\nRCPT TO:<TEST@example.com>\r\nDATA\r\n" + post + "QUIT\r\n")
+	c.reply()
+	c.expect("250 ", "250 ", "550 5.1.1", "250 ", "250 ", "250 ", "354 ")
+	c.expect("250 2.0.0 <test@example.com>", "451 4.3.0 <test-bounces@example.com>", "250 2.0.0 <mylist-owner@example.com>", "250 2.0.0 <TEST@example.com>", "221 ")
+	if n := len(ts.entries(t, "incoming")); n != 2 {
+		t.Errorf("incoming holds %d entries, want 2 (the duplicate recipient queued once)", n)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(ts.root, "*", "*.tmp")); len(leftovers) > 0 {
+		t.Errorf("partial entries left: %v", leftovers)
+	}
+}
+
+func TestOneReplyPerRecipientOnEveryFailure(t *testing.T) {
+	cases := []struct {
+		name, data, reply string
+	}{
+		{"header defects", "From: a\r\nnot a header line\r\n\r\nbody\r\n.\r\n", "501 5.6.0 "},
+		{"too big", "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 998)+"\r\n", 70) + ".\r\n", "552 5.3.4 "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			c := ts.dial(t)
+			c.send("LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<test@example.com>\r\nRCPT TO:<mylist@example.com>\r\nDATA\r\n")
+			c.reply()
+			c.expect("250 ", "250 ", "250 ", "354 ")
+			c.send(tc.data)
+			c.expect(tc.reply, tc.reply)
+			// The connection is still usable.
+			c.send("NOOP\r\n")
+			c.expect("250 ")
+			if n := len(ts.entries(t, "incoming")); n != 0 {
+				t.Errorf("%d entries queued", n)
+			}
+		})
+	}
+}
+
+func TestDataEdgeCases(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.dial(t)
+	body := "..dot-stuffed\r\nbare\nLF.\nnot the end\r\n\xa0\xff 8-bit\r\n"
+	c.send("LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<test@example.com>\r\nDATA\r\n")
+	c.reply()
+	c.expect("250 ", "250 ", "354 ")
+	c.send("Message-ID: <alpha>\r\n\r\n" + body + ".\r\n")
+	c.expect("250 ")
+	es := ts.entries(t, "incoming")
+	if len(es) != 1 {
+		t.Fatalf("%d entries", len(es))
+	}
+	want := ".dot-stuffed\r\nbare\nLF.\nnot the end\r\n\xa0\xff 8-bit\r\n"
+	if !strings.HasSuffix(string(es[0].Message), "\r\n\r\n"+want) {
+		t.Errorf("body not kept byte for byte: %q", es[0].Message)
+	}
+}
+
+func TestDatabaseDownIs451(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.store.Close()
+	c := ts.dial(t)
+	c.send("LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<test@example.com>\r\n")
+	c.reply()
+	c.expect("250 ", "451 4.3.0")
+}
+
+func TestConnectionCap(t *testing.T) {
+	ts := startServer(t, func(c *config.Config) { c.MTA.LMTPMaxConnections = 2 })
+	a, b := ts.dial(t), ts.dial(t)
+	extra, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, _ := bufio.NewReader(extra).ReadString('\n')
+	if !strings.HasPrefix(line, "421 4.3.2") {
+		t.Errorf("connection beyond the cap got %q", line)
+	}
+	// The established sessions are unaffected, and a slot frees on close.
+	a.send("NOOP\r\n")
+	a.expect("250 ")
+	b.send("QUIT\r\n")
+	b.expect("221 ")
+	b.c.Close()
+	time.Sleep(100 * time.Millisecond)
+	ts.dial(t)
+}
