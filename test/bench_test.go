@@ -2,10 +2,17 @@ package test
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/mailman-go/mailman/internal/mailmantest"
 )
@@ -98,4 +105,120 @@ func BenchmarkMembersAddFile100k(b *testing.B) {
 		}
 	}
 	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "members/s")
+}
+
+// ingestMessage is a 3 KB post, as in the ingest figures.
+var ingestMessage = func() string {
+	var b strings.Builder
+	b.WriteString("From: poster@client.example\r\nTo: ingest@example.com\r\nSubject: ingest\r\nMessage-ID: <ID>\r\n\r\n")
+	for b.Len() < 3000 {
+		b.WriteString("The quick brown fox jumps over the lazy dog, again and again.\r\n")
+	}
+	return b.String()
+}()
+
+// BenchmarkIngest measures durable LMTP ingest into the real lmtp runner
+// with 1 and 8 connections, and, in the same run and on the same file
+// system, the bare floor: a loop of durable file writes (create, write,
+// fsync, rename, directory fsync) with 1 and 8 writers.
+func BenchmarkIngest(b *testing.B) {
+	s := mailmantest.NewSite(b, "")
+	s.MustCtl("lists", "create", "ingest@example.com")
+	s.Start("lmtp")
+	defer s.Stop()
+	addr := fmt.Sprintf("127.0.0.1:%d", s.LMTPPort)
+	for _, conns := range []int{1, 8} {
+		b.Run(fmt.Sprintf("lmtp/conns=%d", conns), func(b *testing.B) {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range conns {
+				wg.Go(func() {
+					c, err := mailmantest.DialLMTP(addr)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					defer c.Close()
+					for {
+						n := next.Add(1)
+						if n > int64(b.N) {
+							return
+						}
+						if err := sendIngest(c, n); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+	dir := filepath.Join(s.Dir, "var", "bare")
+	os.MkdirAll(dir, 0o770)
+	for _, writers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("bare-durable-write/writers=%d", writers), func(b *testing.B) {
+			d, err := os.Open(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Go(func() {
+					for {
+						n := next.Add(1)
+						if n > int64(b.N) {
+							return
+						}
+						if err := durableWrite(d, dir, n, ingestMessage); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+func sendIngest(c *smtp.Client, n int64) error {
+	if err := c.Mail("poster@client.example", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt("ingest@example.com", nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, strings.Replace(ingestMessage, "<ID>", fmt.Sprintf("<ingest-%d@client.example>", n), 1)); err != nil {
+		return err
+	}
+	_, err = w.CloseWithLMTPResponse()
+	return err
+}
+
+func durableWrite(d *os.File, dir string, n int64, msg string) error {
+	tmp := filepath.Join(dir, fmt.Sprintf("%d-%d.tmp", time.Now().UnixNano(), n))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o660)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(msg); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	f.Close()
+	if err := os.Rename(tmp, strings.TrimSuffix(tmp, ".tmp")+".msg"); err != nil {
+		return err
+	}
+	return d.Sync()
 }

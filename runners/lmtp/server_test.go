@@ -337,3 +337,86 @@ func TestConnectionCap(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	ts.dial(t)
 }
+
+func TestUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "lmtp.sock")
+	os.WriteFile(sock, []byte("stale"), 0o600) // left by a previous run
+	ls, err := Listen("127.0.0.1", 0, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || ls[1].Addr().Network() != "unix" {
+		t.Fatalf("listeners %v", ls)
+	}
+	if info, err := os.Stat(sock); err != nil || info.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode: %v %v", info, err)
+	}
+	st, err := store.Open(context.Background(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := New(config.Default(), st, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go srv.Serve(ls)
+	defer srv.Shutdown(context.Background())
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cn := &conn{t: t, c: c, r: bufio.NewReader(c)}
+	cn.expect("220 ")
+	cn.send("LHLO x\r\n")
+	cn.expect("250-")
+}
+
+func TestRecipientLimit(t *testing.T) {
+	ts := startServer(t, func(c *config.Config) { c.MTA.LMTPMaxRecipients = 100 })
+	c := ts.dial(t)
+	var b strings.Builder
+	b.WriteString("LHLO x\r\nMAIL FROM:<a@example.org>\r\n")
+	for range 101 {
+		b.WriteString("RCPT TO:<test@example.com>\r\n")
+	}
+	c.send(b.String())
+	c.reply()
+	c.expect("250 ")
+	for i := range 100 {
+		if got := c.reply(); !strings.HasPrefix(got, "250 ") {
+			t.Fatalf("recipient %d: %q; RFC 5321 requires accepting 100", i+1, got)
+		}
+	}
+	c.expect("452 4.5.3")
+}
+
+func TestLongLines(t *testing.T) {
+	ts := startServer(t, func(c *config.Config) { c.MTA.MaxMessageSize = 4 << 20 })
+	c := ts.dial(t)
+	c.send("LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<test@example.com>\r\nDATA\r\n")
+	c.reply()
+	c.expect("250 ", "250 ", "354 ")
+	// A 1 MB header line is accepted and kept whole.
+	c.send("Message-ID: <long>\r\nX-Long: " + strings.Repeat("x", 1_000_000) + "\r\n\r\nbody\r\n.\r\n")
+	c.expect("250 ")
+	if es := ts.entries(t, "incoming"); len(es) != 1 || !strings.Contains(string(es[0].Message), strings.Repeat("x", 1_000_000)) {
+		t.Fatal("the long line was not queued whole")
+	}
+	// A command line beyond the limit is refused without taking the
+	// connection's memory with it.
+	c.send("NOOP " + strings.Repeat("y", 2<<20) + "\r\n")
+	if got := c.reply(); !strings.HasPrefix(got, "500 ") {
+		t.Errorf("over-long command: %q", got)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	ts := startServer(t, func(c *config.Config) { c.MTA.LMTPTimeout = config.Duration(200 * time.Millisecond) })
+	c := ts.dial(t)
+	c.send("LHLO x\r\n")
+	c.expect("250-")
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(c.r); err != nil {
+		t.Fatalf("an idle connection was not closed: %v", err)
+	}
+}

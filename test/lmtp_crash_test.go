@@ -1,0 +1,131 @@
+package test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/mailman-go/mailman/internal/mailmantest"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// TestLMTPRunnerKilledUnderLoad has four clients send posts while the lmtp
+// runner is killed with SIGKILL again and again; the master restarts it and
+// the clients, as an MTA would, retry what was not acknowledged. Every
+// message that got its 250 must be in the incoming queue afterwards.
+func TestLMTPRunnerKilledUnderLoad(t *testing.T) {
+	const clients, perClient = 4, 250
+	s := mailmantest.NewSite(t, "[runner.lmtp]\nmax_restarts = 1000\n")
+	s.MustCtl("lists", "create", "test@example.com")
+	s.Start("lmtp")
+	addr := fmt.Sprintf("127.0.0.1:%d", s.LMTPPort)
+
+	var acked sync.Map
+	var retries atomic.Int64
+	var wg sync.WaitGroup
+	for w := range clients {
+		wg.Go(func() {
+			var c *smtp.Client
+			for i := 0; i < perClient; {
+				id := fmt.Sprintf("<kill-%d-%d@test>", w, i)
+				if c == nil {
+					var err error
+					if c, err = mailmantest.DialLMTP(addr); err != nil {
+						retries.Add(1)
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+				}
+				if err := sendOne(c, id); err != nil {
+					// The runner died under us: reconnect and send the
+					// same message again, as the MTA would.
+					c.Close()
+					c = nil
+					retries.Add(1)
+					continue
+				}
+				acked.Store(id, true)
+				i++
+			}
+			c.Close()
+		})
+	}
+	done := make(chan struct{})
+	kills := 0
+	var killer sync.WaitGroup
+	killer.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Duration(100+rand.IntN(200)) * time.Millisecond):
+			}
+			if pid := s.Status().Runners[0].PID; pid != 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+				kills++
+			}
+		}
+	})
+	wg.Wait()
+	close(done)
+	killer.Wait()
+
+	seen := map[string]int{}
+	q := s.Queue("incoming")
+	files, _, err := q.Ready(switchboard.Whole, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		e, err := switchboard.ReadFile(filepath.Join(q.Dir(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[e.MessageID()]++
+	}
+	lost, dups, total := 0, 0, 0
+	acked.Range(func(k, _ any) bool {
+		total++
+		switch n := seen[k.(string)]; {
+		case n == 0:
+			lost++
+			t.Errorf("%s got 250 and is not queued", k)
+		case n > 1:
+			dups += n - 1
+		}
+		return true
+	})
+	t.Logf("%d messages acknowledged by %d clients, runner killed %d times, %d client retries: %d lost, %d duplicates (queued, then killed before the 250 went out)",
+		total, clients, kills, retries.Load(), lost, dups)
+	if total != clients*perClient {
+		t.Errorf("%d acknowledged, want %d", total, clients*perClient)
+	}
+	if kills < 3 {
+		t.Errorf("only %d kills: the test did not exercise crashes", kills)
+	}
+}
+
+func sendOne(c *smtp.Client, id string) error {
+	if err := c.Mail("anne@example.org", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt("test@example.com", nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "From: anne@example.org\r\nTo: test@example.com\r\nMessage-ID: %s\r\nSubject: kill test\r\n\r\nbody\r\n", id); err != nil {
+		return err
+	}
+	_, err = w.CloseWithLMTPResponse()
+	return err
+}
