@@ -159,7 +159,7 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 
 // List returns the list with the posting address a.
 func (s *Store) List(ctx context.Context, a ListAddress) (*List, error) {
-	l, err := scanList(s.db.QueryRowContext(ctx, `SELECT `+listColumns+` FROM lists WHERE list_name = $1 AND mail_host = $2`, a.Name, a.Domain))
+	l, err := scanList(s.queryRow(ctx, &s.listByAddress, a.Name, a.Domain))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", a, ErrNoSuchList)
 	}
@@ -168,7 +168,7 @@ func (s *Store) List(ctx context.Context, a ListAddress) (*List, error) {
 
 // ListByID returns the list whose list-id is id (name.domain).
 func (s *Store) ListByID(ctx context.Context, id string) (*List, error) {
-	l, err := scanList(s.db.QueryRowContext(ctx, `SELECT `+listColumns+` FROM lists WHERE list_id = $1`, id))
+	l, err := scanList(s.queryRow(ctx, &s.listByID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("list-id %s: %w", id, ErrNoSuchList)
 	}

@@ -192,8 +192,7 @@ func (s *Store) Members(ctx context.Context, a ListAddress, role Role) ([]Member
 // Member looks up one address in one role of the list with list-id listID:
 // the look-up a runner makes for each message.
 func (s *Store) Member(ctx context.Context, listID, address string, role Role) (*Member, error) {
-	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN lists l ON l.id = m.list_id
-		WHERE l.list_id = $1 AND m.address_key = $2 AND m.role = $3`, listID, key(address), string(role)))
+	m, err := scanMember(s.queryRow(ctx, &s.member, listID, key(address), string(role)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s in %s: %w", address, listID, ErrNoSuchMember)
 	}

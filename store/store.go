@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -39,6 +40,37 @@ var (
 // Store is an open store.
 type Store struct {
 	db *sql.DB
+	// The look-ups made for every message, compiled once, on first use.
+	listByAddress, listByID, member lazyStmt
+}
+
+// lazyStmt is a statement prepared the first time it is used.
+type lazyStmt struct {
+	query string
+	mu    sync.Mutex
+	stmt  *sql.Stmt
+}
+
+// row is what QueryRow gives: a row to scan, or the error preparing it.
+type row interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (s *Store) queryRow(ctx context.Context, l *lazyStmt, args ...any) row {
+	l.mu.Lock()
+	if l.stmt == nil {
+		st, err := s.db.PrepareContext(ctx, l.query)
+		if err != nil {
+			l.mu.Unlock()
+			return errRow{wrap(err)}
+		}
+		l.stmt = st
+	}
+	st := l.stmt
+	l.mu.Unlock()
+	return st.QueryRowContext(ctx, args...)
 }
 
 // DefaultPath is where the SQLite database goes when [database] url is empty.
@@ -105,6 +137,10 @@ func openSQLite(ctx context.Context, file string, upTo int) (*Store, error) {
 	}
 	db.SetMaxOpenConns(4)
 	s := &Store{db: db}
+	s.listByAddress.query = `SELECT ` + listColumns + ` FROM lists WHERE list_name = $1 AND mail_host = $2`
+	s.listByID.query = `SELECT ` + listColumns + ` FROM lists WHERE list_id = $1`
+	s.member.query = `SELECT ` + memberColumns + ` FROM members m JOIN lists l ON l.id = m.list_id
+		WHERE l.list_id = $1 AND m.address_key = $2 AND m.role = $3`
 	// Switching a new database to WAL, or recovering a WAL left by a crash,
 	// can answer SQLITE_BUSY without waiting on busy_timeout; wait here
 	// instead, as long as busy_timeout would.
@@ -129,7 +165,16 @@ const busyTimeout = 10 * time.Second
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	for _, l := range []*lazyStmt{&s.listByAddress, &s.listByID, &s.member} {
+		l.mu.Lock()
+		if l.stmt != nil {
+			l.stmt.Close()
+		}
+		l.mu.Unlock()
+	}
+	return s.db.Close()
+}
 
 // SchemaVersion returns the highest migration applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
