@@ -239,6 +239,8 @@ func (s *supervisor) handle(ev event) {
 		s.log.Info("runner ready", "name", c.spec.String(), "child_pid", c.pid)
 		if s.starting && s.allReady() {
 			s.starting = false
+			// Publish first: whoever ran start may run status next.
+			s.publish()
 			s.started <- nil
 		}
 	case evKill:
