@@ -415,6 +415,7 @@ func TestIdleTimeout(t *testing.T) {
 	c := ts.dial(t)
 	c.send("LHLO x\r\n")
 	c.expect("250-")
+	c.expect("421 4.4.2")
 	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadAll(c.r); err != nil {
 		t.Fatalf("an idle connection was not closed: %v", err)
