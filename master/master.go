@@ -135,7 +135,7 @@ func Run(opts Options) error {
 				return err
 			}
 		case <-timeout.C:
-			err := fmt.Errorf("runners not ready after %s: %s", cfg.Master.StartTimeout, sup.notReady())
+			err := fmt.Errorf("runners not ready after %s (%s)", cfg.Master.StartTimeout, sup.runnerNames())
 			opts.reportStart(err)
 			return err
 		case <-ctx.Done():

@@ -390,15 +390,16 @@ func (s *supervisor) allReady() bool {
 	return true
 }
 
-// notReady names the runners that have not said they are ready, for the
-// start-up timeout's message. It reads the children from another goroutine,
-// so it only reports names, which never change.
-func (s *supervisor) notReady() string {
+// runnerNames names the runners being started, for the start-up timeout's
+// message. It is called from another goroutine than the supervisor's, so it
+// reads only the specs, which never change; which runners were late is in
+// the log.
+func (s *supervisor) runnerNames() string {
 	var names []string
 	for _, c := range s.children {
 		names = append(names, c.spec.String())
 	}
-	return "waiting for " + strings.Join(names, ", ") + " (see " + s.paths.Log + ")"
+	return "starting " + strings.Join(names, ", ") + "; see " + s.paths.Log + " for which were late"
 }
 
 func (s *supervisor) publish() {

@@ -73,14 +73,27 @@ func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 	return m, err
 }
 
-// listRowID returns the row id of a list inside a transaction.
-func listRowID(ctx context.Context, q interface {
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, a ListAddress) (int64, error) {
+}
+
+// listRowID returns the row id of the list with posting address a.
+func listRowID(ctx context.Context, q rowQuerier, a ListAddress) (int64, error) {
 	var id int64
 	err := q.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_name = $1 AND mail_host = $2`, a.Name, a.Domain).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%s: %w", a, ErrNoSuchList)
+	}
+	return id, err
+}
+
+// listRowIDByListID returns the row id of the list with list-id listID.
+func listRowIDByListID(ctx context.Context, q rowQuerier, listID string) (int64, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_id = $1`, listID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("list-id %s: %w", listID, ErrNoSuchList)
 	}
 	return id, err
 }

@@ -42,11 +42,11 @@ func (s *Store) AddPending(ctx context.Context, listID, typ string, payload any,
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var id sql.NullInt64
 		if listID != "" {
-			if err := tx.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_id = $1`, listID).Scan(&id); errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("list-id %s: %w", listID, ErrNoSuchList)
-			} else if err != nil {
+			n, err := listRowIDByListID(ctx, tx, listID)
+			if err != nil {
 				return err
 			}
+			id = sql.NullInt64{Int64: n, Valid: true}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO pending (token, list_id, type, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			token, id, typ, string(body), now.UnixNano(), now.Add(life).UnixNano())
@@ -125,10 +125,8 @@ func (s *Store) Hold(ctx context.Context, h *HeldMessage) (int64, error) {
 	}
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var listRow int64
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_id = $1`, h.ListID).Scan(&listRow); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("list-id %s: %w", h.ListID, ErrNoSuchList)
-		} else if err != nil {
+		listRow, err := listRowIDByListID(ctx, tx, h.ListID)
+		if err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `INSERT INTO held_messages (list_id, sender, subject, message_id, reasons, message, msgdata, held_at)

@@ -155,23 +155,19 @@ func startDetached(e *env, cfg *config.Config, exe string, args []string) error 
 	return fmt.Errorf("the master exited during start-up (%v); see %s", err, paths.Log)
 }
 
-// signalMaster sends sig to the running master and returns its pid.
-func signalMaster(cfgPath string, sig syscall.Signal) (*config.Config, int, error) {
-	cfg, err := config.FromEnvironment(cfgPath)
-	if err != nil {
-		return nil, 0, err
-	}
+// signalMaster sends sig to the master of cfg and returns its pid.
+func signalMaster(cfg *config.Config, sig syscall.Signal) (int, error) {
 	pid, err := master.Running(master.PathsFor(cfg))
 	if errors.Is(err, master.ErrNotRunning) {
-		return nil, 0, notRunning{}
+		return 0, notRunning{}
 	}
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
-		return nil, 0, fmt.Errorf("signal master pid %d: %w", pid, err)
+		return 0, fmt.Errorf("signal master pid %d: %w", pid, err)
 	}
-	return cfg, pid, nil
+	return pid, nil
 }
 
 // waitUntil polls cond until it is true or the timeout passes.
@@ -191,7 +187,11 @@ func cmdStop(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, pid, err := signalMaster(*cfgPath, syscall.SIGTERM)
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	pid, err := signalMaster(cfg, syscall.SIGTERM)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func cmdRestart(e *env, args []string) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if _, _, err := signalMaster(*cfgPath, syscall.SIGUSR1); err != nil {
+	if _, err := signalMaster(cfg, syscall.SIGUSR1); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, "Restarting the Mailman runners")
@@ -256,7 +256,11 @@ func cmdReopen(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if _, _, err := signalMaster(*cfgPath, syscall.SIGHUP); err != nil {
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if _, err := signalMaster(cfg, syscall.SIGHUP); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, "Reopening the Mailman log")

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,8 +49,17 @@ var routes = map[string]route{
 	"bounces": {"bounces", func(md switchboard.Msgdata) { md.Set("subaddress", "bounces") }},
 }
 
-// Queues lists the queues the LMTP runner fills.
-var Queues = []string{"incoming", "command", "bounces"}
+// Queues lists the queues the LMTP runner fills: those of its routes.
+var Queues = func() []string {
+	var qs []string
+	for _, r := range routes {
+		if !slices.Contains(qs, r.queue) {
+			qs = append(qs, r.queue)
+		}
+	}
+	slices.Sort(qs)
+	return qs
+}()
 
 // Mailman's reply texts.
 var (
