@@ -28,7 +28,7 @@ bench: ## run the benchmarks (not part of make test)
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench AddMembers -benchtime 3x ./store
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench 'Start|Memory' -benchtime 20x ./test
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench MembersAdd -benchtime 3x ./test
-	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench Ingest -benchtime 2000x -count 3 ./test
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench Ingest -benchtime 3000x -count 3 ./test
 	rm -rf $(BENCHDIR)
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)

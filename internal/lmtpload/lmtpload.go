@@ -1,0 +1,195 @@
+// Package lmtpload is an LMTP client for load: it sends transactions the
+// way Postfix's LMTP client does when the server offers PIPELINING (MAIL,
+// every RCPT and DATA in one write, then the message), so a benchmark
+// measures the server rather than round trips a real MTA does not make.
+// It knows nothing of the server behind the port; the benchmarks drive
+// this project and Mailman 3 with it alike.
+package lmtpload
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reply is one LMTP reply: its code and its text (all lines joined).
+type Reply struct {
+	Code int
+	Text string
+}
+
+// OK reports whether the reply is a 2xx.
+func (r Reply) OK() bool { return r.Code >= 200 && r.Code < 300 }
+
+func (r Reply) String() string { return fmt.Sprintf("%d %s", r.Code, r.Text) }
+
+// ErrNoPipelining is returned by Dial when the server does not offer
+// PIPELINING, so the caller does not mistake a lock-step server's figures
+// for pipelined ones.
+var ErrNoPipelining = errors.New("lmtpload: server does not offer PIPELINING")
+
+// Client is one LMTP connection. It is not safe for concurrent use.
+type Client struct {
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+}
+
+// Dial connects, reads the greeting and says LHLO.
+func Dial(addr string, timeout time.Duration) (*Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}
+	if err := c.hello(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Client) hello() error {
+	g, err := c.reply()
+	if err != nil {
+		return fmt.Errorf("greeting: %w", err)
+	}
+	if g.Code != 220 {
+		return fmt.Errorf("greeting: %v", g)
+	}
+	c.w.WriteString("LHLO loadgen.example\r\n")
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	h, err := c.reply()
+	if err != nil {
+		return fmt.Errorf("LHLO: %w", err)
+	}
+	if h.Code != 250 {
+		return fmt.Errorf("LHLO: %v", h)
+	}
+	for _, line := range strings.Split(h.Text, "\n") {
+		if strings.EqualFold(strings.TrimSpace(line), "PIPELINING") {
+			return nil
+		}
+	}
+	return ErrNoPipelining
+}
+
+// Close says QUIT and closes the connection.
+func (c *Client) Close() error {
+	c.w.WriteString("QUIT\r\n")
+	c.w.Flush()
+	return c.conn.Close()
+}
+
+// Send runs one transaction: from, rcpts and msg (with CRLF line ends and
+// no end-of-data line). It returns the reply to each recipient in order:
+// the RCPT reply when that refused it, else its reply after the data. An
+// error means the connection is no longer usable.
+func (c *Client) Send(from string, rcpts []string, msg []byte) ([]Reply, error) {
+	c.conn.SetDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(c.w, "MAIL FROM:<%s>\r\n", from)
+	for _, r := range rcpts {
+		fmt.Fprintf(c.w, "RCPT TO:<%s>\r\n", r)
+	}
+	c.w.WriteString("DATA\r\n")
+	if err := c.w.Flush(); err != nil {
+		return nil, err
+	}
+	mail, err := c.reply()
+	if err != nil {
+		return nil, fmt.Errorf("MAIL: %w", err)
+	}
+	replies := make([]Reply, len(rcpts))
+	accepted := 0
+	for i := range rcpts {
+		if replies[i], err = c.reply(); err != nil {
+			return nil, fmt.Errorf("RCPT: %w", err)
+		}
+		if !mail.OK() {
+			replies[i] = mail
+		} else if replies[i].OK() {
+			accepted++
+		}
+	}
+	data, err := c.reply()
+	if err != nil {
+		return nil, fmt.Errorf("DATA: %w", err)
+	}
+	if data.Code != 354 {
+		for i := range replies {
+			if replies[i].OK() {
+				replies[i] = data
+			}
+		}
+		return replies, nil
+	}
+	writeDotStuffed(c.w, msg)
+	c.w.WriteString(".\r\n")
+	if err := c.w.Flush(); err != nil {
+		return nil, err
+	}
+	for i := range replies {
+		if !replies[i].OK() {
+			continue
+		}
+		if replies[i], err = c.reply(); err != nil {
+			return nil, fmt.Errorf("after data: %w", err)
+		}
+	}
+	return replies, nil
+}
+
+// writeDotStuffed writes msg with RFC 5321 dot-stuffing, ending it with a
+// line end if it lacks one.
+func writeDotStuffed(w *bufio.Writer, msg []byte) {
+	if len(msg) > 0 && msg[len(msg)-1] != '\n' {
+		msg = append(bytes.Clone(msg), '\r', '\n')
+	}
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line = msg[:i+1]
+		}
+		if line[0] == '.' {
+			w.WriteByte('.')
+		}
+		w.Write(line)
+		msg = msg[len(line):]
+	}
+}
+
+// reply reads one possibly multi-line reply.
+func (c *Client) reply() (Reply, error) {
+	var r Reply
+	var text []string
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			return r, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if len(line) < 3 {
+			return r, fmt.Errorf("malformed reply %q", line)
+		}
+		code, err := strconv.Atoi(line[:3])
+		if err != nil {
+			return r, fmt.Errorf("malformed reply %q", line)
+		}
+		r.Code = code
+		more := len(line) > 3 && line[3] == '-'
+		if len(line) > 4 {
+			text = append(text, line[4:])
+		}
+		if !more {
+			r.Text = strings.Join(text, "\n")
+			return r, nil
+		}
+	}
+}
