@@ -33,6 +33,7 @@ bench: ## run the benchmarks (not part of make test)
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./switchboard
+	$(GO) test -run '^$$' -fuzz '^FuzzJournalRecord$$' -fuzztime $(FUZZTIME) ./switchboard
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzPrepare$$' -fuzztime $(FUZZTIME) ./runners/lmtp
 

@@ -54,6 +54,10 @@ type Options struct {
 	// Prepare, when set, runs once the lock is held and before any runner
 	// starts (to migrate the database, say); an error fails the start.
 	Prepare func() error
+	// Finish, when set, runs once every runner has exited and before the
+	// lock is released (to publish what a killed runner left in its
+	// journal, say); an error is logged.
+	Finish func() error
 }
 
 // Run is the master: it takes the lock, starts the runners, keeps them up
@@ -149,6 +153,11 @@ func Run(opts Options) error {
 	}, func(error) { cancel() })
 
 	err = g.Run()
+	if opts.Finish != nil {
+		if ferr := opts.Finish(); ferr != nil {
+			log.Error("finishing after the runners stopped", "error", ferr)
+		}
+	}
 	if errors.Is(err, run.ErrSignal) {
 		log.Info("master stopped", "reason", err.Error())
 		return nil

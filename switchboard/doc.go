@@ -24,7 +24,9 @@
 //     .due  deferred: not handed out before the time in its name;
 //     .bak  claimed by a runner that is processing it;
 //     .psv  preserved in the bad/ directory (corrupt, or it crashed its
-//     runner too often); nothing replays it automatically.
+//     runner too often); nothing replays it automatically;
+//     .new  written from a Journal and not yet published: runners ignore
+//     it, and only the journal's holder renames it to .msg.
 //
 // Enqueue writes the .tmp file, fsyncs it, renames it to .msg or .due and
 // fsyncs the directory before it returns, so an entry is either wholly there
@@ -56,6 +58,18 @@
 // misreading it. Metadata keys starting with "_" hold the switchboard's own
 // per-entry state; Enqueue drops them, so they never follow a message into
 // another queue.
+//
+// # The journal
+//
+// A Journal is a write-ahead log in front of several queues, for a writer
+// that acknowledges each entry to someone waiting (the LMTP runner): an
+// entry is durable once its record is in one preallocated file, flushed
+// with fdatasync once for every entry written meanwhile (group commit).
+// The journal then writes its entries as .new files, makes them durable
+// with syncfs, records a checkpoint and renames them to .msg; recovery
+// rewrites the records past the checkpoint and publishes every .new file.
+// An entry is thus visible to runners only once the journal no longer
+// needs it, and recovery never duplicates one a runner has taken.
 //
 // # Waking up
 //

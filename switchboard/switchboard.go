@@ -34,6 +34,7 @@ const (
 	extDeferred  = ".due"
 	extClaimed   = ".bak"
 	extPreserved = ".psv"
+	extJournaled = ".new"
 )
 
 // BadQueue is the directory, beside the queues, where preserved entries go.
@@ -91,25 +92,34 @@ func (s *Switchboard) Enqueue(msg []byte, md Msgdata) (string, error) {
 // EnqueueAt is Enqueue for an entry that must not be handed out before due.
 // A due time that is zero or already past makes a ready entry.
 func (s *Switchboard) EnqueueAt(due time.Time, msg []byte, md Msgdata) (string, error) {
+	name, ext, data, err := s.newEntry(due, msg, md)
+	if err != nil {
+		return "", err
+	}
+	if err := s.writeEntry(name, ext, data); err != nil {
+		return "", fmt.Errorf("enqueue in %s: %w", s.name, err)
+	}
+	return name, nil
+}
+
+// newEntry names and encodes an entry: its base name, the extension of the
+// state it enters (ready or deferred) and the file's contents.
+func (s *Switchboard) newEntry(due time.Time, msg []byte, md Msgdata) (name, ext string, data []byte, err error) {
 	public := make(Msgdata, len(md))
 	for k, v := range md {
 		if !strings.HasPrefix(k, "_") {
 			public[k] = v
 		}
 	}
-	data, err := Encode(msg, public)
+	data, err = Encode(msg, public)
 	if err != nil {
-		return "", fmt.Errorf("enqueue in %s: %w", s.name, err)
+		return "", "", nil, fmt.Errorf("enqueue in %s: %w", s.name, err)
 	}
 	t, ext := nextTime(time.Now()), extReady
 	if due.After(t) {
 		t, ext = due, extDeferred
 	}
-	name := formatTime(t) + "+" + entryHash(data, t)
-	if err := s.writeEntry(name, ext, data); err != nil {
-		return "", fmt.Errorf("enqueue in %s: %w", s.name, err)
-	}
-	return name, nil
+	return formatTime(t) + "+" + entryHash(data, t), ext, data, nil
 }
 
 // writeEntry writes data to name+ext with the temp, fsync, rename, directory
@@ -397,7 +407,7 @@ func parseFileName(file string) (fileName, bool) {
 	}
 	n := fileName{base: file[:dot], hash: file[plus+1 : dot], ext: file[dot:]}
 	switch n.ext {
-	case extTemp, extReady, extDeferred, extClaimed, extPreserved:
+	case extTemp, extReady, extDeferred, extClaimed, extPreserved, extJournaled:
 	default:
 		return fileName{}, false
 	}

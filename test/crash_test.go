@@ -133,6 +133,9 @@ func queuedMessageIDs(t *testing.T, s *mailmantest.Site, queues ...string) (seen
 			case ".tmp":
 				temps++
 				continue
+			case ".new":
+				t.Errorf("%s/%s left journaled, never published", q, de.Name())
+				continue
 			case ".bak":
 				if q != "bad" {
 					t.Errorf("%s/%s left in flight", q, de.Name())

@@ -27,11 +27,14 @@ func TestLMTPRunnerKilledUnderLoad(t *testing.T) {
 
 	var acked sync.Map
 	var retries atomic.Int64
+	// The clients go on past perClient until every kill is done, so that a
+	// fast runner cannot finish the load between two kills.
+	var killed atomic.Bool
 	var wg sync.WaitGroup
 	for w := range clients {
 		wg.Go(func() {
 			var c *smtp.Client
-			for i := 0; i < perClient; {
+			for i := 0; i < perClient || (!killed.Load() && i < 40*perClient); {
 				id := fmt.Sprintf("<kill-%d-%d@test>", w, i)
 				if c == nil {
 					var err error
@@ -52,7 +55,9 @@ func TestLMTPRunnerKilledUnderLoad(t *testing.T) {
 				acked.Store(id, true)
 				i++
 			}
-			c.Close()
+			if c != nil {
+				c.Close()
+			}
 		})
 	}
 	// Each kill within a minute doubles the master's back-off before the
@@ -63,6 +68,7 @@ func TestLMTPRunnerKilledUnderLoad(t *testing.T) {
 	kills := 0
 	var killer sync.WaitGroup
 	killer.Go(func() {
+		defer killed.Store(true)
 		for kills < maxKills {
 			select {
 			case <-done:
@@ -79,14 +85,17 @@ func TestLMTPRunnerKilledUnderLoad(t *testing.T) {
 	close(done)
 	killer.Wait()
 
+	// A graceful stop publishes what the runner's journal holds; a killed
+	// runner's journal was published by the start that followed.
+	s.Stop()
 	seen, _ := queuedMessageIDs(t, s, "incoming")
 	lost, dups := tally(t, &acked, seen)
 	total := 0
 	acked.Range(func(any, any) bool { total++; return true })
 	t.Logf("%d messages acknowledged by %d clients, runner killed %d times, %d client retries: %d lost, %d duplicates (queued, then killed before the 250 went out)",
 		total, clients, kills, retries.Load(), lost, dups)
-	if total != clients*perClient {
-		t.Errorf("%d acknowledged, want %d", total, clients*perClient)
+	if total < clients*perClient {
+		t.Errorf("%d acknowledged, want at least %d", total, clients*perClient)
 	}
 	if kills < 3 {
 		t.Errorf("only %d kills: the test did not exercise crashes", kills)

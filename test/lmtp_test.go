@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -54,9 +55,12 @@ func TestLMTPDocumentScenario(t *testing.T) {
 	if err := send("mylist@example.com"); err != nil {
 		t.Fatalf("after lists create: %v", err)
 	}
-	if c, _ := s.Queue("incoming").Count(); c.Ready != 1 {
-		t.Errorf("incoming holds %+v", c)
-	}
+	// The 250 means the message is on disk; the runners see it in their
+	// queue a moment later.
+	s.WaitFor("the post in incoming", 5*time.Second, func() bool {
+		c, _ := s.Queue("incoming").Count()
+		return c.Ready == 1
+	})
 
 	// A sub-address Mailman does not know is no list either; -request is
 	// one, for the command runner.
@@ -64,9 +68,10 @@ func TestLMTPDocumentScenario(t *testing.T) {
 	if err := send("mylist-request@example.com"); err != nil {
 		t.Errorf("to mylist-request: %v", err)
 	}
-	if c, _ := s.Queue("command").Count(); c.Ready != 1 {
-		t.Errorf("command holds %+v", c)
-	}
+	s.WaitFor("the request in command", 5*time.Second, func() bool {
+		c, _ := s.Queue("command").Count()
+		return c.Ready == 1
+	})
 
 	// mailmanctl shows where they went.
 	out := s.MustCtl("queues", "--json")

@@ -97,8 +97,11 @@ func cmdStart(e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			return st.Close()
-		}}
+			if err := st.Close(); err != nil {
+				return err
+			}
+			return publishLMTPJournal(cfg)
+		}, Finish: func() error { return publishLMTPJournal(cfg) }}
 		if fd, err := strconv.Atoi(os.Getenv(envStartFD)); err == nil {
 			opts.Ready = os.NewFile(uintptr(fd), "start")
 		} else {

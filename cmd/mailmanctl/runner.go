@@ -173,6 +173,38 @@ func lockSlice(cfg *config.Config, spec master.Spec) (func(), error) {
 	return nil, fmt.Errorf("lock %s: %w", path, err)
 }
 
+// openLMTPJournal opens the LMTP runner's journal in front of the queues it
+// fills, which puts into them whatever a killed runner acknowledged. The
+// journal closes its queues when it closes.
+func openLMTPJournal(cfg *config.Config, onError func(error)) (*switchboard.Journal, error) {
+	root := filepath.Join(cfg.VarDir(), "queue")
+	queues := map[string]*switchboard.Switchboard{}
+	for _, name := range lmtp.Queues {
+		q, err := switchboard.Open(root, name)
+		if err != nil {
+			return nil, err
+		}
+		queues[name] = q
+	}
+	return switchboard.OpenJournal(filepath.Join(cfg.VarDir(), "journal", "lmtp.jnl"), switchboard.DefaultJournalSize, queues, onError)
+}
+
+// publishLMTPJournal puts into their queues the entries a killed LMTP
+// runner's journal holds, when no runner holds it: the master does it
+// before runners start and after they stop, so that queues never hide an
+// acknowledged message in a journal.
+func publishLMTPJournal(cfg *config.Config) error {
+	if _, err := os.Stat(filepath.Join(cfg.VarDir(), "journal", "lmtp.jnl")); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var errs []error
+	j, err := openLMTPJournal(cfg, func(err error) { errs = append(errs, err) })
+	if err != nil {
+		return err
+	}
+	return errors.Join(append(errs, j.Close())...)
+}
+
 // runLMTP runs the LMTP runner: it has no queue of its own and fills
 // incoming, command and bounces.
 func runLMTP(ctx context.Context, cfg *config.Config, root string, log *slog.Logger) error {
@@ -181,26 +213,25 @@ func runLMTP(ctx context.Context, cfg *config.Config, root string, log *slog.Log
 		return err
 	}
 	defer st.Close()
-	queues := map[string]*switchboard.Switchboard{}
-	for _, name := range lmtp.Queues {
-		q, err := switchboard.Open(root, name)
-		if err != nil {
-			return err
-		}
-		defer q.Close()
-		queues[name] = q
-	}
-	ls, err := lmtp.Listen(cfg.MTA.LMTPHost, cfg.MTA.LMTPPort, cfg.MTA.LMTPSocket)
+	// The journal recovers what a killed predecessor acknowledged before
+	// the port opens.
+	journal, err := openLMTPJournal(cfg, func(err error) { log.Error("journal", "error", err) })
 	if err != nil {
 		return err
 	}
-	srv := lmtp.New(cfg, st, queues, log)
+	ls, err := lmtp.Listen(cfg.MTA.LMTPHost, cfg.MTA.LMTPPort, cfg.MTA.LMTPSocket)
+	if err != nil {
+		journal.Close()
+		return err
+	}
+	srv := lmtp.New(cfg, st, journal, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ls) }()
 	log.Info("runner started", "listen", ls[0].Addr().String(), "socket", cfg.MTA.LMTPSocket)
 	notifyReady()
 	select {
 	case err := <-served:
+		journal.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -209,6 +240,9 @@ func runLMTP(ctx context.Context, cfg *config.Config, root string, log *slog.Log
 	shutdown, cancel := context.WithTimeout(context.Background(), cfg.Master.StopTimeout.D()*8/10)
 	defer cancel()
 	err = srv.Shutdown(shutdown)
+	if jerr := journal.Close(); jerr != nil {
+		err = errors.Join(err, jerr)
+	}
 	log.Info("runner stopped")
 	return err
 }

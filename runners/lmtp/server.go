@@ -68,24 +68,33 @@ var (
 	errTemporary          = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Requested action aborted: error in processing"}
 )
 
+// Queuer durably queues entries by queue name; a *switchboard.Journal is
+// one, and the runner's.
+type Queuer interface {
+	Enqueue(queue string, msg []byte, md switchboard.Msgdata) (string, error)
+}
+
 // Server is the LMTP runner's server.
 type Server struct {
 	store    *store.Store
-	queues   map[string]*switchboard.Switchboard
+	queues   Queuer
 	hostname string
 	log      *slog.Logger
 	smtp     *smtp.Server
 	maxConns int
+
+	knownMu sync.Mutex
+	known   map[string]time.Time // list address → until when it is known to exist
 }
 
-// New makes a server that looks lists up in st and queues into queues
-// (which must hold every name in Queues).
-func New(cfg *config.Config, st *store.Store, queues map[string]*switchboard.Switchboard, log *slog.Logger) *Server {
+// New makes a server that looks lists up in st and queues through queues
+// (which must serve every name in Queues).
+func New(cfg *config.Config, st *store.Store, queues Queuer, log *slog.Logger) *Server {
 	hostname, err := os.Hostname()
 	if err != nil || hostname == "" {
 		hostname = "localhost"
 	}
-	s := &Server{store: st, queues: queues, hostname: hostname, log: log, maxConns: cfg.MTA.LMTPMaxConnections}
+	s := &Server{store: st, queues: queues, hostname: hostname, log: log, maxConns: cfg.MTA.LMTPMaxConnections, known: map[string]time.Time{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	srv.LMTP = true
 	srv.Domain = hostname
@@ -148,10 +157,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// knownFor is how long a list found to exist is taken to exist without
+// asking the store again. Only positive answers are kept, so a list
+// created while the runner runs is served at once; a message to a list
+// removed within this time is accepted and then shunted by the incoming
+// runner, as one that arrived just before the removal would be.
+const knownFor = 2 * time.Second
+
 func (s *Server) exists(ctx context.Context, a store.ListAddress) (bool, error) {
+	key := a.String()
+	s.knownMu.Lock()
+	until, ok := s.known[key]
+	s.knownMu.Unlock()
+	if ok && time.Now().Before(until) {
+		return true, nil
+	}
 	_, err := s.store.List(ctx, a)
 	switch {
 	case err == nil:
+		s.knownMu.Lock()
+		if len(s.known) > 10000 {
+			clear(s.known)
+		}
+		s.known[key] = time.Now().Add(knownFor)
+		s.knownMu.Unlock()
 		return true, nil
 	case errors.Is(err, store.ErrNoSuchList):
 		return false, nil
@@ -234,7 +263,7 @@ func (s *Server) enqueue(p prepared, t target, size int, received string) error 
 	md.Set("original_size", size)
 	md.Set("received_time", received)
 	rt.set(md)
-	name, err := s.queues[rt.queue].Enqueue(p.message, md)
+	name, err := s.queues.Enqueue(rt.queue, p.message, md)
 	if err != nil {
 		s.log.Error("cannot queue; answering 451", "message_id", p.messageID, "list", t.list.String(), "queue", rt.queue, "error", err)
 		return errTemporary
@@ -267,15 +296,42 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
+// limitConn holds a connection's slot under the cap, and gathers the
+// replies go-smtp writes one by one into one write each time the session
+// is about to wait for the client: a pipelined MAIL, RCPT... DATA group
+// gets its replies in one packet, as RFC 2920 suggests, and the client
+// wakes once instead of once per reply.
 type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+
+	mu      sync.Mutex
+	pending []byte
 }
 
 func (c *limitConn) Close() error {
 	c.once.Do(c.release)
+	c.flush()
 	return c.Conn.Close()
+}
+
+func (c *limitConn) Read(p []byte) (int, error) {
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *limitConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.pending)
+	c.pending = c.pending[:0]
+	return err
 }
 
 // outOfSequence are go-smtp's replies to a command sent out of order, which
@@ -289,13 +345,16 @@ var outOfSequence = [][]byte{
 }
 
 func (c *limitConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := len(c.pending)
+	c.pending = append(c.pending, p...)
 	for _, r := range outOfSequence {
-		if i := bytes.Index(p, r); i >= 0 && (i == 0 || p[i-1] == '\n') {
-			p = bytes.Clone(p)
-			p[i+2] = '3'
+		if i := bytes.Index(c.pending[start:], r); i >= 0 && (i == 0 || c.pending[start+i-1] == '\n') {
+			c.pending[start+i+2] = '3'
 		}
 	}
-	return c.Conn.Write(p)
+	return len(p), nil
 }
 
 // errorLog sends go-smtp's own error lines to the runner's log.

@@ -3,6 +3,7 @@ package lmtp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -20,13 +21,21 @@ import (
 // testServer is an LMTP runner on a free loopback port with its own store
 // and queues.
 type testServer struct {
-	addr   string
-	root   string
-	store  *store.Store
-	queues map[string]*switchboard.Switchboard
+	addr    string
+	root    string
+	store   *store.Store
+	queues  map[string]*switchboard.Switchboard
+	journal *switchboard.Journal
 }
 
 func startServer(t *testing.T, tweak func(*config.Config)) *testServer {
+	t.Helper()
+	return startFailingServer(t, tweak, "")
+}
+
+// startFailingServer starts a server whose enqueues into the queue named
+// failing fail.
+func startFailingServer(t *testing.T, tweak func(*config.Config), failing string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -58,15 +67,39 @@ func startServer(t *testing.T, tweak func(*config.Config)) *testServer {
 		t.Fatal(err)
 	}
 	ts.addr = ls[0].Addr().String()
-	srv := New(cfg, st, ts.queues, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	ts.journal, err = switchboard.OpenJournal(filepath.Join(dir, "journal", "lmtp.jnl"), 1<<20, ts.queues, func(err error) { log.Error("journal", "error", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queuer Queuer = ts.journal
+	if failing != "" {
+		queuer = failingQueue{Queuer: ts.journal, queue: failing}
+	}
+	srv := New(cfg, st, queuer, log)
 	go srv.Serve(ls)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
+		ts.journal.Close()
 		st.Close()
 	})
 	return ts
+}
+
+// failingQueue fails every enqueue into one queue, as a full disk would
+// have failed it before the runner had a journal.
+type failingQueue struct {
+	Queuer
+	queue string
+}
+
+func (f failingQueue) Enqueue(queue string, msg []byte, md switchboard.Msgdata) (string, error) {
+	if queue == f.queue {
+		return "", errors.New("no space left on device")
+	}
+	return f.Queuer.Enqueue(queue, msg, md)
 }
 
 // conn is a raw client connection that reads replies line by line.
@@ -124,6 +157,7 @@ func (c *conn) expect(prefixes ...string) {
 
 func (ts *testServer) entries(t *testing.T, queue string) []*switchboard.Entry {
 	t.Helper()
+	ts.journal.Flush()
 	files, _, err := ts.queues[queue].Ready(switchboard.Whole, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -242,10 +276,7 @@ func TestRecipientsAndRouting(t *testing.T) {
 // recipients with different outcomes, and checks one reply per accepted
 // recipient, in order, after the data.
 func TestPipelinedMixedOutcomes(t *testing.T) {
-	ts := startServer(t, nil)
-	// The bounces queue's directory is gone: enqueueing there fails, as on
-	// a full disk, while the other queues work.
-	os.RemoveAll(filepath.Join(ts.root, "bounces"))
+	ts := startFailingServer(t, nil, "bounces")
 	c := ts.dial(t)
 	c.send("LHLO x\r\nMAIL FROM:<anne@example.org>\r\n" +
 		"RCPT TO:<test@example.com>\r\nRCPT TO:<bogus@example.com>\r\nRCPT TO:<test-bounces@example.com>\r\n" +
