@@ -18,11 +18,18 @@ type Config struct {
 	// it keep their meaning if the process changes directory; "" for the
 	// built-in defaults.
 	File     string            `toml:"-"`
+	Mailman  Mailman           `toml:"mailman"`
 	Paths    Paths             `toml:"paths"`
 	MTA      MTA               `toml:"mta"`
 	Database Database          `toml:"database"`
 	Master   Master            `toml:"master"`
 	Runner   map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
+}
+
+// Mailman holds site-wide settings of the list server itself.
+type Mailman struct {
+	SiteOwner          string   `toml:"site_owner"`           // who gets mail about the site, and the sender of mail that has no list
+	PendingRequestLife Duration `toml:"pending_request_life"` // how long a confirmation token or a held post's token stays valid
 }
 
 // Paths says where Mailman keeps its files.
@@ -42,6 +49,8 @@ type MTA struct {
 	LMTPMaxConnections int      `toml:"lmtp_max_connections"` // beyond it, new connections get 421
 	LMTPMaxRecipients  int      `toml:"lmtp_max_recipients"`  // per transaction; RFC 5321 wants at least 100
 	LMTPTimeout        Duration `toml:"lmtp_timeout"`         // for a command, and for a whole message's data
+
+	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // notices to one sender per list and day; 0 means no limit
 }
 
 // Database says where lists and members are stored.
@@ -77,7 +86,7 @@ var QueueNames = []string{"incoming", "command", "pipeline", "outgoing", "virgin
 // etc/mailman.toml.
 var startByDefault = map[string]bool{
 	"lmtp":     true,
-	"incoming": false,
+	"incoming": true,
 	"command":  false,
 	"pipeline": false,
 	"outgoing": false,
@@ -90,6 +99,10 @@ var startByDefault = map[string]bool{
 // has the same setting.
 func Default() *Config {
 	c := &Config{
+		Mailman: Mailman{
+			SiteOwner:          "changeme@example.com",
+			PendingRequestLife: Duration(3 * 24 * time.Hour),
+		},
 		Paths: Paths{VarDir: "var"},
 		MTA: MTA{
 			LMTPHost: "127.0.0.1",
@@ -101,6 +114,8 @@ func Default() *Config {
 			LMTPMaxConnections: 100,
 			LMTPMaxRecipients:  1000,
 			LMTPTimeout:        Duration(10 * time.Minute),
+
+			MaxAutoresponsesPerDay: 10,
 		},
 		Master: Master{
 			StartTimeout:  Duration(30 * time.Second),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/mail"
 	"reflect"
 	"slices"
 	"strconv"
@@ -256,6 +257,8 @@ const maxInstances = 64
 // line, naming its key as the file does.
 func (c *Config) check() *problem {
 	rules := []problem{
+		{toml.Key{"mailman", "site_owner"}, emailAddress(c.Mailman.SiteOwner)},
+		{toml.Key{"mailman", "pending_request_life"}, positive(c.Mailman.PendingRequestLife)},
 		{toml.Key{"paths", "var_dir"}, notEmpty(c.Paths.VarDir)},
 		{toml.Key{"mta", "lmtp_host"}, notEmpty(c.MTA.LMTPHost)},
 		{toml.Key{"mta", "lmtp_port"}, port(c.MTA.LMTPPort)},
@@ -265,6 +268,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "lmtp_max_connections"}, atLeast(c.MTA.LMTPMaxConnections, 1, "")},
 		{toml.Key{"mta", "lmtp_max_recipients"}, atLeast(c.MTA.LMTPMaxRecipients, 100, "RFC 5321 requires 100")},
 		{toml.Key{"mta", "lmtp_timeout"}, positive(c.MTA.LMTPTimeout)},
+		{toml.Key{"mta", "max_autoresponses_per_day"}, notNegative(c.MTA.MaxAutoresponsesPerDay)},
 		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},
 		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
@@ -288,6 +292,13 @@ func (c *Config) check() *problem {
 func notEmpty(s string) string {
 	if s == "" {
 		return "must not be empty"
+	}
+	return ""
+}
+
+func emailAddress(s string) string {
+	if a, err := mail.ParseAddress(s); err != nil || a.Address != s {
+		return fmt.Sprintf("%q is not an email address such as postmaster@example.com", s)
 	}
 	return ""
 }

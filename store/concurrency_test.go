@@ -191,7 +191,7 @@ func concurrencyWorker(t *testing.T) {
 		}
 
 		msg := fmt.Appendf(nil, "From: %s\r\nSubject: %d\r\n\r\n\xe9\xff\x00\r\n", addr, i)
-		id, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Sender: addr, Subject: strconv.Itoa(i), Reasons: []string{"test"}, Message: msg})
+		id, _, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Sender: addr, Subject: strconv.Itoa(i), Reasons: []string{"test"}, Message: msg}, time.Hour)
 		if err != nil {
 			t.Fatalf("worker %d, iteration %d: Hold: %v", w, i, err)
 		}

@@ -1,6 +1,8 @@
 // Package store owns what runners in several processes must agree on: the
 // mailing lists and their settings, the members of each list, the pending
-// requests waiting for a confirmation, and the posts held for a moderator.
+// requests waiting for a confirmation, the posts held for a moderator, the
+// addresses banned from a list or the whole site, and the count of
+// automatic replies sent to each address today.
 //
 // Its API speaks of lists and members, never of SQL. The embedded backend is
 // SQLite (modernc.org/sqlite, no cgo) at <var_dir>/data/mailman.db, in WAL

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,17 @@ type List struct {
 	PostID                     int         `json:"post_id"`
 	CreatedAt                  time.Time   `json:"created_at"`
 	LastPostAt                 time.Time   `json:"last_post_at,omitzero"`
+	// ModeratorPassword is the hash of the password that approves a post
+	// (see CheckModeratorPassword), "" when none is set.
+	ModeratorPassword     string `json:"-"`
+	AdminImmedNotify      bool   `json:"admin_immed_notify"`
+	RespondToPostRequests bool   `json:"respond_to_post_requests"`
+	// AcceptableAliases are the addresses, besides the posting address,
+	// that make a post's destination explicit: each an address or a ^regex.
+	AcceptableAliases []string `json:"acceptable_aliases"`
+	// BounceMatchingHeaders are "Header: regex" lines; a post with a
+	// matching header is held.
+	BounceMatchingHeaders []string `json:"bounce_matching_headers"`
 
 	id int64
 }
@@ -42,7 +54,7 @@ type List struct {
 // how a value is checked.
 type setting struct {
 	column string
-	kind   string   // "text", "int", "bool", or "enum"
+	kind   string   // "text", "int", "bool", "enum", "password", or "lines"
 	values []string // for enum
 }
 
@@ -67,6 +79,64 @@ var settings = map[string]setting{
 	"reply_goes_to_list":           {"reply_goes_to_list", "enum", []string{"explicit_header", "no_munging", "point_to_list"}},
 	"emergency":                    {"emergency", "bool", nil},
 	"include_rfc2369_headers":      {"include_rfc2369_headers", "bool", nil},
+	"moderator_password":           {"moderator_password", "password", nil},
+	"admin_immed_notify":           {"admin_immed_notify", "bool", nil},
+	"respond_to_post_requests":     {"respond_to_post_requests", "bool", nil},
+	"acceptable_aliases":           {"acceptable_aliases", "lines", nil},
+	"bounce_matching_headers":      {"bounce_matching_headers", "lines", nil},
+}
+
+// lineSettings say, for each setting of kind "lines", what separates its
+// entries besides a newline and how one entry is checked.
+var lineSettings = map[string]struct {
+	seps  string
+	check func(string) error
+}{
+	// Addresses are often given as "a@x, b@x" on one line.
+	"acceptable_aliases":      {",", checkAlias},
+	"bounce_matching_headers": {"", checkHeaderPattern},
+}
+
+// checkAlias accepts an address, or a ^regex that compiles as the
+// implicit-dest rule compiles it.
+func checkAlias(entry string) error {
+	if !strings.HasPrefix(entry, "^") {
+		return nil
+	}
+	if _, err := regexp.Compile("(?i)" + entry); err != nil {
+		return fmt.Errorf("%q is not a valid regular expression: %v", entry, err)
+	}
+	return nil
+}
+
+// checkHeaderPattern accepts "Name: regex": a header field name (RFC 5322
+// ftext) and a regex that compiles as the suspicious-header rule compiles it.
+func checkHeaderPattern(entry string) error {
+	name, pattern, ok := strings.Cut(entry, ":")
+	name, pattern = strings.TrimSpace(name), strings.TrimSpace(pattern)
+	if !ok || !headerName.MatchString(name) || pattern == "" {
+		return fmt.Errorf("%q is not a header name, a colon and a regular expression", entry)
+	}
+	if _, err := regexp.Compile("(?i)" + pattern); err != nil {
+		return fmt.Errorf("%q: %q is not a valid regular expression: %v", entry, pattern, err)
+	}
+	return nil
+}
+
+// headerName is a header field name: printable ASCII but the colon.
+var headerName = regexp.MustCompile(`^[!-9;-~]+$`)
+
+// splitEntries splits value into trimmed entries at newlines and at any
+// of seps, dropping the empty ones.
+func splitEntries(value, seps string) []string {
+	fields := strings.FieldsFunc(value, func(r rune) bool { return r == '\n' || strings.ContainsRune(seps, r) })
+	entries := []string{}
+	for _, f := range fields {
+		if f = strings.TrimSpace(f); f != "" {
+			entries = append(entries, f)
+		}
+	}
+	return entries
 }
 
 // Settings lists the keys SetListSetting accepts, sorted.
@@ -88,20 +158,25 @@ var (
 const listColumns = `id, list_name, mail_host, display_name, description, subject_prefix,
 	default_member_action, default_nonmember_action, subscription_policy, unsubscription_policy,
 	max_message_size, max_num_recipients, require_explicit_destination, administrivia,
-	reply_goes_to_list, emergency, include_rfc2369_headers, post_id, created_at, last_post_at`
+	reply_goes_to_list, emergency, include_rfc2369_headers, post_id, created_at, last_post_at,
+	moderator_password, admin_immed_notify, respond_to_post_requests, acceptable_aliases, bounce_matching_headers`
 
 func scanList(row interface{ Scan(...any) error }) (*List, error) {
 	var l List
 	var created, lastPost int64
+	var aliases, headers string
 	err := row.Scan(&l.id, &l.Address.Name, &l.Address.Domain, &l.DisplayName, &l.Description, &l.SubjectPrefix,
 		&l.DefaultMemberAction, &l.DefaultNonmemberAction, &l.SubscriptionPolicy, &l.UnsubscriptionPolicy,
 		&l.MaxMessageSize, &l.MaxNumRecipients, &l.RequireExplicitDestination, &l.Administrivia,
-		&l.ReplyGoesToList, &l.Emergency, &l.IncludeRFC2369Headers, &l.PostID, &created, &lastPost)
+		&l.ReplyGoesToList, &l.Emergency, &l.IncludeRFC2369Headers, &l.PostID, &created, &lastPost,
+		&l.ModeratorPassword, &l.AdminImmedNotify, &l.RespondToPostRequests, &aliases, &headers)
 	if err != nil {
 		return nil, err
 	}
 	l.PostingAddress, l.ListID = l.Address.String(), l.Address.ListID()
 	l.CreatedAt, l.LastPostAt = fromNanos(created), fromNanos(lastPost)
+	// Stored one a line, already checked; never nil, so that JSON shows [].
+	l.AcceptableAliases, l.BounceMatchingHeaders = splitEntries(aliases, ""), splitEntries(headers, "")
 	return &l, nil
 }
 
@@ -194,7 +269,8 @@ func (s *Store) Lists(ctx context.Context) ([]*List, error) {
 	return ls, wrap(rows.Err())
 }
 
-// RemoveList deletes a list with its members, pending requests and held messages.
+// RemoveList deletes a list with its members, pending requests, held
+// messages, bans and autoresponse counts.
 func (s *Store) RemoveList(ctx context.Context, a ListAddress) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM lists WHERE list_name = $1 AND mail_host = $2`, a.Name, a.Domain)
@@ -210,7 +286,10 @@ func (s *Store) RemoveList(ctx context.Context, a ListAddress) error {
 
 // SetListSetting changes one setting, named as in Settings, from its text
 // form: "true"/"false" (or yes/no, on/off) for booleans, a number, or one of
-// an enumeration's values.
+// an enumeration's values. moderator_password is stored hashed ("" clears
+// it). acceptable_aliases and bounce_matching_headers take one entry a line
+// (aliases may also be separated by commas), and "" clears them; a ^regex
+// alias must compile, and a header entry must be "Name: regex".
 func (s *Store) SetListSetting(ctx context.Context, a ListAddress, name, value string) error {
 	st, ok := settings[name]
 	if !ok {
@@ -240,6 +319,24 @@ func (s *Store) SetListSetting(ctx context.Context, a ListAddress, name, value s
 			return fmt.Errorf("%w for %s: %q is not one of %s", ErrBadValue, name, value, strings.Join(st.values, ", "))
 		}
 		v = value
+	case "password":
+		v = ""
+		if value != "" {
+			h, err := hashPassword(value)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			v = h
+		}
+	case "lines":
+		ls := lineSettings[name]
+		entries := splitEntries(value, ls.seps)
+		for _, e := range entries {
+			if err := ls.check(e); err != nil {
+				return fmt.Errorf("%w for %s: %v", ErrBadValue, name, err)
+			}
+		}
+		v = strings.Join(entries, "\n")
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE lists SET `+st.column+` = $1 WHERE list_name = $2 AND mail_host = $3`, v, a.Name, a.Domain)

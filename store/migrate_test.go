@@ -146,7 +146,7 @@ func TestMigrateEmptyDatabase(t *testing.T) {
 			t.Errorf("schema_migrations row %d = %+v, want version %d, %s, applied at Open", i, m, i+1, files[i+1])
 		}
 	}
-	if got := tables(t, s); !slices.Equal(got, []string{"held_messages", "lists", "members", "pending", "schema_migrations"}) {
+	if got := tables(t, s); !slices.Equal(got, []string{"autoresponses", "bans", "held_messages", "lists", "members", "pending", "schema_migrations"}) {
 		t.Errorf("tables = %q", got)
 	}
 
@@ -160,12 +160,18 @@ func TestMigrateEmptyDatabase(t *testing.T) {
 	if _, err := s.TakePending(ctx, tok); err != nil {
 		t.Fatalf("TakePending: %v", err)
 	}
-	id, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Message: []byte("x")})
+	id, _, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Message: []byte("x")}, time.Hour)
 	if err != nil {
 		t.Fatalf("Hold: %v", err)
 	}
 	if err := s.DeleteHeld(ctx, id); err != nil {
 		t.Fatalf("DeleteHeld: %v", err)
+	}
+	if err := s.Ban(ctx, l.ListID, "eve@example.com"); err != nil {
+		t.Fatalf("Ban: %v", err)
+	}
+	if _, err := s.CountAutoresponse(ctx, l.ListID, "eve@example.com", time.Now()); err != nil {
+		t.Fatalf("CountAutoresponse: %v", err)
 	}
 }
 
@@ -174,6 +180,8 @@ func TestMigrateToVersion(t *testing.T) {
 	for upTo, want := range map[int][]string{
 		0: {"schema_migrations"},
 		1: {"lists", "members", "schema_migrations"},
+		2: {"held_messages", "lists", "members", "pending", "schema_migrations"},
+		3: {"autoresponses", "bans", "held_messages", "lists", "members", "pending", "schema_migrations"},
 	} {
 		t.Run(fmt.Sprint(upTo), func(t *testing.T) {
 			s, err := openSQLite(ctx, filepath.Join(t.TempDir(), "m.db"), upTo)
@@ -191,40 +199,68 @@ func TestMigrateToVersion(t *testing.T) {
 	}
 }
 
-// A database made by the previous release (version 1) is brought up to date
-// by Open, its lists and members kept.
+// createOldList creates a list as CreateList did before migration 3, whose
+// List cannot be read at those versions: the list row, and an owner.
+func createOldList(t *testing.T, s *Store, addr, display string, created time.Time) ListAddress {
+	t.Helper()
+	ctx := context.Background()
+	a := listAddr(t, addr)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO lists (list_name, mail_host, list_id, display_name, subject_prefix, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, a.Name, a.Domain, a.ListID(), display, "["+display+"] ", created.UnixNano()); err != nil {
+		t.Fatalf("creating %s at an old version: %v", addr, err)
+	}
+	addMembers(t, s, a, Owner, "Owner <owner@example.com>")
+	return a
+}
+
+// A database made by an earlier release (version 1, or 2) is brought up to
+// date by Open, its lists, members, requests and held posts kept, and the
+// new settings take Mailman's defaults.
 func TestMigrateFromPreviousVersion(t *testing.T) {
+	for _, from := range []int{1, 2} {
+		t.Run(fmt.Sprint(from), func(t *testing.T) { testMigrateFrom(t, from) })
+	}
+}
+
+func testMigrateFrom(t *testing.T, from int) {
 	ctx := context.Background()
 	varDir := t.TempDir()
 	file := filepath.Join(varDir, "old.db")
 
-	old, err := openSQLite(ctx, file, 1)
+	old, err := openSQLite(ctx, file, from)
 	if err != nil {
-		t.Fatalf("openSQLite(1): %v", err)
+		t.Fatalf("openSQLite(%d): %v", from, err)
 	}
-	if v, err := old.SchemaVersion(ctx); err != nil || v != 1 {
-		t.Fatalf("SchemaVersion of the old database = %d, %v; want 1", v, err)
+	if v, err := old.SchemaVersion(ctx); err != nil || v != from {
+		t.Fatalf("SchemaVersion of the old database = %d, %v; want %d", v, err, from)
 	}
-	oldList, err := old.CreateList(ctx, NewList{Address: listAddr(t, "test@example.com"), DisplayName: "Old Test", Owners: []string{"Owner <owner@example.com>"}})
-	if err != nil {
-		t.Fatalf("CreateList at version 1: %v", err)
-	}
-	addMembers(t, old, oldList.Address, Regular, "Anne <Anne@example.com>", "bob@example.com")
-	addMembers(t, old, oldList.Address, Nonmember, "eve@example.com")
-	if err := old.SetListSetting(ctx, oldList.Address, "max_message_size", "100"); err != nil {
+	created := time.Unix(1700000000, 123456789).UTC()
+	a := createOldList(t, old, "test@example.com", "Old Test", created)
+	addMembers(t, old, a, Regular, "Anne <Anne@example.com>", "bob@example.com")
+	addMembers(t, old, a, Nonmember, "eve@example.com")
+	if err := old.SetListSetting(ctx, a, "max_message_size", "100"); err != nil {
 		t.Fatal(err)
 	}
-	oldList, err = old.List(ctx, oldList.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldMembers, err := old.Members(ctx, oldList.Address, "")
+	oldMembers, err := old.Members(ctx, a, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Without the version 2 tables, their operations fail.
-	if _, err := old.AddPending(ctx, "", "x", "x", time.Hour); err == nil {
-		t.Errorf("AddPending at version 1: no error")
+	var oldToken string
+	var oldHeld int64
+	if from == 1 {
+		// Without the version 2 tables, their operations fail.
+		if _, err := old.AddPending(ctx, "", "x", "x", time.Hour); err == nil {
+			t.Errorf("AddPending at version 1: no error")
+		}
+	} else {
+		// A request, and a post held as version 2 held it: with no token.
+		if oldToken, err = old.AddPending(ctx, a.ListID(), "subscription", "carl@example.com", time.Hour); err != nil {
+			t.Fatalf("AddPending at version 2: %v", err)
+		}
+		if err := old.db.QueryRowContext(ctx, `INSERT INTO held_messages (list_id, sender, subject, message_id, reasons, message, msgdata, held_at)
+			SELECT id, 'eve@example.com', 'old', '<old@example.com>', '["old"]', X'78', '{}', 1 FROM lists RETURNING id`).Scan(&oldHeld); err != nil {
+			t.Fatalf("holding at version 2: %v", err)
+		}
 	}
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
@@ -232,6 +268,7 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 
 	latest := latestVersion(t)
 	var firstApplied []appliedMigration
+	var first *List
 	for i := range 3 { // the upgrade, then twice more: nothing changes.
 		s, err := Open(ctx, "sqlite:old.db", varDir)
 		if err != nil {
@@ -250,12 +287,22 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 			t.Errorf("Open #%d changed schema_migrations:\n%+v\nwas\n%+v", i+1, ms, firstApplied)
 		}
 
-		l, err := s.List(ctx, oldList.Address)
+		l, err := s.List(ctx, a)
 		if err != nil {
 			t.Fatalf("Open #%d: the list did not survive: %v", i+1, err)
 		}
-		if *l != *oldList {
-			t.Errorf("Open #%d: list is\n%+v\nwas\n%+v", i+1, *l, *oldList)
+		if i == 0 {
+			first = l
+			if l.DisplayName != "Old Test" || l.SubjectPrefix != "[Old Test] " || l.MaxMessageSize != 100 ||
+				l.DefaultNonmemberAction != "hold" || !l.CreatedAt.Equal(created) {
+				t.Errorf("the list's old settings changed: %+v", *l)
+			}
+			if l.ModeratorPassword != "" || !l.AdminImmedNotify || !l.RespondToPostRequests ||
+				!slices.Equal(l.AcceptableAliases, []string{}) || !slices.Equal(l.BounceMatchingHeaders, []string{}) {
+				t.Errorf("the new settings of an old list are not Mailman's defaults: %+v", *l)
+			}
+		} else if !reflect.DeepEqual(l, first) {
+			t.Errorf("Open #%d: list is\n%+v\nwas\n%+v", i+1, *l, *first)
 		}
 		members, err := s.Members(ctx, l.Address, "")
 		if err != nil {
@@ -264,6 +311,28 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 		if !reflect.DeepEqual(members, oldMembers) {
 			t.Errorf("Open #%d: members are\n%+v\nwere\n%+v", i+1, members, oldMembers)
 		}
+		for _, table := range []string{"bans", "autoresponses"} {
+			if n := countRows(t, s, table, ""); n != 0 {
+				t.Errorf("Open #%d: %d %s rows, want 0", i+1, n, table)
+			}
+		}
+		if i == 0 && from == 2 {
+			// The old post, without a token, is there; no token finds it,
+			// and deleting it leaves the other requests alone.
+			h, err := s.HeldMessage(ctx, oldHeld)
+			if err != nil || h.Token != "" || h.Subject != "old" {
+				t.Errorf("HeldMessage of a post held at version 2 = %+v, %v", h, err)
+			}
+			if h, err := s.HeldByToken(ctx, ""); !errors.Is(err, ErrNoSuchHeld) {
+				t.Errorf(`HeldByToken("") = %+v, %v; want ErrNoSuchHeld`, h, err)
+			}
+			if err := s.DeleteHeld(ctx, oldHeld); err != nil {
+				t.Errorf("DeleteHeld of a post held at version 2: %v", err)
+			}
+			if p, err := s.TakePending(ctx, oldToken); err != nil || p.Type != "subscription" {
+				t.Errorf("TakePending of a request made at version 2 = %+v, %v", p, err)
+			}
+		}
 		if n := countRows(t, s, "pending", ""); n != 0 {
 			t.Errorf("Open #%d: %d pending rows, want 0", i+1, n)
 		}
@@ -271,7 +340,7 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 			t.Errorf("Open #%d: %d held rows, want 0", i+1, n)
 		}
 
-		// The new tables work, with the old list.
+		// The new tables and columns work, with the old list.
 		tok, err := s.AddPending(ctx, l.ListID, "subscription", map[string]string{"address": "carl@example.com"}, time.Hour)
 		if err != nil {
 			t.Fatalf("AddPending after the upgrade: %v", err)
@@ -279,15 +348,30 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 		if p, err := s.TakePending(ctx, tok); err != nil || p.ListID != l.ListID {
 			t.Fatalf("TakePending after the upgrade = %+v, %v", p, err)
 		}
-		id, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Sender: "eve@example.com", Message: []byte("x")})
+		id, tok, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Sender: "eve@example.com", Message: []byte("x")}, time.Hour)
 		if err != nil {
 			t.Fatalf("Hold after the upgrade: %v", err)
 		}
-		if h, err := s.HeldMessage(ctx, id); err != nil || h.ListID != l.ListID {
-			t.Fatalf("HeldMessage after the upgrade = %+v, %v", h, err)
+		if h, err := s.HeldByToken(ctx, tok); err != nil || h.ID != id || h.ListID != l.ListID {
+			t.Fatalf("HeldByToken after the upgrade = %+v, %v", h, err)
 		}
 		if err := s.DeleteHeld(ctx, id); err != nil {
 			t.Fatalf("DeleteHeld after the upgrade: %v", err)
+		}
+		if err := s.Ban(ctx, l.ListID, "eve@example.com"); err != nil {
+			t.Fatalf("Ban after the upgrade: %v", err)
+		}
+		if ok, err := s.IsBanned(ctx, l.ListID, "Eve@example.com"); err != nil || !ok {
+			t.Fatalf("IsBanned after the upgrade = %v, %v", ok, err)
+		}
+		if err := s.Unban(ctx, l.ListID, "eve@example.com"); err != nil {
+			t.Fatalf("Unban after the upgrade: %v", err)
+		}
+		if n, err := s.CountAutoresponse(ctx, l.ListID, "eve@example.com", time.Now()); err != nil || n != 1 {
+			t.Fatalf("CountAutoresponse after the upgrade = %d, %v", n, err)
+		}
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM autoresponses`); err != nil {
+			t.Fatal(err)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)

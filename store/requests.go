@@ -26,6 +26,11 @@ type Pending struct {
 	ExpiresAt time.Time       `json:"expires_at"`
 }
 
+// PendingHeld is the type of the pending request Hold makes: its payload
+// is {"id": ID}, the held message's id, and its token is the held
+// message's Token, which a moderator's "confirm TOKEN" reply carries.
+const PendingHeld = "held message"
+
 // AddPending records a request of a type with a payload (any JSON value)
 // for a list (listID "" for none) and returns its token: 40 hex digits from
 // the system's secure random source, as unguessable as Mailman's SHA-1 ones
@@ -35,10 +40,7 @@ func (s *Store) AddPending(ctx context.Context, listID, typ string, payload any,
 	if err != nil {
 		return "", fmt.Errorf("pending payload: %w", err)
 	}
-	var b [20]byte
-	rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	now := time.Now()
+	token := newToken()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var id sql.NullInt64
 		if listID != "" {
@@ -48,14 +50,28 @@ func (s *Store) AddPending(ctx context.Context, listID, typ string, payload any,
 			}
 			id = sql.NullInt64{Int64: n, Valid: true}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending (token, list_id, type, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			token, id, typ, string(body), now.UnixNano(), now.Add(life).UnixNano())
-		return err
+		return insertPending(ctx, tx, token, id, typ, body, life)
 	})
 	if err != nil {
 		return "", err
 	}
 	return token, nil
+}
+
+// newToken returns a pending request's token: 40 hex digits.
+func newToken() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// insertPending writes the row of a pending request, made now, expiring
+// after life.
+func insertPending(ctx context.Context, tx *sql.Tx, token string, listRow sql.NullInt64, typ string, body []byte, life time.Duration) error {
+	now := time.Now()
+	_, err := tx.ExecContext(ctx, `INSERT INTO pending (token, list_id, type, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		token, listRow, typ, string(body), now.UnixNano(), now.Add(life).UnixNano())
+	return err
 }
 
 // TakePending removes and returns the request with token, so that it is
@@ -112,37 +128,52 @@ type HeldMessage struct {
 	MessageID string          `json:"message_id"`
 	Reasons   []string        `json:"reasons"`
 	HeldAt    time.Time       `json:"held_at"`
+	Token     string          `json:"token"` // of its PendingHeld request; "" if held before tokens were
 	Message   []byte          `json:"-"`
 	Msgdata   json.RawMessage `json:"-"` // the queue metadata to send it on with
 }
 
-// Hold stores a held message and returns its id.
-func (s *Store) Hold(ctx context.Context, h *HeldMessage) (int64, error) {
+// Hold stores a held message and, in the same transaction, the pending
+// request (of type PendingHeld, expiring after life) whose token confirms
+// its moderation, so that no post is held without its token nor a token
+// made for a post not held. It returns the message's id and the token.
+// h.ID, h.Token and h.HeldAt are not read.
+func (s *Store) Hold(ctx context.Context, h *HeldMessage, life time.Duration) (id int64, token string, err error) {
 	reasons, _ := json.Marshal(h.Reasons)
 	msgdata := h.Msgdata
 	if msgdata == nil {
 		msgdata = json.RawMessage("{}")
 	}
-	var id int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	token = newToken()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		listRow, err := listRowIDByListID(ctx, tx, h.ListID)
 		if err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO held_messages (list_id, sender, subject, message_id, reasons, message, msgdata, held_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			listRow, h.Sender, h.Subject, h.MessageID, string(reasons), h.Message, string(msgdata), time.Now().UnixNano()).Scan(&id)
+		err = tx.QueryRowContext(ctx, `INSERT INTO held_messages (list_id, sender, subject, message_id, reasons, message, msgdata, held_at, token)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			listRow, h.Sender, h.Subject, h.MessageID, string(reasons), h.Message, string(msgdata), time.Now().UnixNano(), token).Scan(&id)
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(struct {
+			ID int64 `json:"id"`
+		}{id})
+		return insertPending(ctx, tx, token, sql.NullInt64{Int64: listRow, Valid: true}, PendingHeld, body, life)
 	})
-	return id, err
+	if err != nil {
+		return 0, "", err
+	}
+	return id, token, nil
 }
 
-const heldColumns = `h.id, l.list_id, h.sender, h.subject, h.message_id, h.reasons, h.message, h.msgdata, h.held_at`
+const heldColumns = `h.id, l.list_id, h.sender, h.subject, h.message_id, h.reasons, h.message, h.msgdata, h.held_at, h.token`
 
 func scanHeld(row interface{ Scan(...any) error }) (*HeldMessage, error) {
 	var h HeldMessage
 	var reasons, msgdata string
 	var at int64
-	if err := row.Scan(&h.ID, &h.ListID, &h.Sender, &h.Subject, &h.MessageID, &reasons, &h.Message, &msgdata, &at); err != nil {
+	if err := row.Scan(&h.ID, &h.ListID, &h.Sender, &h.Subject, &h.MessageID, &reasons, &h.Message, &msgdata, &at, &h.Token); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(reasons), &h.Reasons); err != nil {
@@ -181,16 +212,34 @@ func (s *Store) HeldMessage(ctx context.Context, id int64) (*HeldMessage, error)
 	return h, wrap(err)
 }
 
-// DeleteHeld removes a held message once it has been dealt with.
+// HeldByToken returns the held message whose pending request has token:
+// the one a moderator's "confirm TOKEN" reply names. The request itself
+// may have expired or been taken; the message is there until deleted.
+func (s *Store) HeldByToken(ctx context.Context, token string) (*HeldMessage, error) {
+	// The messages held before tokens all have "", which names none of them.
+	if token == "" {
+		return nil, fmt.Errorf("held message with token %q: %w", token, ErrNoSuchHeld)
+	}
+	h, err := scanHeld(s.db.QueryRowContext(ctx, `SELECT `+heldColumns+` FROM held_messages h JOIN lists l ON l.id = h.list_id WHERE h.token = $1`, token))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("held message with token %s: %w", token, ErrNoSuchHeld)
+	}
+	return h, wrap(err)
+}
+
+// DeleteHeld removes a held message once it has been dealt with, and its
+// pending request, so that a later "confirm TOKEN" finds nothing.
 func (s *Store) DeleteHeld(ctx context.Context, id int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `DELETE FROM held_messages WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
+		var token string
+		err := tx.QueryRowContext(ctx, `DELETE FROM held_messages WHERE id = $1 RETURNING token`, id).Scan(&token)
+		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("held message %d: %w", id, ErrNoSuchHeld)
 		}
-		return nil
+		if err != nil || token == "" {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE token = $1 AND type = $2`, token, PendingHeld)
+		return err
 	})
 }

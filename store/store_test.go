@@ -270,6 +270,11 @@ func TestCreateListDefaults(t *testing.T) {
 		Emergency:                  false,
 		IncludeRFC2369Headers:      true,
 		PostID:                     1,
+		ModeratorPassword:          "",
+		AdminImmedNotify:           true,
+		RespondToPostRequests:      true,
+		AcceptableAliases:          []string{},
+		BounceMatchingHeaders:      []string{},
 	}
 	got := *l
 	if !within(got.CreatedAt, before, after) {
@@ -279,7 +284,7 @@ func TestCreateListDefaults(t *testing.T) {
 		t.Errorf("LastPostAt = %v, want zero", got.LastPostAt)
 	}
 	got.CreatedAt, got.LastPostAt, got.id = time.Time{}, time.Time{}, 0
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("CreateList returned\n%+v\nwant\n%+v", got, want)
 	}
 
@@ -288,7 +293,7 @@ func TestCreateListDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if *stored != *l {
+	if !reflect.DeepEqual(stored, l) {
 		t.Errorf("List returned\n%+v\nCreateList returned\n%+v", *stored, *l)
 	}
 
@@ -354,7 +359,7 @@ func TestCreateListTwice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if *got != *first {
+	if !reflect.DeepEqual(got, first) {
 		t.Errorf("list changed by the failed creations:\n%+v\nwas\n%+v", *got, *first)
 	}
 	owners, err := s.Members(ctx, first.Address, "")
@@ -475,11 +480,11 @@ func TestListLookups(t *testing.T) {
 
 	for _, l := range ls {
 		byAddr, err := s.List(ctx, l.Address)
-		if err != nil || *byAddr != *l {
+		if err != nil || !reflect.DeepEqual(byAddr, l) {
 			t.Errorf("List(%s) = %+v, %v; want %+v", l.Address, byAddr, err, l)
 		}
 		byID, err := s.ListByID(ctx, l.ListID)
-		if err != nil || *byID != *l {
+		if err != nil || !reflect.DeepEqual(byID, l) {
 			t.Errorf("ListByID(%s) = %+v, %v; want %+v", l.ListID, byID, err, l)
 		}
 	}
@@ -511,11 +516,20 @@ func TestRemoveList(t *testing.T) {
 			t.Fatalf("AddPending: %v", err)
 		}
 		tokens = append(tokens, tok)
-		id, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Sender: "eve@example.com", Message: []byte("Subject: x\n\nx\n")})
+		id, _, err := s.Hold(ctx, &HeldMessage{ListID: l.ListID, Sender: "eve@example.com", Message: []byte("Subject: x\n\nx\n")}, time.Hour)
 		if err != nil {
 			t.Fatalf("Hold: %v", err)
 		}
 		held = append(held, id)
+		if err := s.Ban(ctx, l.ListID, "mallory@example.com"); err != nil {
+			t.Fatalf("Ban: %v", err)
+		}
+		if _, err := s.CountAutoresponse(ctx, l.ListID, "eve@example.com", time.Now()); err != nil {
+			t.Fatalf("CountAutoresponse: %v", err)
+		}
+	}
+	if err := s.Ban(ctx, "", "mallory@example.com"); err != nil {
+		t.Fatalf("Ban: %v", err)
 	}
 	noList, err := s.AddPending(ctx, "", "register", "x", time.Hour)
 	if err != nil {
@@ -545,7 +559,7 @@ func TestRemoveList(t *testing.T) {
 		t.Errorf("HeldMessage of the removed list's post: %v, want ErrNoSuchHeld", err)
 	}
 	// The rows themselves are gone (ON DELETE CASCADE), not just hidden.
-	for _, table := range []string{"members", "pending", "held_messages"} {
+	for _, table := range []string{"members", "pending", "held_messages", "bans", "autoresponses"} {
 		if n := countRows(t, s, table, "list_id = $1", gone.id); n != 0 {
 			t.Errorf("%d rows of %s left for the removed list", n, table)
 		}
@@ -557,6 +571,14 @@ func TestRemoveList(t *testing.T) {
 	}
 	if hs, err := s.HeldMessages(ctx, ""); err != nil || len(hs) != 1 || hs[0].ID != held[1] {
 		t.Errorf("held messages = %v, %v; want only the kept list's", hs, err)
+	}
+	for _, list := range []string{kept.ListID, ""} {
+		if bs, err := s.Bans(ctx, list); err != nil || !slices.Equal(bs, []string{"mallory@example.com"}) {
+			t.Errorf("Bans(%q) after another list was removed = %q, %v", list, bs, err)
+		}
+	}
+	if n := countRows(t, s, "autoresponses", "list_id = $1", kept.id); n != 1 {
+		t.Errorf("%d autoresponse rows of the kept list, want 1", n)
 	}
 	for _, tok := range []string{tokens[1], noList} {
 		if _, err := s.TakePending(ctx, tok); err != nil {
@@ -631,6 +653,24 @@ func TestSetListSetting(t *testing.T) {
 		{"unsubscription_policy", "moderate", func(l *List) any { return l.UnsubscriptionPolicy }, "moderate"},
 		{"reply_goes_to_list", "point_to_list", func(l *List) any { return l.ReplyGoesToList }, "point_to_list"},
 		{"reply_goes_to_list", "explicit_header", func(l *List) any { return l.ReplyGoesToList }, "explicit_header"},
+		// moderation: bools
+		{"admin_immed_notify", "no", func(l *List) any { return l.AdminImmedNotify }, false},
+		{"admin_immed_notify", "yes", func(l *List) any { return l.AdminImmedNotify }, true},
+		{"respond_to_post_requests", "off", func(l *List) any { return l.RespondToPostRequests }, false},
+		{"respond_to_post_requests", "true", func(l *List) any { return l.RespondToPostRequests }, true},
+		// password: stored hashed (TestModeratorPassword has the details)
+		{"moderator_password", "s3cret pass", func(l *List) any { return l.CheckModeratorPassword("s3cret pass") }, true},
+		{"moderator_password", "s3cret pass", func(l *List) any { return strings.Contains(l.ModeratorPassword, "s3cret") }, false},
+		{"moderator_password", "", func(l *List) any { return l.ModeratorPassword }, ""},
+		// lines: split, trimmed, empty ones dropped; commas separate aliases only
+		{"acceptable_aliases", "alias@example.com", func(l *List) any { return l.AcceptableAliases }, []string{"alias@example.com"}},
+		{"acceptable_aliases", " Alias@Example.com, ^.*@lists\\.example\\.com\r\n\n,other@example.org ,\n",
+			func(l *List) any { return l.AcceptableAliases }, []string{"Alias@Example.com", `^.*@lists\.example\.com`, "other@example.org"}},
+		{"acceptable_aliases", "", func(l *List) any { return l.AcceptableAliases }, []string{}},
+		{"acceptable_aliases", " \n , ", func(l *List) any { return l.AcceptableAliases }, []string{}},
+		{"bounce_matching_headers", "From: .*@spam\\.example\n\n  X-Spam-Flag:yes  \nSubject: a{1,3}, b\n",
+			func(l *List) any { return l.BounceMatchingHeaders }, []string{`From: .*@spam\.example`, "X-Spam-Flag:yes", "Subject: a{1,3}, b"}},
+		{"bounce_matching_headers", "", func(l *List) any { return l.BounceMatchingHeaders }, []string{}},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
@@ -643,8 +683,8 @@ func TestSetListSetting(t *testing.T) {
 		if err != nil {
 			t.Fatalf("List: %v", err)
 		}
-		if got := c.get(l); got != c.want {
-			t.Errorf("after SetListSetting(%s, %q): %v, want %v", c.key, c.value, got, c.want)
+		if got := c.get(l); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("after SetListSetting(%s, %q): %#v, want %#v", c.key, c.value, got, c.want)
 		}
 	}
 	for _, k := range Settings() {
@@ -695,6 +735,17 @@ func TestSetListSettingErrors(t *testing.T) {
 		{"subscription_policy", "closed"},
 		{"unsubscription_policy", "confirm "},
 		{"reply_goes_to_list", "point-to-list"},
+		{"admin_immed_notify", "sometimes"},
+		{"respond_to_post_requests", ""},
+		{"acceptable_aliases", "^(unclosed@example.com"},
+		{"acceptable_aliases", "ok@example.com, ^a[b@example.com"},
+		{"acceptable_aliases", `^(?<=x)y@example\.com`}, // Python's syntax, not RE2's
+		{"bounce_matching_headers", "no colon here"},
+		{"bounce_matching_headers", "From:"},
+		{"bounce_matching_headers", ": .*"},
+		{"bounce_matching_headers", "Bad Name: .*"},
+		{"bounce_matching_headers", "From: *spam"},
+		{"bounce_matching_headers", "From: ok\nSubject: (unclosed"},
 	} {
 		if err := s.SetListSetting(ctx, a, c.key, c.value); !errors.Is(err, ErrBadValue) {
 			t.Errorf("SetListSetting(%s, %q) = %v, want ErrBadValue", c.key, c.value, err)
@@ -724,7 +775,7 @@ func TestSetListSettingErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *after != *before {
+	if !reflect.DeepEqual(after, before) {
 		t.Errorf("refused settings changed the list:\n%+v\nwas\n%+v", *after, *before)
 	}
 	if n := countRows(t, s, "lists", ""); n != 1 {
@@ -1245,7 +1296,7 @@ func TestHeld(t *testing.T) {
 	before := time.Now()
 	var ids []int64
 	for _, h := range msgs {
-		id, err := s.Hold(ctx, h)
+		id, _, err := s.Hold(ctx, h, time.Hour)
 		if err != nil {
 			t.Fatalf("Hold: %v", err)
 		}
@@ -1348,12 +1399,14 @@ func TestHeldErrors(t *testing.T) {
 	}
 	for _, id := range []string{"missing.example.com", "", "test@example.com"} {
 		h := &HeldMessage{ListID: id, Sender: "eve@example.com", Message: []byte("x")}
-		if got, err := s.Hold(ctx, h); !errors.Is(err, ErrNoSuchList) {
-			t.Errorf("Hold for list-id %q = %d, %v; want ErrNoSuchList", id, got, err)
+		if got, tok, err := s.Hold(ctx, h, time.Hour); !errors.Is(err, ErrNoSuchList) || got != 0 || tok != "" {
+			t.Errorf("Hold for list-id %q = %d, %q, %v; want ErrNoSuchList", id, got, tok, err)
 		}
 	}
-	if n := countRows(t, s, "held_messages", ""); n != 0 {
-		t.Errorf("%d held rows after failed Holds, want 0", n)
+	for _, table := range []string{"held_messages", "pending"} {
+		if n := countRows(t, s, table, ""); n != 0 {
+			t.Errorf("%d %s rows after failed Holds, want 0", n, table)
+		}
 	}
 }
 
@@ -1571,7 +1624,7 @@ func TestTwoStoresSeeEachOther(t *testing.T) {
 		t.Errorf("request taken in s2 taken again in s1: %v", err)
 	}
 
-	id, err := s2.Hold(ctx, &HeldMessage{ListID: "test.example.com", Message: []byte("x")})
+	id, _, err := s2.Hold(ctx, &HeldMessage{ListID: "test.example.com", Message: []byte("x")}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

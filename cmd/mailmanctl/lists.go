@@ -152,7 +152,11 @@ func cmdListsShow(e *env, args []string) error {
 		{"max_message_size", fmt.Sprint(l.MaxMessageSize)}, {"max_num_recipients", fmt.Sprint(l.MaxNumRecipients)},
 		{"require_explicit_destination", fmt.Sprint(l.RequireExplicitDestination)}, {"administrivia", fmt.Sprint(l.Administrivia)},
 		{"reply_goes_to_list", l.ReplyGoesToList}, {"emergency", fmt.Sprint(l.Emergency)},
-		{"include_rfc2369_headers", fmt.Sprint(l.IncludeRFC2369Headers)}, {"post_id", fmt.Sprint(l.PostID)},
+		{"include_rfc2369_headers", fmt.Sprint(l.IncludeRFC2369Headers)},
+		{"moderator_password", map[bool]string{true: "(set)", false: "(none)"}[l.ModeratorPassword != ""]},
+		{"admin_immed_notify", fmt.Sprint(l.AdminImmedNotify)}, {"respond_to_post_requests", fmt.Sprint(l.RespondToPostRequests)},
+		{"acceptable_aliases", strings.Join(l.AcceptableAliases, ", ")}, {"bounce_matching_headers", strings.Join(l.BounceMatchingHeaders, "; ")},
+		{"post_id", fmt.Sprint(l.PostID)},
 		{"created_at", l.CreatedAt.Format(time.RFC3339)}, {"last_post_at", formatTime(l.LastPostAt)},
 	}
 	for _, r := range rows {

@@ -36,14 +36,7 @@ func TestListsCommands(t *testing.T) {
 		{[]string{"lists", "remove", "other@example.org"}, exitError, "no such list"},
 	}
 	for _, st := range steps {
-		code, out, errOut := c.run("", st.args...)
-		got := out
-		if code != exitOK {
-			got = errOut
-		}
-		if code != st.code || !strings.Contains(got, st.out) {
-			t.Errorf("mailmanctl %s: exit %d\n%s%s\nwant exit %d and %q", strings.Join(st.args, " "), code, out, errOut, st.code, st.out)
-		}
+		c.check("", st.args, st.code, st.out)
 	}
 	code, out, _ := c.run("", "lists", "show", "test@example.com", "--json")
 	var shown []map[string]any
@@ -94,14 +87,7 @@ func TestMembersCommands(t *testing.T) {
 		{"", []string{"members", "list", "test@example.com", "--role", "moderator"}, exitOK, "anne@example.com"},
 	}
 	for _, st := range steps {
-		code, out, errOut := c.run(st.stdin, st.args...)
-		got := out
-		if code != exitOK {
-			got = errOut
-		}
-		if code != st.code || !strings.Contains(got, st.out) {
-			t.Errorf("mailmanctl %s: exit %d\n%s%s\nwant exit %d and %q", strings.Join(st.args, " "), code, out, errOut, st.code, st.out)
-		}
+		c.check(st.stdin, st.args, st.code, st.out)
 	}
 	// Nothing was half-written: the failed batch with "bogus" added no dave,
 	// and the failed removal kept anne.

@@ -36,6 +36,20 @@ func (c *ctl) run(stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
+// check runs one command and fails the test unless it exits with code and
+// prints want (on stdout, or on stderr when code is not 0).
+func (c *ctl) check(stdin string, args []string, code int, want string) {
+	c.t.Helper()
+	got, out, errOut := c.run(stdin, args...)
+	text := out
+	if got != exitOK {
+		text = errOut
+	}
+	if got != code || !strings.Contains(text, want) {
+		c.t.Errorf("mailmanctl %s: exit %d\n%s%s\nwant exit %d and %q", strings.Join(args, " "), got, out, errOut, code, want)
+	}
+}
+
 func (c *ctl) queue(name string) string { return filepath.Join(c.dir, "var", "queue", name) }
 
 const message = "From: anne@example.com\nMessage-ID: <ant>\nSubject: hi\n\nHello\n"

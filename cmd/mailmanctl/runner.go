@@ -99,7 +99,7 @@ func cmdRunner(e *env, args []string) error {
 	if spec.Name == "lmtp" {
 		return runLMTP(ctx, cfg, root, log)
 	}
-	h, cleanup, err := registry.Handler(spec.Name, root)
+	h, cleanup, err := registry.Handler(spec.Name, cfg, log)
 	if errors.Is(err, registry.ErrNotBuilt) {
 		return noRestart{err}
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/master"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/registry"
@@ -218,14 +219,22 @@ func (s *Site) Queue(name string) *switchboard.Switchboard {
 // need a runner's effect without processes.
 func (s *Site) Drain(name string) int {
 	s.tb.Helper()
-	h, cleanup, err := registry.Handler(name, s.QueueRoot())
+	cfg, err := config.Load(s.Config)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	h, cleanup, err := registry.Handler(name, cfg, log)
 	if err != nil {
 		s.tb.Fatal(err)
 	}
 	defer cleanup()
 	l := &runners.Loop{
 		Queue: s.Queue(name), Shunt: s.Queue("shunt"), Slice: switchboard.Whole, Handler: h,
-		SleepTime: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SleepTime: time.Second, Logger: log,
 	}
 	if err := l.Recover(); err != nil {
 		s.tb.Fatal(err)

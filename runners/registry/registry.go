@@ -4,33 +4,92 @@
 package registry
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 
+	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/incoming"
 	"github.com/mailman-go/mailman/runners/retry"
+	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
-// builders make the handler of each runner that serves a queue, given the
-// folder holding the queues; the cleanup function releases what it holds.
-var builders = map[string]func(root string) (runners.Handler, func(), error){
-	"retry": func(root string) (runners.Handler, func(), error) {
-		out, err := switchboard.Open(root, "outgoing")
+// resources opens what handlers need and closes it all at once.
+type resources struct {
+	root    string
+	cfg     *config.Config
+	closers []func() error
+}
+
+func (r *resources) queue(name string) (*switchboard.Switchboard, error) {
+	q, err := switchboard.Open(r.root, name)
+	if err == nil {
+		r.closers = append(r.closers, q.Close)
+	}
+	return q, err
+}
+
+func (r *resources) store() (*store.Store, error) {
+	st, err := store.Open(context.Background(), r.cfg.Database.URL, r.cfg.VarDir())
+	if err == nil {
+		r.closers = append(r.closers, st.Close)
+	}
+	return st, err
+}
+
+func (r *resources) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+}
+
+// builders make the handler of each runner that serves a queue.
+var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler, error){
+	"retry": func(r *resources, _ *slog.Logger) (runners.Handler, error) {
+		out, err := r.queue("outgoing")
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return &retry.Handler{Outgoing: out}, func() { out.Close() }, nil
+		return &retry.Handler{Outgoing: out}, nil
+	},
+	"incoming": func(r *resources, log *slog.Logger) (runners.Handler, error) {
+		st, err := r.store()
+		if err != nil {
+			return nil, err
+		}
+		pipeline, err := r.queue("pipeline")
+		if err != nil {
+			return nil, err
+		}
+		virgin, err := r.queue("virgin")
+		if err != nil {
+			return nil, err
+		}
+		return &incoming.Handler{Store: st, Pipeline: pipeline, Virgin: virgin, Log: log, Settings: incoming.Settings{
+			PendingRequestLife:     r.cfg.Mailman.PendingRequestLife.D(),
+			MaxAutoresponsesPerDay: r.cfg.MTA.MaxAutoresponsesPerDay,
+		}}, nil
 	},
 }
 
 // ErrNotBuilt is returned for a runner this version does not have yet.
 var ErrNotBuilt = fmt.Errorf("runner not built yet")
 
-// Handler builds the handler of the named runner over the queues in root.
-func Handler(name, root string) (runners.Handler, func(), error) {
+// Handler builds the handler of the named runner for the site of cfg; the
+// cleanup function releases what it holds.
+func Handler(name string, cfg *config.Config, log *slog.Logger) (runners.Handler, func(), error) {
 	b, ok := builders[name]
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: %w", name, ErrNotBuilt)
 	}
-	return b(root)
+	r := &resources{root: filepath.Join(cfg.VarDir(), "queue"), cfg: cfg}
+	h, err := b(r, log)
+	if err != nil {
+		r.close()
+		return nil, nil, err
+	}
+	return h, r.close, nil
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/runners/incoming"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+func init() {
+	register(
+		command{"held list", "[LIST] [--json]", "show the posts held for a moderator", cmdHeldList},
+		command{"held show", "ID", "show a held post whole", cmdHeldShow},
+		command{"held accept", "ID", "post a held message to its list", cmdHeldAccept},
+		command{"held reject", "ID [--reason TEXT]", "bounce a held message to its sender", cmdHeldReject},
+		command{"held discard", "ID", "drop a held message", cmdHeldDiscard},
+	)
+}
+
+// heldJSON is a held post as `held list --json` prints it.
+type heldJSON struct {
+	ID      int64     `json:"id"`
+	List    string    `json:"list"`
+	Sender  string    `json:"sender"`
+	Subject string    `json:"subject"`
+	Reasons []string  `json:"reasons"`
+	HeldAt  time.Time `json:"held_at"`
+}
+
+func cmdHeldList(e *env, args []string) error {
+	fs, cfgPath := e.flags("held list")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return usagef("wrong number of arguments")
+	}
+	st, err := openStore(*cfgPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	listID := ""
+	if len(rest) == 1 {
+		a, err := store.ParseListAddress(rest[0])
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		l, err := st.List(ctx, a)
+		if err != nil {
+			return err
+		}
+		listID = l.ListID
+	}
+	hs, err := st.HeldMessages(ctx, listID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := []heldJSON{}
+		for _, h := range hs {
+			out = append(out, heldJSON{h.ID, h.ListID, h.Sender, h.Subject, h.Reasons, h.HeldAt.UTC()})
+		}
+		return writeJSON(e.stdout, out)
+	}
+	if len(hs) == 0 {
+		fmt.Fprintln(e.stdout, "No held messages")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tLIST\tSENDER\tSUBJECT\tHELD\tREASONS")
+	for _, h := range hs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.ListID, h.Sender, h.Subject,
+			h.HeldAt.Local().Format("2006-01-02 15:04"), strings.Join(h.Reasons, "; "))
+	}
+	return tw.Flush()
+}
+
+// heldCommand parses ID and opens the store.
+func heldCommand(e *env, name string, args []string, extra func(fs *flag.FlagSet)) (int64, *store.Store, *config.Config, error) {
+	fs, cfgPath := e.flags(name)
+	if extra != nil {
+		extra(fs)
+	}
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if len(rest) != 1 {
+		return 0, nil, nil, usagef("wrong number of arguments")
+	}
+	id, err := strconv.ParseInt(rest[0], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, nil, nil, usagef("%q is not a held message's id (see mailmanctl held list)", rest[0])
+	}
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+	return id, st, cfg, err
+}
+
+func cmdHeldShow(e *env, args []string) error {
+	id, st, _, err := heldCommand(e, "held show", args, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	h, err := st.HeldMessage(context.Background(), id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Held message %d for %s, from %s, held %s\nReasons: %s\n\n", h.ID, h.ListID, h.Sender,
+		h.HeldAt.Local().Format(time.RFC1123Z), strings.Join(h.Reasons, "; "))
+	_, err = e.stdout.Write(h.Message)
+	return err
+}
+
+// moderate carries out a decision on held message id.
+func moderate(e *env, name string, args []string, extra func(fs *flag.FlagSet), decide func(*incoming.Moderator, int64) (*store.HeldMessage, error), done string) error {
+	id, st, cfg, err := heldCommand(e, name, args, extra)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	root := filepath.Join(cfg.VarDir(), "queue")
+	pipeline, err := switchboard.Open(root, "pipeline")
+	if err != nil {
+		return err
+	}
+	defer pipeline.Close()
+	virgin, err := switchboard.Open(root, "virgin")
+	if err != nil {
+		return err
+	}
+	defer virgin.Close()
+	h, err := decide(&incoming.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin}, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s held message %d (%s, from %s)\n", done, h.ID, h.ListID, h.Sender)
+	return nil
+}
+
+func cmdHeldAccept(e *env, args []string) error {
+	return moderate(e, "held accept", args, nil, func(m *incoming.Moderator, id int64) (*store.HeldMessage, error) {
+		return m.Accept(context.Background(), id)
+	}, "Accepted")
+}
+
+func cmdHeldReject(e *env, args []string) error {
+	var reason *string
+	return moderate(e, "held reject", args, func(fs *flag.FlagSet) {
+		reason = fs.String("reason", "", "why, for the sender")
+	}, func(m *incoming.Moderator, id int64) (*store.HeldMessage, error) {
+		return m.Reject(context.Background(), id, *reason)
+	}, "Rejected")
+}
+
+func cmdHeldDiscard(e *env, args []string) error {
+	return moderate(e, "held discard", args, nil, func(m *incoming.Moderator, id int64) (*store.HeldMessage, error) {
+		return m.Discard(context.Background(), id)
+	}, "Discarded")
+}

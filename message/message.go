@@ -1,0 +1,267 @@
+// Package message owns the raw RFC 5322 message as the list server handles
+// it: header fields kept exactly as written (folding, order, line endings),
+// the body untouched unless asked, parsed views of headers, addresses and
+// the first text/plain part, and the messages the system writes itself
+// (notices). It knows nothing of lists, queues or stores.
+package message
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+)
+
+// ErrMalformed is wrapped by Parse's errors.
+var ErrMalformed = errors.New("malformed message")
+
+// Message keeps a message's bytes: its header fields as written and its body.
+type Message struct {
+	fields []field
+	sep    []byte // the blank line between header and body, nil when there is none
+	body   []byte
+	nl     string // the line ending the header uses
+}
+
+// field is one header field: its name and its bytes, continuation lines and
+// line ending included.
+type field struct {
+	name string
+	raw  []byte
+}
+
+// Parse splits raw into header fields and body. A message with no blank
+// line after its header is all header.
+func Parse(raw []byte) (*Message, error) {
+	m := &Message{nl: "\r\n"}
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 && (i == 0 || raw[i-1] != '\r') {
+		m.nl = "\n"
+	}
+	rest := raw
+	for len(rest) > 0 {
+		end := bytes.IndexByte(rest, '\n') + 1
+		if end == 0 {
+			end = len(rest)
+		}
+		line := rest[:end]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			m.sep = line
+			m.body = rest[end:]
+			return m, nil
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(m.fields) == 0 {
+				return nil, fmt.Errorf("%w: the header starts with a continuation line", ErrMalformed)
+			}
+			f := &m.fields[len(m.fields)-1]
+			f.raw = append(f.raw, line...)
+		} else {
+			colon := bytes.IndexByte(line, ':')
+			if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+				return nil, fmt.Errorf("%w: header line %q is not a field", ErrMalformed, bytes.TrimRight(line, "\r\n"))
+			}
+			m.fields = append(m.fields, field{name: string(line[:colon]), raw: bytes.Clone(line)})
+		}
+		rest = rest[end:]
+	}
+	m.body = []byte{}
+	return m, nil
+}
+
+// Bytes returns the message; an unmodified parsed message round-trips byte
+// for byte.
+func (m *Message) Bytes() []byte {
+	var b bytes.Buffer
+	for _, f := range m.fields {
+		b.Write(f.raw)
+	}
+	b.Write(m.sep)
+	b.Write(m.body)
+	return b.Bytes()
+}
+
+// value is a field's value, unfolded and trimmed.
+func (f field) value() string {
+	v := f.raw[len(f.name)+1:]
+	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
+	v = bytes.ReplaceAll(v, []byte("\n"), nil)
+	return strings.TrimSpace(string(v))
+}
+
+// Get returns the first field called name (in any case), unfolded and
+// trimmed; "" when there is none.
+func (m *Message) Get(name string) string {
+	for _, f := range m.fields {
+		if strings.EqualFold(f.name, name) {
+			return f.value()
+		}
+	}
+	return ""
+}
+
+// Values returns every field called name, in order.
+func (m *Message) Values(name string) []string {
+	var vs []string
+	for _, f := range m.fields {
+		if strings.EqualFold(f.name, name) {
+			vs = append(vs, f.value())
+		}
+	}
+	return vs
+}
+
+// Has reports whether there is a field called name.
+func (m *Message) Has(name string) bool {
+	for _, f := range m.fields {
+		if strings.EqualFold(f.name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, r io.Reader) (io.Reader, error) {
+	switch strings.ToLower(charset) {
+	case "utf-8", "us-ascii":
+		return r, nil
+	case "iso-8859-1", "latin1":
+		return eightBit(r, nil)
+	case "windows-1252", "cp1252":
+		return eightBit(r, &cp1252)
+	}
+	return nil, fmt.Errorf("unknown charset %q", charset)
+}}
+
+// cp1252 is what windows-1252 puts at 0x80 to 0x9F, where ISO 8859-1 has
+// control characters; above, the two agree with Unicode.
+var cp1252 = [32]rune{
+	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
+	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
+}
+
+// eightBit decodes a one-byte charset whose bytes are their Unicode code
+// points, but for high, when given, at 0x80 to 0x9F.
+func eightBit(r io.Reader, high *[32]rune) (io.Reader, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var s strings.Builder
+	for _, c := range b {
+		if high != nil && c >= 0x80 && c < 0xA0 {
+			s.WriteRune(high[c-0x80])
+		} else {
+			s.WriteRune(rune(c))
+		}
+	}
+	return strings.NewReader(s.String()), nil
+}
+
+// Decoded returns Get(name) with RFC 2047 encoded words decoded; words that
+// cannot be decoded are left as written.
+func (m *Message) Decoded(name string) string {
+	v := m.Get(name)
+	if d, err := wordDecoder.DecodeHeader(v); err == nil {
+		return d
+	}
+	return v
+}
+
+// Del removes every field called name and returns how many there were.
+func (m *Message) Del(name string) int {
+	kept := m.fields[:0]
+	n := 0
+	for _, f := range m.fields {
+		if strings.EqualFold(f.name, name) {
+			n++
+			continue
+		}
+		kept = append(kept, f)
+	}
+	m.fields = kept
+	return n
+}
+
+func (m *Message) newField(name, value string) field {
+	value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
+	if !isASCII(value) {
+		value = mime.QEncoding.Encode("utf-8", value)
+	}
+	return field{name: name, raw: []byte(name + ": " + value + m.nl)}
+}
+
+// Add appends a field at the end of the header.
+func (m *Message) Add(name, value string) {
+	if m.sep == nil {
+		m.sep = []byte(m.nl)
+	}
+	m.fields = append(m.fields, m.newField(name, value))
+}
+
+// Set replaces every field called name by one with value.
+func (m *Message) Set(name, value string) {
+	m.Del(name)
+	m.Add(name, value)
+}
+
+// Prepend adds a field before all others.
+func (m *Message) Prepend(name, value string) {
+	if m.sep == nil {
+		m.sep = []byte(m.nl)
+	}
+	m.fields = append([]field{m.newField(name, value)}, m.fields...)
+}
+
+// Addresses returns every address in the fields called names, lower-cased,
+// in order, each once; what does not parse is skipped.
+func (m *Message) Addresses(names ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		a = strings.ToLower(a)
+		if a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	parser := mail.AddressParser{WordDecoder: wordDecoder}
+	for _, name := range names {
+		for _, v := range m.Values(name) {
+			if list, err := parser.ParseList(v); err == nil {
+				for _, a := range list {
+					add(a.Address)
+				}
+				continue
+			}
+			for _, part := range strings.Split(v, ",") {
+				if a, err := parser.Parse(part); err == nil {
+					add(a.Address)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Body returns the body.
+func (m *Message) Body() []byte { return m.body }
+
+// SetBody replaces the body.
+func (m *Message) SetBody(b []byte) {
+	if m.sep == nil {
+		m.sep = []byte(m.nl)
+	}
+	m.body = b
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

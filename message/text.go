@@ -1,0 +1,177 @@
+package message
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"strings"
+)
+
+// maxDepth bounds how deep multipart parts are searched, so that a hostile
+// message cannot make the search costly.
+const maxDepth = 20
+
+// textPart is where the first text/plain part's content lies in the body.
+type textPart struct {
+	start, end int
+	encoding   string
+}
+
+// FirstText returns the transfer-decoded content of the first text/plain
+// part: the body itself for a message with no Content-Type or a text/plain
+// one, else the first text/plain leaf found depth-first through multipart
+// parts. ok is false when there is none or it cannot be decoded.
+func (m *Message) FirstText() (string, bool) {
+	p, ok := m.firstText()
+	if !ok {
+		return "", false
+	}
+	text, err := decode(m.body[p.start:p.end], p.encoding)
+	if err != nil {
+		return "", false
+	}
+	return string(text), true
+}
+
+// SetFirstText replaces the first text/plain part's content with text,
+// encoded with the part's own transfer encoding; every other byte of the
+// message stays as it was.
+func (m *Message) SetFirstText(text string) error {
+	p, ok := m.firstText()
+	if !ok {
+		return errors.New("the message has no text/plain part")
+	}
+	enc := encode([]byte(text), p.encoding, m.nl)
+	body := make([]byte, 0, len(m.body)-(p.end-p.start)+len(enc))
+	body = append(body, m.body[:p.start]...)
+	body = append(body, enc...)
+	body = append(body, m.body[p.end:]...)
+	m.body = body
+	return nil
+}
+
+func (m *Message) firstText() (textPart, bool) {
+	return findText(m.Get("Content-Type"), m.Get("Content-Transfer-Encoding"), m.body, 0, 0)
+}
+
+// findText looks for the first text/plain leaf in a part with the given
+// Content-Type and encoding whose content is body, at offset off of the
+// message's body.
+func findText(contentType, encoding string, body []byte, off, depth int) (textPart, bool) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if contentType == "" {
+		mt, err = "text/plain", nil
+	}
+	if err != nil {
+		return textPart{}, false
+	}
+	switch {
+	case mt == "text/plain":
+		return textPart{off, off + len(body), strings.ToLower(strings.TrimSpace(encoding))}, true
+	case strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < maxDepth:
+		for _, part := range splitParts(body, params["boundary"]) {
+			h, err := Parse(part.data)
+			if err != nil {
+				continue
+			}
+			content := part.data[len(part.data)-len(h.body):]
+			ct := h.Get("Content-Type")
+			if ct == "" && mt == "multipart/digest" {
+				ct = "message/rfc822"
+			}
+			if p, ok := findText(ct, h.Get("Content-Transfer-Encoding"), content, off+part.start+len(part.data)-len(h.body), depth+1); ok {
+				return p, true
+			}
+		}
+	}
+	return textPart{}, false
+}
+
+type bodyPart struct {
+	start int // offset in the multipart body
+	data  []byte
+}
+
+// splitParts returns the parts of a multipart body: what lies between
+// delimiter lines, without the line break that belongs to the next
+// delimiter (RFC 2046 §5.1.1).
+func splitParts(body []byte, boundary string) []bodyPart {
+	delim := []byte("--" + boundary)
+	var parts []bodyPart
+	start := -1
+	for pos := 0; pos < len(body); {
+		end := bytes.IndexByte(body[pos:], '\n')
+		if end < 0 {
+			end = len(body)
+		} else {
+			end += pos + 1
+		}
+		line := body[pos:end]
+		if bytes.HasPrefix(line, delim) {
+			rest := bytes.TrimRight(line[len(delim):], " \t\r\n")
+			if len(rest) == 0 || bytes.Equal(rest, []byte("--")) {
+				if start >= 0 {
+					stop := pos
+					if stop > start && body[stop-1] == '\n' {
+						stop--
+						if stop > start && body[stop-1] == '\r' {
+							stop--
+						}
+					}
+					parts = append(parts, bodyPart{start, body[start:stop]})
+				}
+				if len(rest) == 2 {
+					return parts
+				}
+				start = end
+			}
+		}
+		pos = end
+	}
+	return parts
+}
+
+func decode(b []byte, encoding string) ([]byte, error) {
+	switch encoding {
+	case "quoted-printable":
+		return io.ReadAll(quotedprintable.NewReader(bytes.NewReader(b)))
+	case "base64":
+		clean := bytes.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, b)
+		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		n, err := base64.StdEncoding.Decode(out, clean)
+		return out[:n], err
+	}
+	return b, nil
+}
+
+func encode(text []byte, encoding, nl string) []byte {
+	switch encoding {
+	case "quoted-printable":
+		var b bytes.Buffer
+		w := quotedprintable.NewWriter(&b)
+		w.Write(text)
+		w.Close()
+		if nl == "\n" {
+			return bytes.ReplaceAll(b.Bytes(), []byte("\r\n"), []byte("\n"))
+		}
+		return b.Bytes()
+	case "base64":
+		enc := base64.StdEncoding.EncodeToString(text)
+		var b bytes.Buffer
+		for len(enc) > 76 {
+			b.WriteString(enc[:76] + nl)
+			enc = enc[76:]
+		}
+		b.WriteString(enc + nl)
+		return b.Bytes()
+	}
+	return text
+}

@@ -1,0 +1,117 @@
+package incoming
+
+import (
+	"context"
+	"fmt"
+)
+
+// action is what a link does when its rule matches, as in Mailman.
+type action int
+
+const (
+	jump   action = iota // go on in the target chain, for good
+	detour               // run the target chain, then come back
+	deferr               // only record the hit and go on
+	stop                 // stop processing
+)
+
+// link is one step of a chain: when rule matches, do action (with target).
+type link struct {
+	rule   string
+	action action
+	target string
+}
+
+// chain is either a list of links or, for a terminal chain, what to do.
+type chain struct {
+	links    []link
+	terminal func(h *Handler, ctx context.Context, p *Post) error
+}
+
+// chains are Mailman's built-in chains, by name.
+var chains = map[string]chain{
+	"default-posting-chain": {links: []link{
+		{"no-senders", jump, "discard"},
+		{"approved", jump, "accept"},
+		{"emergency", jump, "hold"},
+		{"loop", jump, "discard"},
+		{"banned-address", jump, "discard"},
+		{"member-moderation", jump, "moderation"},
+		{"nonmember-moderation", jump, "moderation"},
+		// Checks whose hits are recorded; any of them holds the post.
+		{"administrivia", deferr, ""},
+		{"implicit-dest", deferr, ""},
+		{"max-recipients", deferr, ""},
+		{"max-size", deferr, ""},
+		{"no-subject", deferr, ""},
+		{"suspicious-header", deferr, ""},
+		{"any", jump, "hold"},
+		{"truth", jump, "accept"},
+	}},
+	"default-owner-chain": {terminal: (*Handler).owner},
+	"accept":              {terminal: (*Handler).accept},
+	"hold":                {terminal: (*Handler).hold},
+	"reject":              {terminal: (*Handler).reject},
+	"discard":             {terminal: (*Handler).discard},
+	"moderation":          {terminal: (*Handler).moderation},
+}
+
+// maxSteps bounds a run, so that a chain table with a cycle fails one
+// message instead of spinning the runner.
+const maxSteps = 1000
+
+// process runs p through the chain called start and the chains it leads to.
+func (h *Handler) process(ctx context.Context, p *Post, start string) error {
+	type position struct {
+		chain string
+		next  int
+	}
+	cur := position{start, 0}
+	var detours []position
+	for range maxSteps {
+		c, ok := chains[cur.chain]
+		if !ok {
+			return fmt.Errorf("no chain called %q", cur.chain)
+		}
+		if c.terminal != nil {
+			return c.terminal(h, ctx, p)
+		}
+		if cur.next >= len(c.links) {
+			if len(detours) == 0 {
+				return nil
+			}
+			cur, detours = detours[len(detours)-1], detours[:len(detours)-1]
+			continue
+		}
+		l := c.links[cur.next]
+		cur.next++
+		r, ok := rules[l.rule]
+		if !ok {
+			return fmt.Errorf("chain %s: no rule called %q", cur.chain, l.rule)
+		}
+		hit, err := r.check(ctx, p)
+		if err != nil {
+			return fmt.Errorf("rule %s: %w", l.rule, err)
+		}
+		if r.record {
+			if hit {
+				p.Hits = append(p.Hits, l.rule)
+			} else {
+				p.Misses = append(p.Misses, l.rule)
+			}
+		}
+		if !hit {
+			continue
+		}
+		switch l.action {
+		case jump:
+			cur = position{l.target, 0}
+		case detour:
+			detours = append(detours, cur)
+			cur = position{l.target, 0}
+		case stop:
+			return nil
+		}
+	}
+	return fmt.Errorf("chain %s: more than %d steps; the chains loop", start, maxSteps)
+}

@@ -1,0 +1,161 @@
+// Package incoming is the runner of the incoming queue: it judges each post
+// the LMTP runner queued for a list with the list's chain of rules, and
+// accepts it (on to the pipeline queue), holds it for a moderator, rejects
+// it with a bounce to its sender, or discards it, telling the people
+// involved through the virgin queue. Mail to a list's -owner address takes
+// the owner chain, straight to the pipeline.
+//
+// Chains are data (chains.go): ordered links of a rule, an action and a
+// target chain, run by a small engine as Mailman's are. A rule is a small
+// named unit in a file of its own, listed once in the rules table
+// (rules.go). The package knows the store and the switchboard; it does not
+// deliver anything itself.
+//
+// Metadata of the entries it writes: to pipeline, the entry's own plus
+// "envsender" and, once a moderator approved it, "moderator_approved"; to
+// virgin, "listid", "recipients" (the addresses to deliver to),
+// "reduced_list_headers" and "nodecorate", as Mailman's notices carry.
+package incoming
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// Settings are the site settings the runner applies.
+type Settings struct {
+	PendingRequestLife     time.Duration // how long a held post's token stays valid
+	MaxAutoresponsesPerDay int           // notices per sender, list and day; 0 means no limit
+}
+
+// Handler judges the entries of the incoming queue.
+type Handler struct {
+	Store    *store.Store
+	Pipeline *switchboard.Switchboard
+	Virgin   *switchboard.Switchboard
+	Settings Settings
+	Log      *slog.Logger
+	// Now is the clock; tests set it.
+	Now func() time.Time
+}
+
+// ErrListGone is the reason an entry whose list no longer exists is shunted.
+var ErrListGone = errors.New("the list no longer exists")
+
+// pauseOnStore is how long the runner waits before trying again when the
+// store cannot be reached: the message is not at fault, so it stays queued.
+const pauseOnStore = 5 * time.Second
+
+// Dispose runs the entry through its list's chain.
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+	listID := e.Msgdata.String("listid")
+	list, err := h.Store.ListByID(ctx, listID)
+	switch {
+	case errors.Is(err, store.ErrNoSuchList):
+		return runners.Done, fmt.Errorf("list %s: %w", listID, ErrListGone)
+	case err != nil:
+		return runners.Done, runners.Temporary(err, pauseOnStore)
+	}
+	msg, err := message.Parse(e.Message)
+	if err != nil {
+		return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
+	}
+	p := &Post{
+		List:    list,
+		Msg:     msg,
+		Msgdata: e.Msgdata.Clone(),
+		Senders: senders(msg),
+		store:   h.Store,
+		now:     h.now(),
+	}
+	if _, ok := p.Msgdata["envsender"]; !ok {
+		p.Msgdata.Set("envsender", "noreply@"+list.Address.Domain)
+	}
+	start := "default-posting-chain"
+	if p.Msgdata.Bool("to_owner") {
+		start = "default-owner-chain"
+	}
+	if err := h.process(ctx, p, start); err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return runners.Done, runners.Temporary(err, pauseOnStore)
+		}
+		return runners.Done, err
+	}
+	return runners.Done, nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// Post is one message being judged, with what the rules found so far.
+type Post struct {
+	List    *store.List
+	Msg     *message.Message
+	Msgdata switchboard.Msgdata
+	// Senders are the message's sender addresses, lower-cased, in
+	// Mailman's order: From, the envelope sender, Reply-To, Sender.
+	Senders []string
+
+	Hits, Misses []string
+	// Reasons say, for people, why the post is held or rejected.
+	Reasons []string
+	// ModerationSender is the sender a moderation rule judged.
+	ModerationSender string
+	// ModerationAction is what a moderation rule decided: accept, hold,
+	// reject or discard.
+	ModerationAction string
+
+	store *store.Store
+	now   time.Time
+}
+
+// Sender is whom the post is from for the people told about it.
+func (p *Post) Sender() string {
+	if p.ModerationSender != "" {
+		return p.ModerationSender
+	}
+	if len(p.Senders) > 0 {
+		return p.Senders[0]
+	}
+	return ""
+}
+
+// reason records why the post is held or rejected.
+func (p *Post) reason(format string, args ...any) {
+	p.Reasons = append(p.Reasons, fmt.Sprintf(format, args...))
+}
+
+// senders returns the valid sender addresses of msg, as Mailman's
+// sender_headers = from from_ reply-to sender; from_ is the envelope sender,
+// which the LMTP runner wrote as X-MailFrom.
+func senders(msg *message.Message) []string {
+	var out []string
+	for _, name := range []string{"From", "X-MailFrom", "Reply-To", "Sender"} {
+		for _, a := range msg.Addresses(name) {
+			if !strings.Contains(a, "@") {
+				continue
+			}
+			dup := false
+			for _, o := range out {
+				dup = dup || o == a
+			}
+			if !dup {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}

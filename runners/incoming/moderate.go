@@ -1,0 +1,74 @@
+package incoming
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// Moderator carries out a moderator's decision on a held post, for
+// `mailmanctl held` and for confirmations by email.
+type Moderator struct {
+	Store    *store.Store
+	Pipeline *switchboard.Switchboard
+	Virgin   *switchboard.Switchboard
+}
+
+// Accept sends the held post on to the pipeline as approved by a
+// moderator, then forgets it. A crash between the two leaves it held: a
+// second accept would post it twice, never zero times.
+func (m *Moderator) Accept(ctx context.Context, id int64) (*store.HeldMessage, error) {
+	h, err := m.Store.HeldMessage(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	md := switchboard.Msgdata{}
+	if err := json.Unmarshal(h.Msgdata, &md); err != nil {
+		return nil, fmt.Errorf("held message %d: metadata: %w", id, err)
+	}
+	md.Set("moderator_approved", true)
+	if _, err := m.Pipeline.Enqueue(h.Message, md); err != nil {
+		return nil, fmt.Errorf("held message %d: %w", id, err)
+	}
+	return h, m.Store.DeleteHeld(ctx, id)
+}
+
+// Reject bounces the held post to its sender with reason, then forgets it.
+func (m *Moderator) Reject(ctx context.Context, id int64, reason string) (*store.HeldMessage, error) {
+	h, err := m.Store.HeldMessage(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	list, err := m.Store.ListByID(ctx, h.ListID)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := message.Parse(h.Message)
+	if err != nil {
+		return nil, fmt.Errorf("held message %d: %w", id, err)
+	}
+	if h.Sender != "" && acknowledgeable(msg) {
+		if reason == "" {
+			reason = "The moderator gave no reason."
+		}
+		notice := rejectNotice(list, msg, h.Sender, []string{reason}, time.Now())
+		if _, err := m.Virgin.Enqueue(notice, noticeMsgdata(list, []string{h.Sender})); err != nil {
+			return nil, fmt.Errorf("held message %d: %w", id, err)
+		}
+	}
+	return h, m.Store.DeleteHeld(ctx, id)
+}
+
+// Discard forgets the held post.
+func (m *Moderator) Discard(ctx context.Context, id int64) (*store.HeldMessage, error) {
+	h, err := m.Store.HeldMessage(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return h, m.Store.DeleteHeld(ctx, id)
+}

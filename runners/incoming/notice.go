@@ -1,0 +1,190 @@
+package incoming
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// listHeaders are headers only list mail carries: a post that has one came
+// from a list, which must not be answered.
+var listHeaders = []string{"List-Id", "List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe", "List-Archive", "List-Owner"}
+
+// acknowledgeable reports whether msg may be answered automatically
+// (RFC 3834): not a bounce, an automatic reply, bulk or list mail, and not
+// one whose sender asked for no acknowledgement.
+func acknowledgeable(msg *message.Message) bool {
+	if msg.Has("X-No-Ack") || strings.EqualFold(msg.Get("X-Ack"), "no") || msg.Has("Precedence") {
+		return false
+	}
+	if as := msg.Get("Auto-Submitted"); as != "" && !strings.EqualFold(as, "no") {
+		return false
+	}
+	if msg.Has("Return-Path") && strings.Trim(msg.Get("Return-Path"), "<> ") == "" {
+		return false
+	}
+	if msg.Has("X-MailFrom") && strings.Trim(msg.Get("X-MailFrom"), "<> ") == "" {
+		return false
+	}
+	for _, h := range listHeaders {
+		if msg.Has(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// tellSender sends the sender of a held post its notice, within the
+// site's daily limit of notices per sender: the last one says it is the
+// last, and later ones are not sent.
+func (h *Handler) tellSender(ctx context.Context, p *Post, held *store.HeldMessage) error {
+	if !p.List.RespondToPostRequests || held.Sender == "" || !acknowledgeable(p.Msg) {
+		return nil
+	}
+	subject := fmt.Sprintf("Your message to %s awaits moderator approval", p.List.PostingAddress)
+	last := false
+	if max := h.Settings.MaxAutoresponsesPerDay; max > 0 {
+		n, err := h.Store.CountAutoresponse(ctx, p.List.ListID, held.Sender, p.now)
+		if err != nil {
+			return err
+		}
+		if n > max {
+			h.Log.Info("held-post notice not sent: the sender had their notices for today", "list", p.List.ListID, "sender", held.Sender)
+			return nil
+		}
+		last = n == max
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your message to %s with the subject\n\n    %s\n\n", p.List.PostingAddress, orNone(held.Subject))
+	b.WriteString("is held until a moderator of the list has looked at it, because:\n\n")
+	for _, r := range held.Reasons {
+		fmt.Fprintf(&b, "    %s\n", r)
+	}
+	b.WriteString("\nEither it will be posted to the list, or you will be told what the\nmoderator decided.\n")
+	if last {
+		subject = "Last autoresponse notification for today"
+		fmt.Fprintf(&b, "\nThis is the last notice of this kind you will get from %s today;\nlater messages held today will not be acknowledged.\n", p.List.PostingAddress)
+	}
+	msg := message.NewText(noticeFields(p.List, bounces(p.List), held.Sender, subject, p.now), b.String())
+	return h.queueNotice(msg, p.List, []string{held.Sender})
+}
+
+// tellModerators sends the list's owners and moderators the held post,
+// with a stub they can reply to, keeping its subject, to deal with it.
+func (h *Handler) tellModerators(ctx context.Context, list *store.List, held *store.HeldMessage, token string) error {
+	to, err := moderators(ctx, h.Store, list)
+	if err != nil {
+		return err
+	}
+	if len(to) == 0 {
+		return fmt.Errorf("the list has no owner or moderator to tell")
+	}
+	owner := listAddress(list, "owner")
+	var b strings.Builder
+	fmt.Fprintf(&b, "As a moderator of %s, your approval is needed for this post:\n\n", list.PostingAddress)
+	fmt.Fprintf(&b, "    List:    %s\n    From:    %s\n    Subject: %s\n", list.PostingAddress, senderOrUnknown(held.Sender), orNone(held.Subject))
+	b.WriteString("\nIt is held because:\n\n")
+	for _, r := range held.Reasons {
+		fmt.Fprintf(&b, "    %s\n", r)
+	}
+	fmt.Fprintf(&b, "\nTo approve or discard it: mailmanctl held accept|discard %d on the\nserver, or reply to the last part of this message, keeping its\nSubject: a reply discards the post, and a reply with the header\n\"Approved: <the list's moderator password>\" approves it.\n", held.ID)
+	stub := message.NewText([]message.Field{
+		{Name: "From", Value: listAddress(list, "request")},
+		{Name: "Subject", Value: "confirm " + token},
+		{Name: "Message-ID", Value: message.NewMessageID(list.Address.Domain)},
+	}, "Reply to this message, keeping its Subject, to discard the held post;\nadd an \"Approved: <password>\" header to approve it instead.\n")
+	subject := fmt.Sprintf("%s post from %s requires approval", list.PostingAddress, senderOrUnknown(held.Sender))
+	msg := message.NewMultipart(noticeFields(list, owner, owner, subject, time.Now()), []message.Part{
+		{ContentType: "text/plain; charset=\"utf-8\"", Body: []byte(b.String())},
+		{ContentType: "message/rfc822", Body: held.Message},
+		{ContentType: "message/rfc822", Body: stub},
+	})
+	return h.queueNotice(msg, list, to)
+}
+
+// rejectNotice is the bounce of a rejected post: the reasons and the post.
+func rejectNotice(list *store.List, post *message.Message, sender string, reasons []string, now time.Time) []byte {
+	text := "[No bounce details are available]\n"
+	if len(reasons) > 0 {
+		text = fmt.Sprintf("Your message to %s was rejected:\n\n    %s\n", list.PostingAddress, strings.Join(reasons, "\n    "))
+	}
+	subject := post.Decoded("Subject")
+	if subject == "" {
+		subject = "Your message to " + list.PostingAddress + " was rejected"
+	}
+	return message.NewMultipart(noticeFields(list, listAddress(list, "owner"), sender, subject, now), []message.Part{
+		{ContentType: "text/plain; charset=\"utf-8\"", Body: []byte(text)},
+		{ContentType: "message/rfc822", Body: post.Bytes()},
+	})
+}
+
+// noticeFields are the header fields of a notice. Auto-Submitted keeps
+// other systems from answering it (RFC 3834).
+func noticeFields(list *store.List, from, to, subject string, now time.Time) []message.Field {
+	return []message.Field{
+		{Name: "From", Value: from},
+		{Name: "To", Value: to},
+		{Name: "Subject", Value: subject},
+		{Name: "Date", Value: message.Date(now)},
+		{Name: "Message-ID", Value: message.NewMessageID(list.Address.Domain)},
+		{Name: "Auto-Submitted", Value: "auto-replied"},
+		{Name: "Precedence", Value: "bulk"},
+	}
+}
+
+// queueNotice queues a message the system wrote for the virgin runner,
+// which delivers it to recipients.
+func (h *Handler) queueNotice(msg []byte, list *store.List, recipients []string) error {
+	_, err := h.Virgin.Enqueue(msg, noticeMsgdata(list, recipients))
+	return err
+}
+
+func noticeMsgdata(list *store.List, recipients []string) switchboard.Msgdata {
+	md := switchboard.Msgdata{}
+	md.Set("listid", list.ListID)
+	md.Set("recipients", recipients)
+	md.Set("reduced_list_headers", true)
+	md.Set("nodecorate", true)
+	md.Set("envsender", bounces(list))
+	return md
+}
+
+// moderators are the addresses of the list's owners and moderators.
+func moderators(ctx context.Context, st *store.Store, list *store.List) ([]string, error) {
+	var to []string
+	for _, role := range []store.Role{store.Owner, store.Moderator} {
+		ms, err := st.Members(ctx, list.Address, role)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			to = append(to, m.Address)
+		}
+	}
+	return to, nil
+}
+
+func listAddress(list *store.List, sub string) string {
+	return list.Address.Name + "-" + sub + "@" + list.Address.Domain
+}
+
+func bounces(list *store.List) string { return listAddress(list, "bounces") }
+
+func orNone(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "(no subject)"
+	}
+	return s
+}
+
+func senderOrUnknown(s string) string {
+	if s == "" {
+		return "an unknown sender"
+	}
+	return s
+}

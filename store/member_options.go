@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// memberOptions are the per-member settings SetMemberOption changes, named
+// as in Mailman, with their columns.
+var memberOptions = map[string]string{
+	"moderation_action":    "moderation_action",
+	"delivery_enabled":     "delivery_enabled",
+	"receive_own_postings": "receive_own_postings",
+}
+
+// MemberOptions lists the names SetMemberOption accepts, sorted.
+func MemberOptions() []string {
+	names := make([]string, 0, len(memberOptions))
+	for n := range memberOptions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// SetMemberOption changes one setting of address in role of a list:
+// moderation_action (accept, defer, discard, hold, reject, or "" for the
+// list's default), delivery_enabled or receive_own_postings (true/false).
+func (s *Store) SetMemberOption(ctx context.Context, a ListAddress, address string, role Role, name, value string) error {
+	column, ok := memberOptions[name]
+	if !ok {
+		return fmt.Errorf("%w %q (member settings: %s)", ErrUnknownSetting, name, strings.Join(MemberOptions(), ", "))
+	}
+	var v any
+	if name == "moderation_action" {
+		if value != "" && !slices.Contains(actions, value) {
+			return fmt.Errorf("%w for %s: %q is not one of %s, or empty for the list's default", ErrBadValue, name, value, strings.Join(actions, ", "))
+		}
+		v = value
+	} else {
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("%w for %s: %q is not true or false", ErrBadValue, name, value)
+		}
+		v = b
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		id, err := listRowID(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE members SET `+column+` = $1 WHERE list_id = $2 AND address_key = $3 AND role = $4`, v, id, key(address), string(role))
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return fmt.Errorf("%s is not a %s of %s: %w", address, role, a, ErrNoSuchMember)
+		}
+		return nil
+	})
+}
