@@ -66,6 +66,36 @@ func TestNonmemberPostIsHeldThenAccepted(t *testing.T) {
 		t.Errorf("accepting twice: exit %d, %s", code, errOut)
 	}
 
+	// Two more held posts: one rejected with a reason, which bounces to
+	// its sender, one discarded.
+	for _, id := range []string{"<second@example.org>", "<third@example.org>"} {
+		if err := sendPost(c, "zoe@example.org", "test@example.com", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.WaitFor("two more posts held", 10*time.Second, func() bool {
+		return strings.Count(s.MustCtl("held", "list"), "zoe@example.org") == 2
+	})
+	if err := json.Unmarshal([]byte(s.MustCtl("held", "list", "--json")), &held); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.MustCtl("held", "show", fmt.Sprint(held[0].ID)); !strings.Contains(out, "Message-ID: <second@example.org>") {
+		t.Errorf("held show:\n%s", out)
+	}
+	before, _ := s.Queue("virgin").Count()
+	if out := s.MustCtl("held", "reject", fmt.Sprint(held[0].ID), "--reason", "Off topic"); !strings.Contains(out, "Rejected held message") {
+		t.Errorf("held reject: %s", out)
+	}
+	if after, _ := s.Queue("virgin").Count(); after.Ready != before.Ready+1 {
+		t.Errorf("virgin holds %d after held reject, want %d", after.Ready, before.Ready+1)
+	}
+	if out := s.MustCtl("held", "discard", fmt.Sprint(held[1].ID)); !strings.Contains(out, "Discarded held message") {
+		t.Errorf("held discard: %s", out)
+	}
+	if out := s.MustCtl("held", "list"); !strings.Contains(out, "No held messages") {
+		t.Errorf("after reject and discard, held list:\n%s", out)
+	}
+
 	// A member's post goes straight through.
 	if err := sendPost(c, "anne@example.com", "test@example.com", "<member@example.org>"); err != nil {
 		t.Fatal(err)
