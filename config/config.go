@@ -51,6 +51,13 @@ type MTA struct {
 	LMTPTimeout        Duration `toml:"lmtp_timeout"`         // for a command, and for a whole message's data
 
 	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // notices to one sender per list and day; 0 means no limit
+
+	MaxRecipients        int      `toml:"max_recipients"`         // RCPTs in one SMTP transaction to the MTA
+	VERPDeliveryInterval int      `toml:"verp_delivery_interval"` // 0: never VERP; 1: always; N: every Nth post
+	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`  // how long a message the MTA keeps deferring is retried
+	SMTPUser             string   `toml:"smtp_user"`              // with smtp_pass, log in to the MTA (a smarthost)
+	SMTPPass             string   `toml:"smtp_pass"`
+	SMTPSecureMode       string   `toml:"smtp_secure_mode"` // smtp, starttls or smtps
 }
 
 // Database says where lists and members are stored.
@@ -116,6 +123,10 @@ func Default() *Config {
 			LMTPTimeout:        Duration(10 * time.Minute),
 
 			MaxAutoresponsesPerDay: 10,
+
+			MaxRecipients:       500,
+			DeliveryRetryPeriod: Duration(5 * 24 * time.Hour),
+			SMTPSecureMode:      "smtp",
 		},
 		Master: Master{
 			StartTimeout:  Duration(30 * time.Second),

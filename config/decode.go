@@ -269,6 +269,10 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "lmtp_max_recipients"}, atLeast(c.MTA.LMTPMaxRecipients, 100, "RFC 5321 requires 100")},
 		{toml.Key{"mta", "lmtp_timeout"}, positive(c.MTA.LMTPTimeout)},
 		{toml.Key{"mta", "max_autoresponses_per_day"}, notNegative(c.MTA.MaxAutoresponsesPerDay)},
+		{toml.Key{"mta", "max_recipients"}, atLeast(c.MTA.MaxRecipients, 1, "")},
+		{toml.Key{"mta", "verp_delivery_interval"}, notNegative(c.MTA.VERPDeliveryInterval)},
+		{toml.Key{"mta", "delivery_retry_period"}, positive(c.MTA.DeliveryRetryPeriod)},
+		{toml.Key{"mta", "smtp_secure_mode"}, oneOf(c.MTA.SMTPSecureMode, "smtp", "starttls", "smtps")},
 		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},
 		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
@@ -294,6 +298,13 @@ func notEmpty(s string) string {
 		return "must not be empty"
 	}
 	return ""
+}
+
+func oneOf(s string, values ...string) string {
+	if slices.Contains(values, s) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not one of %s", s, strings.Join(values, ", "))
 }
 
 func emailAddress(s string) string {

@@ -146,7 +146,7 @@ func TestMigrateEmptyDatabase(t *testing.T) {
 			t.Errorf("schema_migrations row %d = %+v, want version %d, %s, applied at Open", i, m, i+1, files[i+1])
 		}
 	}
-	if got := tables(t, s); !slices.Equal(got, []string{"autoresponses", "bans", "held_messages", "lists", "members", "pending", "schema_migrations"}) {
+	if got := tables(t, s); !slices.Equal(got, []string{"autoresponses", "bans", "bounce_events", "held_messages", "lists", "members", "pending", "schema_migrations"}) {
 		t.Errorf("tables = %q", got)
 	}
 
