@@ -55,6 +55,7 @@ type MTA struct {
 	MaxRecipients        int      `toml:"max_recipients"`         // RCPTs in one SMTP transaction to the MTA
 	VERPDeliveryInterval int      `toml:"verp_delivery_interval"` // 0: never VERP; 1: always; N: every Nth post
 	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`  // how long a message the MTA keeps deferring is retried
+	DeliveryRetryDelay   Duration `toml:"delivery_retry_delay"`   // the first wait before a retry; it doubles per attempt, up to an hour
 	SMTPUser             string   `toml:"smtp_user"`              // with smtp_pass, log in to the MTA (a smarthost)
 	SMTPPass             string   `toml:"smtp_pass"`
 	SMTPSecureMode       string   `toml:"smtp_secure_mode"` // smtp, starttls or smtps
@@ -126,6 +127,7 @@ func Default() *Config {
 
 			MaxRecipients:       500,
 			DeliveryRetryPeriod: Duration(5 * 24 * time.Hour),
+			DeliveryRetryDelay:  Duration(time.Minute),
 			SMTPSecureMode:      "smtp",
 		},
 		Master: Master{

@@ -272,6 +272,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "max_recipients"}, atLeast(c.MTA.MaxRecipients, 1, "")},
 		{toml.Key{"mta", "verp_delivery_interval"}, notNegative(c.MTA.VERPDeliveryInterval)},
 		{toml.Key{"mta", "delivery_retry_period"}, positive(c.MTA.DeliveryRetryPeriod)},
+		{toml.Key{"mta", "delivery_retry_delay"}, positive(c.MTA.DeliveryRetryDelay)},
 		{toml.Key{"mta", "smtp_secure_mode"}, oneOf(c.MTA.SMTPSecureMode, "smtp", "starttls", "smtps")},
 		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},
 		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},

@@ -318,6 +318,9 @@ func (j *Journal) recover() error {
 		if size == 0 {
 			break
 		}
+		if n, ok := parseFileName(rec.name + extJournaled); !ok || n.base != rec.name {
+			return fmt.Errorf("record at offset %d names entry %q, which is not an entry name", off, rec.name)
+		}
 		recs = append(recs, rec)
 		off += int64(size)
 	}
@@ -377,7 +380,7 @@ func (j *Journal) queue(name string) (*Switchboard, error) {
 // write writes recs into their queues as .new files and makes them
 // durable.
 func (j *Journal) write(recs []journalRecord) error {
-	synced := map[*Switchboard]bool{}
+	touched := map[*Switchboard]bool{}
 	for _, r := range recs {
 		q, err := j.queue(r.queue)
 		if err != nil {
@@ -386,12 +389,12 @@ func (j *Journal) write(recs []journalRecord) error {
 		if err := journalWriteFile(filepath.Join(q.dir, r.name+extJournaled), r.data, 0o660); err != nil {
 			return err
 		}
-		synced[q] = false
+		touched[q] = true
 	}
 	// One syncfs per file system makes every file and directory entry
 	// durable; queues normally share one.
 	devs := map[uint64]bool{}
-	for q := range synced {
+	for q := range touched {
 		var st unix.Stat_t
 		if err := unix.Fstat(int(q.dirf.Fd()), &st); err != nil {
 			return err
