@@ -118,6 +118,20 @@ func NewSite(tb testing.TB, extra string) *Site {
 	return s
 }
 
+// SetMTA sets key of the [mta] section to value (in TOML syntax) in the
+// site's configuration, for the processes started after.
+func (s *Site) SetMTA(key, value string) {
+	s.tb.Helper()
+	text, err := os.ReadFile(s.Config)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	text = bytes.Replace(text, []byte("[mta]\n"), []byte("[mta]\n"+key+" = "+value+"\n"), 1)
+	if err := os.WriteFile(s.Config, text, 0o644); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
 func freePort(tb testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

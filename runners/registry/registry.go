@@ -12,6 +12,7 @@ import (
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/incoming"
+	"github.com/mailman-go/mailman/runners/outgoing"
 	"github.com/mailman-go/mailman/runners/retry"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -72,6 +73,24 @@ var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler,
 			PendingRequestLife:     r.cfg.Mailman.PendingRequestLife.D(),
 			MaxAutoresponsesPerDay: r.cfg.MTA.MaxAutoresponsesPerDay,
 		}}, nil
+	},
+	"outgoing": func(r *resources, log *slog.Logger) (runners.Handler, error) {
+		st, err := r.store()
+		if err != nil {
+			return nil, err
+		}
+		retryQ, err := r.queue("retry")
+		if err != nil {
+			return nil, err
+		}
+		mta := r.cfg.MTA
+		h := &outgoing.Handler{Store: st, Retry: retryQ, Log: log, Settings: outgoing.Settings{
+			Host: mta.SMTPHost, Port: mta.SMTPPort, User: mta.SMTPUser, Pass: mta.SMTPPass, SecureMode: mta.SMTPSecureMode,
+			MaxRecipients: mta.MaxRecipients, VERPInterval: mta.VERPDeliveryInterval,
+			RetryPeriod: mta.DeliveryRetryPeriod.D(), RetryDelay: mta.DeliveryRetryDelay.D(),
+		}}
+		r.closers = append(r.closers, h.Close)
+		return h, nil
 	},
 }
 

@@ -1,0 +1,274 @@
+// Package outgoing is the runner of the outgoing queue: it hands each
+// message to the site's mail server over SMTP, for the recipients the
+// pipeline chose. It owns the SMTP conversation (one connection kept open
+// across messages), the list footer, VERP envelope senders, and what becomes
+// of the recipients the server refuses: a bounce event in the store for a
+// permanent refusal, a deferred entry in the retry queue for a temporary one,
+// and the message dropped once it has made no progress for the retry period.
+//
+// It must not know how recipients are chosen (the pipeline did that), how
+// bounce events are scored later, or how the retry queue moves messages
+// back (the retry runner does that when an entry is due).
+//
+// Metadata it reads: "listid" (empty for a site notice), "recipients",
+// "envsender", "nodecorate", "verp", "post_id"; and the retry state it
+// writes on the entries it parks in retry: "recipients" (those still owed),
+// "verp" (the decision sticks across attempts), "attempts",
+// "last_recip_count" and "deliver_until" (RFC 3339).
+package outgoing
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// Settings are the [mta] settings the runner applies.
+type Settings struct {
+	Host          string        // [mta] smtp_host
+	Port          int           // [mta] smtp_port; 0 means 25, as Mailman's 'smtp'
+	User, Pass    string        // [mta] smtp_user, smtp_pass: AUTH PLAIN when both are set
+	SecureMode    string        // "smtp", "starttls" or "smtps"
+	MaxRecipients int           // [mta] max_recipients (500): RCPTs per transaction; 0 means no limit
+	VERPInterval  int           // [mta] verp_delivery_interval: 0 never, 1 always, N when post_id % N == 0
+	RetryPeriod   time.Duration // [mta] delivery_retry_period (5 days); 0 means 5 days
+	Hostname      string        // for EHLO; "" means os.Hostname()
+	// RetryDelay is [mta] delivery_retry_delay: the wait before the first
+	// retry, doubled at each further attempt up to an hour; 0 means a minute.
+	RetryDelay time.Duration
+}
+
+// Handler delivers the entries of the outgoing queue.
+type Handler struct {
+	Store    *store.Store
+	Retry    *switchboard.Switchboard
+	Settings Settings
+	Log      *slog.Logger
+	Now      func() time.Time // nil means time.Now
+
+	// rootCAs, when set, replaces the system's trusted roots for the
+	// server's certificate: tests sign their own.
+	rootCAs *x509.CertPool
+
+	mu     sync.Mutex   // the kept connection serves one delivery at a time
+	client *smtp.Client // the kept connection; nil when there is none
+	down   bool         // the last connection attempt failed: the next success is logged
+}
+
+var _ runners.Handler = (*Handler)(nil)
+
+const (
+	// pauseOnFailure is how long the loop waits when the store or the retry
+	// queue fails: the message is not at fault, so it stays where it is.
+	pauseOnFailure     = 5 * time.Second
+	defaultRetryDelay  = time.Minute
+	maxRetryDelay      = time.Hour
+	defaultRetryPeriod = 5 * 24 * time.Hour
+)
+
+// Dispose delivers e to its recipients.
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+	start := time.Now()
+	md := e.Msgdata
+	msgID := e.MessageID()
+	listID := md.String("listid")
+	log := h.Log.With("message_id", msgID, "list", listID)
+
+	var rcpts []string
+	if _, err := md.Get("recipients", &rcpts); err != nil {
+		return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
+	}
+	// Sorted, as Mailman sends its RCPTs, and each once: a duplicate would
+	// be a second copy.
+	slices.Sort(rcpts)
+	rcpts = slices.Compact(rcpts)
+	if len(rcpts) == 0 {
+		log.Info("no recipients; nothing to deliver")
+		return runners.Done, nil
+	}
+
+	var list *store.List
+	if listID != "" {
+		l, err := h.Store.ListByID(ctx, listID)
+		switch {
+		case errors.Is(err, store.ErrNoSuchList):
+			return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
+		case err != nil:
+			return runners.Done, runners.Temporary(fmt.Errorf("look up list %s: %w", listID, err), pauseOnFailure)
+		}
+		list = l
+	}
+	from := md.String("envsender")
+	if from == "" {
+		if list == nil {
+			return runners.Done, fmt.Errorf("entry %s: a message for no list needs an envsender", e.Name)
+		}
+		from = list.Address.Name + "-bounces@" + list.Address.Domain
+	}
+
+	data := e.Message
+	if list != nil && !md.Bool("nodecorate") {
+		// Decorated once for every recipient, VERP or not: the footer
+		// names no member.
+		if decorated, err := decorate(e.Message, list); err != nil {
+			log.Info("message sent without a footer", "reason", err)
+		} else {
+			data = decorated
+		}
+	}
+	verp := useVERP(md, h.Settings.VERPInterval)
+
+	delivered, refused := h.deliver(log, from, rcpts, verp, data)
+	var temporary []refusal
+	permanent := 0
+	for _, r := range refused {
+		if r.permanent() {
+			permanent++
+		} else {
+			temporary = append(temporary, r)
+		}
+	}
+
+	// Retry first: if it cannot be parked, the whole message stays in
+	// outgoing and is delivered again, and bounces recorded now would then
+	// be recorded twice.
+	deferred := 0
+	if len(temporary) > 0 {
+		ok, err := h.retry(log, e, temporary, verp)
+		if err != nil {
+			// Nothing is lost: the entry stays in outgoing and is tried again
+			// in full, a duplicate copy for those already served at worst.
+			return runners.Done, runners.Temporary(fmt.Errorf("park %s in %s: %w", e.Name, h.Retry.Name(), err), pauseOnFailure)
+		}
+		if ok {
+			deferred = len(temporary)
+		}
+	}
+	for _, r := range refused {
+		if !r.permanent() {
+			continue
+		}
+		log.Warn("recipient refused for good", "recipient", r.rcpt, "reply", r.reason())
+		if list == nil {
+			continue
+		}
+		// A lost bounce event only delays a member's removal, while giving
+		// up here would deliver the message again: log and go on.
+		if err := h.Store.RecordBounce(ctx, list.ListID, r.rcpt, msgID, r.reason()); err != nil {
+			log.Error("cannot record bounce", "recipient", r.rcpt, "error", err)
+		}
+	}
+	log.Info("delivery done", "delivered", delivered, "refused", permanent, "deferred", deferred,
+		"verp", verp, "duration", time.Since(start))
+	return runners.Done, nil
+}
+
+// retry parks the message in the retry queue for the recipients refused
+// for now, unless it made no progress for the whole retry period; it
+// reports whether it parked it.
+func (h *Handler) retry(log *slog.Logger, e *switchboard.Entry, temporary []refusal, verp bool) (bool, error) {
+	owed := make([]string, len(temporary))
+	for i, r := range temporary {
+		owed[i] = r.rcpt
+	}
+	first := temporary[0] // the log shows one reply: usually they are all the same
+	now := h.now()
+	md := e.Msgdata.Clone()
+	var last int
+	hasLast, lastErr := md.Get("last_recip_count", &last)
+	until, untilErr := time.Parse(time.RFC3339, md.String("deliver_until"))
+	switch {
+	case untilErr != nil || !hasLast || lastErr != nil || len(owed) < last:
+		// First failure, or some recipients were served since the last
+		// attempt: the server is working, so the rest get a new period.
+		until = now.Add(orDefault(h.Settings.RetryPeriod, defaultRetryPeriod))
+	case now.After(until):
+		log.Warn("discarding message with persistent temporary failures",
+			"recipients", owed, "deliver_until", until.Format(time.RFC3339), "reply", first.reason())
+		return false, nil
+	}
+	attempts := md.Int("attempts") + 1
+	due := now.Add(backoff(orDefault(h.Settings.RetryDelay, defaultRetryDelay), attempts))
+	md.Set("recipients", owed)
+	md.Set("verp", verp)
+	md.Set("attempts", attempts)
+	md.Set("last_recip_count", len(owed))
+	md.Set("deliver_until", until.Format(time.RFC3339))
+	// The message as it came, not as decorated: the next attempt decorates
+	// it again, and a footer must not be added twice.
+	name, err := h.Retry.EnqueueAt(due, e.Message, md)
+	if err != nil {
+		return false, err
+	}
+	log.Info("delivery deferred", "recipients", len(owed), "reply", first.reason(), "attempts", attempts,
+		"due", due.Format(time.RFC3339), "deliver_until", until.Format(time.RFC3339), "retry_entry", name)
+	return true, nil
+}
+
+// orDefault is d, or def when d is not set.
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// backoff is the wait before the given attempt's retry: first, doubled at
+// each further attempt, at most maxRetryDelay.
+func backoff(first time.Duration, attempts int) time.Duration {
+	d := first
+	for i := 1; i < attempts && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryDelay)
+}
+
+// useVERP decides, as Mailman, whether each recipient gets a copy with an
+// envelope sender of its own: a decision already in the metadata stands,
+// else every VERPInterval-th post is VERPed.
+func useVERP(md switchboard.Msgdata, interval int) bool {
+	if _, ok := md["verp"]; ok {
+		return md.Bool("verp")
+	}
+	return interval > 0 && md.Int("post_id")%interval == 0
+}
+
+// verpSender is envsender LOCAL@DOMAIN made LOCAL+user=host@DOMAIN for
+// rcpt user@host, so that a bounce names the recipient it is about. An
+// unqualified address is left alone, as Mailman does.
+func verpSender(envsender, rcpt string) string {
+	at := strings.LastIndexByte(envsender, '@')
+	rat := strings.LastIndexByte(rcpt, '@')
+	if at < 0 || rat < 0 {
+		return envsender
+	}
+	return envsender[:at] + "+" + rcpt[:rat] + "=" + rcpt[rat+1:] + envsender[at:]
+}
+
+// lineEnding is the line ending raw's header uses.
+func lineEnding(raw []byte) string {
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 && (i == 0 || raw[i-1] != '\r') {
+		return "\n"
+	}
+	return "\r\n"
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,784 @@
+package outgoing
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// footerText is the footer of the list test@example.com, with CRLF.
+const footerText = "_______________________________________________\r\n" +
+	"Test mailing list -- test@example.com\r\n" +
+	"To unsubscribe send an email to test-leave@example.com\r\n"
+
+// post is a plain post to the list.
+const post = "From: zoe@example.org\r\nTo: test@example.com\r\nSubject: Hi\r\n" +
+	"Message-ID: <post@example.org>\r\n\r\nHello, list.\r\n"
+
+// fixture is the list test@example.com in a real store, a retry queue, a
+// sink, and a handler delivering to it on a fixed clock.
+type fixture struct {
+	h     *Handler
+	st    *store.Store
+	retry *switchboard.Switchboard
+	sink  *sink
+	now   time.Time
+	logs  *bytes.Buffer
+}
+
+func newFixture(t *testing.T, o sinkOptions) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, _ := store.ParseListAddress("test@example.com")
+	if _, err := st.CreateList(ctx, store.NewList{Address: a}); err != nil {
+		t.Fatal(err)
+	}
+	retry, err := switchboard.Open(filepath.Join(dir, "queue"), "retry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { retry.Close() })
+	f := &fixture{
+		st:    st,
+		retry: retry,
+		sink:  startSink(t, o),
+		// Near the real clock, which the switchboard compares due times
+		// with; whole seconds, as deliver_until is written.
+		now:  time.Now().Truncate(time.Second),
+		logs: &bytes.Buffer{},
+	}
+	f.h = &Handler{
+		Store: st,
+		Retry: retry,
+		Settings: Settings{
+			Host:          "127.0.0.1",
+			Port:          f.sink.port,
+			SecureMode:    o.mode,
+			MaxRecipients: 500,
+			RetryPeriod:   5 * 24 * time.Hour,
+			Hostname:      "lists.example.com",
+		},
+		Log: slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), f.logs), nil)),
+		Now: func() time.Time { return f.now },
+	}
+	t.Cleanup(func() { f.h.Close() })
+	return f
+}
+
+// entry is raw queued with md, for the list unless md says "listid".
+func entry(raw string, md map[string]any) *switchboard.Entry {
+	e := &switchboard.Entry{Name: "test", Message: []byte(raw), Msgdata: switchboard.Msgdata{}}
+	e.Msgdata.Set("listid", "test.example.com")
+	for k, v := range md {
+		e.Msgdata.Set(k, v)
+	}
+	return e
+}
+
+func (f *fixture) dispose(t *testing.T, e *switchboard.Entry) {
+	t.Helper()
+	out, err := f.h.Dispose(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != runners.Done {
+		t.Fatalf("outcome %+v, want done", out)
+	}
+}
+
+// retried returns the entries waiting in retry and when the first is due.
+func (f *fixture) retried(t *testing.T) ([]*switchboard.Entry, time.Time) {
+	t.Helper()
+	_, due, err := f.retry.Ready(switchboard.Whole, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := f.retry.Ready(switchboard.Whole, f.now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []*switchboard.Entry
+	for _, file := range files {
+		e, err := switchboard.ReadFile(filepath.Join(f.retry.Dir(), file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
+	}
+	return es, due
+}
+
+// bounces returns the list's bounce events as "address reason".
+func (f *fixture) bounces(t *testing.T) []string {
+	t.Helper()
+	bs, err := f.st.Bounces(context.Background(), "test.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, b := range bs {
+		if b.MessageID != "<post@example.org>" {
+			t.Errorf("bounce %+v: Message-ID %q", b, b.MessageID)
+		}
+		out = append(out, b.Address+" "+b.Reason)
+	}
+	return out
+}
+
+func recipients(t *testing.T, e *switchboard.Entry) []string {
+	t.Helper()
+	var rs []string
+	if _, err := e.Msgdata.Get("recipients", &rs); err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+const (
+	anne = "anne@example.org"
+	bart = "bart@example.org"
+	cris = "cris@example.org"
+)
+
+func TestDeliver(t *testing.T) {
+	base64Post := "From: zoe@example.org\r\nMessage-ID: <post@example.org>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte("Grüße\r\n")) + "\r\n"
+	mixedPost := "From: zoe@example.org\r\nMessage-ID: <post@example.org>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n" +
+		"--XX\r\nContent-Type: text/plain\r\n\r\nHello\r\n--XX\r\nContent-Type: image/png\r\n\r\nPNG\r\n--XX--\r\n"
+	altPost := strings.Replace(mixedPost, "multipart/mixed", "multipart/alternative", 1)
+	three := []string{cris, anne, bart, anne}
+	bulk := []txn{{from: "test-bounces@example.com", rcpts: []string{anne, bart, cris}}}
+
+	tests := []struct {
+		name     string
+		settings func(*Settings)
+		sink     func(*sink)
+		raw      string
+		md       map[string]any
+		want     []txn // data is checked by check, not compared
+		bounces  []string
+		retry    []string // recipients parked in retry
+		check    func(t *testing.T, ts []txn)
+	}{
+		{
+			name: "bulk: one transaction, sorted, each once, with the footer",
+			raw:  post,
+			md:   map[string]any{"recipients": three},
+			want: bulk,
+			check: func(t *testing.T, ts []txn) {
+				if want := strings.TrimSuffix(post, "\r\n") + "\r\n" + footerText; ts[0].data != want {
+					t.Errorf("data:\n%s\nwant:\n%s", ts[0].data, want)
+				}
+			},
+		},
+		{
+			name:     "chunks of at most max_recipients",
+			settings: func(s *Settings) { s.MaxRecipients = 2 },
+			raw:      post,
+			md:       map[string]any{"recipients": []string{"e@x.org", "c@x.org", "a@x.org", "d@x.org", "b@x.org"}},
+			want: []txn{
+				{from: "test-bounces@example.com", rcpts: []string{"a@x.org", "b@x.org"}},
+				{from: "test-bounces@example.com", rcpts: []string{"c@x.org", "d@x.org"}},
+				{from: "test-bounces@example.com", rcpts: []string{"e@x.org"}},
+			},
+		},
+		{
+			name: "VERP asked for: one transaction per recipient, its own envelope sender",
+			raw:  post,
+			md:   map[string]any{"recipients": []string{bart, anne}, "verp": true},
+			want: []txn{
+				{from: "test-bounces+anne=example.org@example.com", rcpts: []string{anne}},
+				{from: "test-bounces+bart=example.org@example.com", rcpts: []string{bart}},
+			},
+			check: func(t *testing.T, ts []txn) {
+				for _, x := range ts {
+					if !strings.HasSuffix(x.data, "Hello, list.\r\n"+footerText) {
+						t.Errorf("copy for %v lacks the footer once:\n%s", x.rcpts, x.data)
+					}
+				}
+			},
+		},
+		{
+			name:     "VERP on the interval's posts",
+			settings: func(s *Settings) { s.VERPInterval = 5 },
+			raw:      post,
+			md:       map[string]any{"recipients": []string{anne}, "post_id": 10},
+			want:     []txn{{from: "test-bounces+anne=example.org@example.com", rcpts: []string{anne}}},
+		},
+		{
+			name:     "no VERP between them",
+			settings: func(s *Settings) { s.VERPInterval = 5 },
+			raw:      post,
+			md:       map[string]any{"recipients": []string{anne}, "post_id": 4},
+			want:     []txn{{from: "test-bounces@example.com", rcpts: []string{anne}}},
+		},
+		{
+			name:    "a recipient refused for good is a bounce; the others get it",
+			sink:    func(s *sink) { s.refuse(bart, 550, "No such user") },
+			raw:     post,
+			md:      map[string]any{"recipients": three},
+			want:    []txn{{from: "test-bounces@example.com", rcpts: []string{anne, cris}}},
+			bounces: []string{bart + " 550 5.1.1 No such user"},
+		},
+		{
+			name:  "a recipient refused for now waits in retry",
+			sink:  func(s *sink) { s.refuse(bart, 450, "Mailbox busy") },
+			raw:   post,
+			md:    map[string]any{"recipients": three},
+			want:  []txn{{from: "test-bounces@example.com", rcpts: []string{anne, cris}}},
+			retry: []string{bart},
+		},
+		{
+			name:  "552 is temporary",
+			sink:  func(s *sink) { s.refuse(bart, 552, "Mailbox full") },
+			raw:   post,
+			md:    map[string]any{"recipients": three},
+			want:  []txn{{from: "test-bounces@example.com", rcpts: []string{anne, cris}}},
+			retry: []string{bart},
+		},
+		{
+			name: "MAIL refused for good: every recipient bounces",
+			sink: func(s *sink) { s.refuseMail = reply(550, "Sender rejected") },
+			raw:  post,
+			md:   map[string]any{"recipients": three},
+			bounces: []string{
+				anne + " 550 5.1.1 Sender rejected",
+				bart + " 550 5.1.1 Sender rejected",
+				cris + " 550 5.1.1 Sender rejected",
+			},
+		},
+		{
+			name:  "MAIL refused for now: every recipient waits",
+			sink:  func(s *sink) { s.refuseMail = reply(451, "Try later") },
+			raw:   post,
+			md:    map[string]any{"recipients": three},
+			retry: []string{anne, bart, cris},
+		},
+		{
+			name: "DATA refused: each recipient with the reply that concerns it",
+			sink: func(s *sink) {
+				s.refuse(cris, 550, "No such user")
+				s.refuseData = reply(554, "Content rejected")
+			},
+			raw: post,
+			md:  map[string]any{"recipients": three},
+			bounces: []string{
+				anne + " 554 5.1.1 Content rejected",
+				bart + " 554 5.1.1 Content rejected",
+				cris + " 550 5.1.1 No such user",
+			},
+		},
+		{
+			name:  "MTA down: everything waits in retry",
+			sink:  func(s *sink) { s.stop() },
+			raw:   post,
+			md:    map[string]any{"recipients": three},
+			retry: []string{anne, bart, cris},
+		},
+		{
+			name: "nodecorate leaves the message alone",
+			raw:  post,
+			md:   map[string]any{"recipients": three, "nodecorate": true},
+			want: bulk,
+			check: func(t *testing.T, ts []txn) {
+				if ts[0].data != post {
+					t.Errorf("data:\n%s\nwant:\n%s", ts[0].data, post)
+				}
+			},
+		},
+		{
+			name: "a site notice goes out from its envsender, undecorated",
+			raw:  post,
+			md:   map[string]any{"listid": "", "envsender": "mailman@example.com", "recipients": []string{anne}},
+			want: []txn{{from: "mailman@example.com", rcpts: []string{anne}}},
+			check: func(t *testing.T, ts []txn) {
+				if ts[0].data != post {
+					t.Errorf("data:\n%s\nwant:\n%s", ts[0].data, post)
+				}
+			},
+		},
+		{
+			name: "no recipients: nothing to do",
+			raw:  post,
+			md:   map[string]any{"recipients": []string{}},
+		},
+		{
+			name: "a base64 body gets a footer that decodes",
+			raw:  base64Post,
+			md:   map[string]any{"recipients": []string{anne}},
+			want: []txn{{from: "test-bounces@example.com", rcpts: []string{anne}}},
+			check: func(t *testing.T, ts []txn) {
+				m, err := message.Parse([]byte(ts[0].data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if text, _ := m.FirstText(); text != "Grüße\r\n"+footerText {
+					t.Errorf("decoded body %q", text)
+				}
+			},
+		},
+		{
+			name: "multipart/mixed gets a footer part at the end",
+			raw:  mixedPost,
+			md:   map[string]any{"recipients": []string{anne}},
+			want: []txn{{from: "test-bounces@example.com", rcpts: []string{anne}}},
+			check: func(t *testing.T, ts []txn) {
+				types, last := parts(t, ts[0].data)
+				if !slices.Equal(types, []string{"text/plain", "image/png", "text/plain"}) || last != footerText {
+					t.Errorf("parts %v, last %q", types, last)
+				}
+			},
+		},
+		{
+			name: "multipart/alternative is left alone",
+			raw:  altPost,
+			md:   map[string]any{"recipients": []string{anne}},
+			want: []txn{{from: "test-bounces@example.com", rcpts: []string{anne}}},
+			check: func(t *testing.T, ts []txn) {
+				if ts[0].data != altPost {
+					t.Errorf("data:\n%s", ts[0].data)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, sinkOptions{})
+			if tt.settings != nil {
+				tt.settings(&f.h.Settings)
+			}
+			if tt.sink != nil {
+				tt.sink(f.sink)
+			}
+			f.dispose(t, entry(tt.raw, tt.md))
+
+			ts := f.sink.transactions()
+			if len(ts) != len(tt.want) {
+				t.Fatalf("%d transactions %+v, want %d", len(ts), ts, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if ts[i].from != w.from || !slices.Equal(ts[i].rcpts, w.rcpts) {
+					t.Errorf("transaction %d: MAIL FROM %s RCPT %v, want %s %v", i, ts[i].from, ts[i].rcpts, w.from, w.rcpts)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, ts)
+			}
+			if got := f.bounces(t); !slices.Equal(got, tt.bounces) {
+				t.Errorf("bounces %q, want %q", got, tt.bounces)
+			}
+			es, _ := f.retried(t)
+			switch {
+			case tt.retry == nil && len(es) != 0:
+				t.Errorf("%d entries in retry, want none", len(es))
+			case tt.retry != nil && len(es) != 1:
+				t.Errorf("%d entries in retry, want 1", len(es))
+			case tt.retry != nil:
+				if got := recipients(t, es[0]); !slices.Equal(got, tt.retry) {
+					t.Errorf("retry recipients %v, want %v", got, tt.retry)
+				}
+			}
+		})
+	}
+}
+
+// parts returns the Content-Types of a multipart message's parts and the
+// content of the last one.
+func parts(t *testing.T, data string) ([]string, string) {
+	t.Helper()
+	m, err := message.Parse([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(m.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := multipart.NewReader(bytes.NewReader(m.Body()), params["boundary"])
+	var types []string
+	var last string
+	for {
+		p, err := r.NextRawPart()
+		if err == io.EOF {
+			return types, last
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		mt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		types = append(types, mt)
+		b, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = string(b)
+	}
+}
+
+// TestRetryState: bart is refused with a 450 each time; what the retry
+// entry says, or whether the message is dropped, depends on the state the
+// earlier attempts left.
+func TestRetryState(t *testing.T) {
+	type state struct {
+		lastCount int
+		until     time.Duration // from now
+		attempts  int
+	}
+	tests := []struct {
+		name     string
+		settings func(*Settings)
+		rcpts    []string
+		before   *state // nil: the first attempt
+		dropped  bool
+		due      time.Duration // from now
+		after    state
+	}{
+		{
+			name:  "first failure: a minute, and the retry period starts",
+			rcpts: []string{bart},
+			due:   time.Minute,
+			after: state{lastCount: 1, until: 5 * 24 * time.Hour, attempts: 1},
+		},
+		{
+			name:     "delivery_retry_delay sets the first wait",
+			settings: func(s *Settings) { s.RetryDelay = time.Second },
+			rcpts:    []string{bart},
+			due:      time.Second,
+			after:    state{lastCount: 1, until: 5 * 24 * time.Hour, attempts: 1},
+		},
+		{
+			name:   "no progress within the period: the wait doubles, the period stands",
+			rcpts:  []string{bart},
+			before: &state{lastCount: 1, until: time.Hour, attempts: 1},
+			due:    2 * time.Minute,
+			after:  state{lastCount: 1, until: time.Hour, attempts: 2},
+		},
+		{
+			name:   "the wait is at most an hour",
+			rcpts:  []string{bart},
+			before: &state{lastCount: 1, until: 3 * time.Hour, attempts: 9},
+			due:    time.Hour,
+			after:  state{lastCount: 1, until: 3 * time.Hour, attempts: 10},
+		},
+		{
+			name:   "progress starts a new period, even past the old one",
+			rcpts:  []string{anne, bart},
+			before: &state{lastCount: 2, until: -time.Hour, attempts: 4},
+			due:    16 * time.Minute,
+			after:  state{lastCount: 1, until: 5 * 24 * time.Hour, attempts: 5},
+		},
+		{
+			name:    "no progress past the period: dropped",
+			rcpts:   []string{bart},
+			before:  &state{lastCount: 1, until: -time.Second, attempts: 3},
+			dropped: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, sinkOptions{})
+			if tt.settings != nil {
+				tt.settings(&f.h.Settings)
+			}
+			f.sink.refuse(bart, 450, "Mailbox busy")
+			md := map[string]any{"recipients": tt.rcpts}
+			if b := tt.before; b != nil {
+				md["last_recip_count"] = b.lastCount
+				md["deliver_until"] = f.now.Add(b.until).Format(time.RFC3339)
+				md["attempts"] = b.attempts
+			}
+			f.dispose(t, entry(post, md))
+
+			es, due := f.retried(t)
+			if tt.dropped {
+				if len(es) != 0 {
+					t.Fatalf("%d entries in retry, want none", len(es))
+				}
+				logs := f.logs.String()
+				if !strings.Contains(logs, "discarding message with persistent temporary failures") ||
+					!strings.Contains(logs, "<post@example.org>") || !strings.Contains(logs, bart) {
+					t.Errorf("no discard line naming the message and bart:\n%s", logs)
+				}
+				return
+			}
+			if len(es) != 1 {
+				t.Fatalf("%d entries in retry, want 1", len(es))
+			}
+			e := es[0]
+			if string(e.Message) != post {
+				t.Errorf("retry message is not the one queued (decorated?):\n%s", e.Message)
+			}
+			if got := recipients(t, e); !slices.Equal(got, []string{bart}) {
+				t.Errorf("recipients %v", got)
+			}
+			if !due.Equal(f.now.Add(tt.due)) {
+				t.Errorf("due in %s, want %s", due.Sub(f.now), tt.due)
+			}
+			got := state{lastCount: e.Msgdata.Int("last_recip_count"), attempts: e.Msgdata.Int("attempts")}
+			until, err := time.Parse(time.RFC3339, e.Msgdata.String("deliver_until"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.until = until.Sub(f.now)
+			if got != tt.after {
+				t.Errorf("state %+v, want %+v", got, tt.after)
+			}
+		})
+	}
+}
+
+// TestRetryEntryGoesOut: a retry entry, moved back as the retry runner
+// does, is delivered to those still owed with its VERP decision kept.
+func TestRetryEntryGoesOut(t *testing.T) {
+	f := newFixture(t, sinkOptions{})
+	f.h.Settings.VERPInterval = 1
+	f.sink.refuse(bart, 450, "Mailbox busy")
+	f.dispose(t, entry(post, map[string]any{"recipients": []string{anne, bart}}))
+	es, _ := f.retried(t)
+	if len(es) != 1 {
+		t.Fatalf("%d entries in retry", len(es))
+	}
+	f.sink.mu.Lock()
+	delete(f.sink.refuseRcpt, bart)
+	f.sink.mu.Unlock()
+	f.h.Settings.VERPInterval = 0 // the decision is the entry's now
+	f.dispose(t, es[0])
+	ts := f.sink.transactions()
+	if len(ts) != 2 || ts[1].from != "test-bounces+bart=example.org@example.com" || !slices.Equal(ts[1].rcpts, []string{bart}) {
+		t.Fatalf("transactions %+v", ts)
+	}
+	if strings.Count(ts[1].data, "To unsubscribe") != 1 {
+		t.Errorf("retried copy has the footer %d times", strings.Count(ts[1].data, "To unsubscribe"))
+	}
+}
+
+// TestConnection: one connection serves message after message; a dropped
+// one is replaced; a stopped MTA is logged once per outage.
+func TestConnection(t *testing.T) {
+	f := newFixture(t, sinkOptions{})
+	send := func(id string) {
+		t.Helper()
+		raw := strings.Replace(post, "<post@example.org>", id, 1)
+		f.dispose(t, entry(raw, map[string]any{"recipients": []string{anne}}))
+	}
+	steps := []struct {
+		name               string
+		before             func()
+		sessions, txns     int
+		retried, downLines int
+	}{
+		{name: "first message", sessions: 1, txns: 1},
+		{name: "second message, same connection", sessions: 1, txns: 2},
+		{name: "after the MTA dropped it, a new one", before: f.sink.dropConnections, sessions: 2, txns: 3},
+		{name: "MTA down", before: f.sink.stop, sessions: 2, txns: 3, retried: 1, downLines: 1},
+		{name: "still down: logged once", sessions: 2, txns: 3, retried: 2, downLines: 1},
+	}
+	for i, s := range steps {
+		if s.before != nil {
+			s.before()
+		}
+		send("<m" + string(rune('0'+i)) + "@example.org>")
+		es, _ := f.retried(t)
+		if got := f.sink.sessionCount(); got != s.sessions {
+			t.Errorf("%s: %d connections, want %d", s.name, got, s.sessions)
+		}
+		if got := len(f.sink.transactions()); got != s.txns {
+			t.Errorf("%s: %d transactions, want %d", s.name, got, s.txns)
+		}
+		if len(es) != s.retried {
+			t.Errorf("%s: %d in retry, want %d", s.name, len(es), s.retried)
+		}
+		if got := strings.Count(f.logs.String(), "cannot connect to SMTP server"); got != s.downLines {
+			t.Errorf("%s: %d outage lines, want %d", s.name, got, s.downLines)
+		}
+	}
+	if err := f.h.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestSecureModes: STARTTLS and SMTPS with AUTH PLAIN; a refused login
+// says nothing about the recipients, so they wait rather than bounce.
+func TestSecureModes(t *testing.T) {
+	cert, pool := testCert(t)
+	tests := []struct {
+		mode, pass string
+		delivered  bool
+	}{
+		{mode: "starttls", pass: "secret", delivered: true},
+		{mode: "smtps", pass: "secret", delivered: true},
+		{mode: "starttls", pass: "wrong"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode+"/"+tt.pass, func(t *testing.T) {
+			f := newFixture(t, sinkOptions{mode: tt.mode, cert: cert, user: "mailman", pass: "secret"})
+			f.h.rootCAs = pool
+			f.h.Settings.User, f.h.Settings.Pass = "mailman", tt.pass
+			f.dispose(t, entry(post, map[string]any{"recipients": []string{anne, bart}}))
+			ts := f.sink.transactions()
+			es, _ := f.retried(t)
+			if tt.delivered {
+				if len(ts) != 1 || len(es) != 0 {
+					t.Fatalf("transactions %+v, %d in retry", ts, len(es))
+				}
+				f.sink.mu.Lock()
+				authed := f.sink.authed
+				f.sink.mu.Unlock()
+				if !slices.Equal(authed, []string{"mailman"}) {
+					t.Errorf("authenticated as %v", authed)
+				}
+				return
+			}
+			if len(ts) != 0 || len(es) != 1 || len(f.bounces(t)) != 0 {
+				t.Errorf("transactions %+v, %d in retry, bounces %v; want all in retry", ts, len(es), f.bounces(t))
+			}
+		})
+	}
+}
+
+// TestDisposeErrors: entries that cannot be sent are shunted (an error);
+// a retry queue that cannot take the deferred recipients keeps the entry
+// in place (a temporary error).
+func TestDisposeErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(f *fixture)
+		md        map[string]any
+		temporary bool
+	}{
+		{name: "unknown list", md: map[string]any{"listid": "gone.example.com", "recipients": []string{anne}}},
+		{name: "no list and no envsender", md: map[string]any{"listid": "", "recipients": []string{anne}}},
+		{name: "recipients not a list", md: map[string]any{"recipients": anne}},
+		{
+			name: "retry queue unwritable",
+			setup: func(f *fixture) {
+				f.sink.refuse(anne, 450, "busy")
+				os.RemoveAll(f.retry.Dir())
+			},
+			md:        map[string]any{"recipients": []string{anne}},
+			temporary: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, sinkOptions{})
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			_, err := f.h.Dispose(context.Background(), entry(post, tt.md))
+			var tmp *runners.TemporaryError
+			switch {
+			case err == nil:
+				t.Fatal("no error")
+			case errors.As(err, &tmp) != tt.temporary:
+				t.Errorf("error %v: temporary %v, want %v", err, !tt.temporary, tt.temporary)
+			}
+		})
+	}
+}
+
+func TestUseVERP(t *testing.T) {
+	tests := []struct {
+		md       map[string]any
+		interval int
+		want     bool
+	}{
+		{map[string]any{"verp": true}, 0, true},
+		{map[string]any{"verp": false, "post_id": 5}, 1, false},
+		{map[string]any{"post_id": 5}, 0, false},
+		{map[string]any{"post_id": 4}, 1, true},
+		{map[string]any{"post_id": 5}, 5, true},
+		{map[string]any{"post_id": 4}, 5, false},
+	}
+	for _, tt := range tests {
+		md := switchboard.Msgdata{}
+		for k, v := range tt.md {
+			md.Set(k, v)
+		}
+		if got := useVERP(md, tt.interval); got != tt.want {
+			t.Errorf("useVERP(%v, %d) = %v, want %v", tt.md, tt.interval, got, tt.want)
+		}
+	}
+}
+
+func TestVERPSender(t *testing.T) {
+	tests := []struct{ envsender, rcpt, want string }{
+		{"test-bounces@example.com", "anne@example.org", "test-bounces+anne=example.org@example.com"},
+		{"test-bounces@example.com", "anne", "test-bounces@example.com"},
+		{"bounces", "anne@example.org", "bounces"},
+	}
+	for _, tt := range tests {
+		if got := verpSender(tt.envsender, tt.rcpt); got != tt.want {
+			t.Errorf("verpSender(%q, %q) = %q, want %q", tt.envsender, tt.rcpt, got, tt.want)
+		}
+	}
+}
+
+func TestDecorate(t *testing.T) {
+	test := &store.List{Address: store.ListAddress{Name: "test", Domain: "example.com"},
+		PostingAddress: "test@example.com", DisplayName: "Test"}
+	accented := *test
+	accented.DisplayName = "Tëst"
+	lf := strings.ReplaceAll(footerText, "\r\n", "\n")
+	mixed := "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n--b--\r\n"
+	tests := []struct {
+		name string
+		list *store.List
+		raw  string
+		want string // "" when it is left alone
+	}{
+		{"no final newline gets one", test, "Subject: x\r\n\r\nHello", "Subject: x\r\n\r\nHello\r\n" + footerText},
+		{"LF line endings kept", test, "Subject: x\n\nHello\n", "Subject: x\n\nHello\n" + lf},
+		{"empty body", test, "Subject: x\r\n\r\n", "Subject: x\r\n\r\n" + footerText},
+		{"quoted-printable", test,
+			"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9\r\n",
+			"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9\r\n" + footerText},
+		{"non-ASCII footer into UTF-8 text", &accented,
+			"Content-Type: text/plain; charset=UTF-8\r\n\r\nHi\r\n",
+			"Content-Type: text/plain; charset=UTF-8\r\n\r\nHi\r\n" + strings.Replace(footerText, "Test mailing", "Tëst mailing", 1)},
+		{"non-ASCII footer into ASCII text", &accented, "Subject: x\r\n\r\nHi\r\n", ""},
+		{"multipart/mixed", test, mixed, strings.Replace(mixed, "--b--",
+			"--b\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"+footerText+"\r\n--b--", 1)},
+		{"multipart/mixed cut short", test, strings.TrimSuffix(mixed, "--b--\r\n"), ""},
+		{"multipart/alternative", test, strings.Replace(mixed, "mixed", "alternative", 1), ""},
+		{"a single image", test, "Content-Type: image/png\r\n\r\nPNG", ""},
+		{"unreadable Content-Type", test, "Content-Type: text/plain; charset\r\n\r\nHi", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decorate([]byte(tt.raw), tt.list)
+			switch {
+			case tt.want == "" && err == nil:
+				t.Errorf("decorated:\n%s", got)
+			case tt.want != "" && err != nil:
+				t.Errorf("error %v", err)
+			case string(got) != tt.want:
+				t.Errorf("got:\n%q\nwant:\n%q", got, tt.want)
+			}
+		})
+	}
+}

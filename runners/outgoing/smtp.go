@@ -1,0 +1,287 @@
+package outgoing
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// connErrorCode is the code Mailman gives a recipient when the conversation
+// itself failed (no connection, a broken one, an I/O error): temporary.
+const connErrorCode = 444
+
+// dialTimeout bounds a connection attempt, as go-smtp's own Dial does.
+const dialTimeout = 30 * time.Second
+
+// refusal is the mail server's answer for a recipient it did not take.
+type refusal struct {
+	rcpt string
+	code int
+	text string
+}
+
+// permanent is Mailman's rule: a 5xx reply other than 552 (which RFC 5321
+// §4.5.3.1.10 says clients should treat as temporary) is for good.
+func (r refusal) permanent() bool { return r.code >= 500 && r.code != 552 }
+
+func (r refusal) reason() string { return strconv.Itoa(r.code) + " " + r.text }
+
+// refusalOf turns an error of the SMTP conversation about rcpt into its
+// refusal: the server's code and text, or connErrorCode for anything that
+// is not a reply.
+func refusalOf(rcpt string, err error) refusal {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return refusal{rcpt, connErrorCode, err.Error()}
+	}
+	text := se.Message
+	if c := se.EnhancedCode; c != smtp.EnhancedCodeNotSet && c != smtp.NoEnhancedCode {
+		text = fmt.Sprintf("%d.%d.%d %s", c[0], c[1], c[2], text)
+	}
+	return refusal{rcpt, se.Code, text}
+}
+
+// refuseAll is err's refusal for each of rcpts.
+func refuseAll(rcpts []string, err error) []refusal {
+	rs := make([]refusal, 0, len(rcpts))
+	for _, r := range rcpts {
+		rs = append(rs, refusalOf(r, err))
+	}
+	return rs
+}
+
+// deliver sends data to rcpts (sorted): under VERP one transaction per
+// recipient with its own envelope sender, else one per chunk of at most
+// MaxRecipients. It returns how many recipients the server took and the
+// refusals of the others, sorted by recipient.
+func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bool, data []byte) (int, []refusal) {
+	type txn struct {
+		from  string
+		rcpts []string
+	}
+	var txns []txn
+	if verp {
+		for _, r := range rcpts {
+			txns = append(txns, txn{verpSender(from, r), []string{r}})
+		}
+	} else {
+		size := h.Settings.MaxRecipients
+		if size <= 0 {
+			size = len(rcpts)
+		}
+		for chunk := range slices.Chunk(rcpts, size) {
+			txns = append(txns, txn{from, chunk})
+		}
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delivered := 0
+	var refused []refusal
+	for i, t := range txns {
+		c, err := h.connection(log)
+		if err != nil {
+			// A failure to set up the session says nothing about the
+			// recipients, whatever its code (a 554 greeting, a 535 to
+			// AUTH): it is temporary for all. And the rest of the message
+			// waits, rather than each transaction waiting for its own
+			// connection timeout.
+			for _, rest := range txns[i:] {
+				for _, r := range rest.rcpts {
+					refused = append(refused, refusal{r, connErrorCode, err.Error()})
+				}
+			}
+			break
+		}
+		n, rs := h.transaction(c, t.from, t.rcpts, data)
+		delivered += n
+		refused = append(refused, rs...)
+	}
+	slices.SortFunc(refused, func(a, b refusal) int { return strings.Compare(a.rcpt, b.rcpt) })
+	return delivered, refused
+}
+
+// transaction runs MAIL, RCPT for each of rcpts and DATA on c. Unlike
+// go-smtp's SendMail, which stops at the first refused RCPT, a refused
+// recipient is recorded and the others go on; an error at MAIL or DATA is
+// every recipient's it concerns.
+func (h *Handler) transaction(c *smtp.Client, from string, rcpts []string, data []byte) (int, []refusal) {
+	if err := c.Mail(from, nil); err != nil {
+		h.abort(c, err)
+		return 0, refuseAll(rcpts, err)
+	}
+	var accepted []string
+	var refused []refusal
+	for i, r := range rcpts {
+		err := c.Rcpt(r, nil)
+		var se *smtp.SMTPError
+		switch {
+		case err == nil:
+			accepted = append(accepted, r)
+		case errors.As(err, &se):
+			refused = append(refused, refusalOf(r, err))
+		default:
+			h.drop()
+			return 0, append(refused, refuseAll(append(accepted, rcpts[i:]...), err)...)
+		}
+	}
+	if len(accepted) == 0 {
+		h.abort(c, nil)
+		return 0, refused
+	}
+	if err := sendData(c, data); err != nil {
+		h.abort(c, err)
+		return 0, append(refused, refuseAll(accepted, err)...)
+	}
+	return len(accepted), refused
+}
+
+func sendData(c *smtp.Client, data []byte) error {
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// abort ends a transaction that did not complete: after a reply (or none,
+// err nil) RSET leaves the connection ready for the next one; after any
+// other error the connection cannot be trusted and is dropped.
+func (h *Handler) abort(c *smtp.Client, err error) {
+	var se *smtp.SMTPError
+	if err != nil && !errors.As(err, &se) {
+		h.drop()
+		return
+	}
+	if c.Reset() != nil {
+		h.drop()
+	}
+}
+
+// connection returns the kept connection, checked with a NOOP (the server
+// may have closed it while idle), or a new one.
+func (h *Handler) connection(log *slog.Logger) (*smtp.Client, error) {
+	if h.client != nil {
+		if h.client.Noop() == nil {
+			return h.client, nil
+		}
+		h.drop()
+	}
+	c, err := h.dial()
+	if err != nil {
+		// Once per outage, as Mailman: every message of a long outage
+		// would otherwise say the same.
+		if !h.down {
+			log.Error("cannot connect to SMTP server", "host", h.Settings.Host, "port", h.port(), "error", err)
+		}
+		h.down = true
+		return nil, err
+	}
+	if h.down {
+		log.Info("connected to SMTP server again", "host", h.Settings.Host, "port", h.port())
+	}
+	h.down = false
+	h.client = c
+	return c, nil
+}
+
+func (h *Handler) port() int {
+	if h.Settings.Port == 0 {
+		return 25
+	}
+	return h.Settings.Port
+}
+
+// dial connects, says EHLO and authenticates.
+func (h *Handler) dial() (*smtp.Client, error) {
+	s := h.Settings
+	addr := net.JoinHostPort(s.Host, strconv.Itoa(h.port()))
+	tlsConfig := &tls.Config{ServerName: s.Host, RootCAs: h.rootCAs}
+	var c *smtp.Client
+	var err error
+	switch s.SecureMode {
+	case "", "smtp":
+		c, err = smtp.Dial(addr)
+	case "smtps":
+		c, err = smtp.DialTLS(addr, tlsConfig)
+	case "starttls":
+		// go-smtp exports STARTTLS only as part of making a client, which
+		// greets the server as "localhost" first; Hello below gives our
+		// name in the EHLO that starts the TLS session.
+		var conn net.Conn
+		if conn, err = net.DialTimeout("tcp", addr, dialTimeout); err == nil {
+			c, err = smtp.NewClientStartTLS(conn, tlsConfig)
+		}
+	default:
+		return nil, fmt.Errorf("smtp_secure_mode %q is not smtp, starttls or smtps", s.SecureMode)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s (%s): %w", addr, orSMTP(s.SecureMode), err)
+	}
+	if err := c.Hello(h.hostname()); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("EHLO to %s: %w", addr, err)
+	}
+	if s.User != "" && s.Pass != "" {
+		if err := c.Auth(sasl.NewPlainClient("", s.User, s.Pass)); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("AUTH PLAIN as %s at %s: %w", s.User, addr, err)
+		}
+	}
+	return c, nil
+}
+
+func orSMTP(mode string) string {
+	if mode == "" {
+		return "smtp"
+	}
+	return mode
+}
+
+func (h *Handler) hostname() string {
+	if h.Settings.Hostname != "" {
+		return h.Settings.Hostname
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		return name
+	}
+	return "localhost"
+}
+
+// drop closes the kept connection without a word to the server: it is
+// broken or cannot be trusted.
+func (h *Handler) drop() {
+	if h.client != nil {
+		h.client.Close()
+		h.client = nil
+	}
+}
+
+// Close quits the kept connection.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.client == nil {
+		return nil
+	}
+	c := h.client
+	h.client = nil
+	if err := c.Quit(); err != nil {
+		c.Close()
+		return fmt.Errorf("quit SMTP connection: %w", err)
+	}
+	return nil
+}
