@@ -97,7 +97,7 @@ func cmdRunner(e *env, args []string) error {
 	defer stop()
 	root := filepath.Join(cfg.VarDir(), "queue")
 	if spec.Name == "lmtp" {
-		return runLMTP(ctx, cfg, root, log)
+		return runLMTP(ctx, cfg, log)
 	}
 	h, cleanup, err := registry.Handler(spec.Name, cfg, log)
 	if errors.Is(err, registry.ErrNotBuilt) {
@@ -207,7 +207,7 @@ func publishLMTPJournal(cfg *config.Config) error {
 
 // runLMTP runs the LMTP runner: it has no queue of its own and fills
 // incoming, command and bounces.
-func runLMTP(ctx context.Context, cfg *config.Config, root string, log *slog.Logger) error {
+func runLMTP(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	st, err := store.Open(ctx, cfg.Database.URL, cfg.VarDir())
 	if err != nil {
 		return err
