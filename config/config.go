@@ -96,9 +96,9 @@ var startByDefault = map[string]bool{
 	"lmtp":     true,
 	"incoming": true,
 	"command":  false,
-	"pipeline": false,
-	"outgoing": false,
-	"virgin":   false,
+	"pipeline": true,
+	"outgoing": true,
+	"virgin":   true,
 	"bounces":  false,
 	"retry":    true,
 }

@@ -76,7 +76,7 @@ func TestStartFailuresAreReported(t *testing.T) {
 	s := mailmantest.NewSite(t, "")
 	transcript(t, s, []step{
 		{"start bogus", 2, `unknown runner "bogus"`},
-		{"start pipeline", 1, `runner pipeline:0:1 exited during start-up \(exit status 78 \(do not restart\)\): .*pipeline: runner not built yet`},
+		{"start bounces", 1, `runner bounces:0:1 exited during start-up \(exit status 78 \(do not restart\)\): .*bounces: runner not built yet`},
 		{"status", 1, `not running`},
 	})
 	os.WriteFile(s.Config, []byte("[mta]\nlmtp_prot = 1\n"), 0o644)

@@ -13,6 +13,7 @@ import (
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/incoming"
 	"github.com/mailman-go/mailman/runners/outgoing"
+	"github.com/mailman-go/mailman/runners/pipeline"
 	"github.com/mailman-go/mailman/runners/retry"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -39,6 +40,17 @@ func (r *resources) store() (*store.Store, error) {
 		r.closers = append(r.closers, st.Close)
 	}
 	return st, err
+}
+
+// storeAnd opens the store and the named queue, for a handler that needs
+// both.
+func (r *resources) storeAnd(queue string) (*store.Store, *switchboard.Switchboard, error) {
+	st, err := r.store()
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := r.queue(queue)
+	return st, q, err
 }
 
 func (r *resources) close() {
@@ -74,12 +86,16 @@ var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler,
 			MaxAutoresponsesPerDay: r.cfg.MTA.MaxAutoresponsesPerDay,
 		}}, nil
 	},
+	"pipeline": func(r *resources, log *slog.Logger) (runners.Handler, error) {
+		st, out, err := r.storeAnd("outgoing")
+		return &pipeline.Handler{Store: st, Outgoing: out, Log: log}, err
+	},
+	"virgin": func(r *resources, log *slog.Logger) (runners.Handler, error) {
+		st, out, err := r.storeAnd("outgoing")
+		return &pipeline.VirginHandler{Store: st, Outgoing: out, Log: log}, err
+	},
 	"outgoing": func(r *resources, log *slog.Logger) (runners.Handler, error) {
-		st, err := r.store()
-		if err != nil {
-			return nil, err
-		}
-		retryQ, err := r.queue("retry")
+		st, retryQ, err := r.storeAnd("retry")
 		if err != nil {
 			return nil, err
 		}

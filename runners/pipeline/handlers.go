@@ -1,0 +1,203 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/store"
+)
+
+// sender is whom the post is from: From, else the envelope sender.
+func (p *post) sender() string {
+	if a := p.msg.Addresses("From"); len(a) > 0 {
+		return a[0]
+	}
+	if a := p.msg.Addresses("X-MailFrom"); len(a) > 0 {
+		return a[0]
+	}
+	return ""
+}
+
+func (p *post) address(sub string) string {
+	if sub == "" {
+		return p.list.PostingAddress
+	}
+	return p.list.Address.Name + "-" + sub + "@" + p.list.Address.Domain
+}
+
+// memberRecipients: the regular members with delivery enabled, minus the
+// sender when they do not want their own posts.
+func memberRecipients(ctx context.Context, p *post) error {
+	if _, ok := p.md["recipients"]; ok {
+		return nil
+	}
+	ms, err := p.store.Members(ctx, p.list.Address, store.Regular)
+	if err != nil {
+		return err
+	}
+	sender := p.sender()
+	var rcpts []string
+	for _, m := range ms {
+		a := strings.ToLower(m.Address)
+		if !m.DeliveryEnabled || (a == sender && !m.ReceiveOwnPostings) {
+			continue
+		}
+		rcpts = append(rcpts, a)
+	}
+	slices.Sort(rcpts)
+	p.md.Set("recipients", slices.Compact(rcpts))
+	return nil
+}
+
+// ownerRecipients: the owners and moderators, for mail to LIST-owner.
+func ownerRecipients(ctx context.Context, p *post) error {
+	var rcpts []string
+	for _, role := range []store.Role{store.Owner, store.Moderator} {
+		ms, err := p.store.Members(ctx, p.list.Address, role)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.DeliveryEnabled {
+				rcpts = append(rcpts, strings.ToLower(m.Address))
+			}
+		}
+	}
+	slices.Sort(rcpts)
+	p.md.Set("recipients", slices.Compact(rcpts))
+	p.md.Set("nodecorate", true)
+	p.md.Set("verp", true)
+	return nil
+}
+
+// cleansed are headers that must not reach the members: passwords and
+// requests for receipts.
+var cleansed = []string{"Approved", "Approve", "X-Approved", "X-Approve", "Urgent", "Return-Receipt-To",
+	"Disposition-Notification-To", "X-Confirm-Reading-To", "X-PMRQC", "Archived-At"}
+
+func cleanse(_ context.Context, p *post) error {
+	for _, h := range cleansed {
+		p.msg.Del(h)
+	}
+	return nil
+}
+
+// cookHeaders adds the headers list mail carries; for a post, also
+// X-BeenThere (which the loop rule reads) and Reply-To munging.
+func cookHeaders(_ context.Context, p *post) error {
+	if !p.msg.Has("X-Mailman-Version") {
+		p.msg.Add("X-Mailman-Version", Version)
+	}
+	if !p.msg.Has("Precedence") {
+		p.msg.Add("Precedence", "list")
+	}
+	if p.virgin || p.list == nil {
+		return nil
+	}
+	p.md.Set("original_sender", p.sender())
+	p.msg.Set("X-BeenThere", p.list.PostingAddress)
+	if p.list.ReplyGoesToList == "point_to_list" {
+		reply := []string{p.list.PostingAddress}
+		for _, a := range p.msg.Addresses("Reply-To") {
+			if a != strings.ToLower(p.list.PostingAddress) {
+				reply = append(reply, a)
+			}
+		}
+		p.msg.Set("Reply-To", strings.Join(reply, ", "))
+	}
+	return nil
+}
+
+// replyPrefix matches the "Re:"-like words that start a reply's subject,
+// in the languages Mailman knows, with counters such as "Re[2]:".
+var replyPrefix = regexp.MustCompile(`(?i)^\s*(re|aw|sv|vs)(\[\d+\])?:\s*`)
+
+// subjectPrefix puts the list's prefix at the start of the Subject, once,
+// with the reply words folded into one "Re: " after it.
+func subjectPrefix(_ context.Context, p *post) error {
+	prefix := p.list.SubjectPrefix
+	if prefix == "" {
+		return nil
+	}
+	original := p.msg.Decoded("Subject")
+	p.md.Set("original_subject", original)
+	// The prefix as it may already stand in the subject, with any number
+	// in place of %d.
+	old := regexp.MustCompile(`(?i)^\s*` + strings.ReplaceAll(regexp.QuoteMeta(strings.TrimSpace(prefix)), "%d", `\d+`) + `\s*`)
+	subject, reply := original, false
+	for {
+		if loc := replyPrefix.FindStringIndex(subject); loc != nil {
+			subject, reply = subject[loc[1]:], true
+			continue
+		}
+		if loc := old.FindStringIndex(subject); loc != nil {
+			subject = subject[loc[1]:]
+			continue
+		}
+		break
+	}
+	subject = strings.TrimSpace(subject)
+	p.md.Set("stripped_subject", subject)
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	if reply {
+		subject = "Re: " + subject
+	}
+	p.msg.Set("Subject", strings.ReplaceAll(prefix, "%d", fmt.Sprint(p.list.PostID))+subject)
+	return nil
+}
+
+// rfc2369 adds List-Id (RFC 2919) and the RFC 2369 headers.
+func rfc2369(_ context.Context, p *post) error {
+	if p.list == nil || !p.list.IncludeRFC2369Headers {
+		return nil
+	}
+	for _, h := range []string{"List-Id", "List-Help", "List-Owner", "List-Subscribe", "List-Unsubscribe", "List-Post"} {
+		p.msg.Del(h)
+	}
+	id := "<" + p.list.ListID + ">"
+	if p.list.DisplayName != "" {
+		id = p.list.DisplayName + " " + id
+	}
+	p.msg.Add("List-Id", id)
+	p.msg.Add("List-Help", "<mailto:"+p.address("request")+"?subject=help>")
+	p.msg.Add("List-Owner", "<mailto:"+p.address("owner")+">")
+	p.msg.Add("List-Subscribe", "<mailto:"+p.address("join")+">")
+	p.msg.Add("List-Unsubscribe", "<mailto:"+p.address("leave")+">")
+	if !p.md.Bool("reduced_list_headers") {
+		p.msg.Add("List-Post", "<mailto:"+p.list.PostingAddress+">")
+	}
+	return nil
+}
+
+// afterDelivery numbers the post and records it as the list's last.
+func afterDelivery(ctx context.Context, p *post) error {
+	id, err := p.store.NextPostID(ctx, p.list.ListID, p.now)
+	if err != nil {
+		return err
+	}
+	p.md.Set("post_id", id)
+	return nil
+}
+
+// toOutgoing queues the message for delivery, from the list's bounces
+// address unless the message already names its envelope sender.
+func toOutgoing(_ context.Context, p *post) error {
+	if p.list != nil {
+		env := p.md.String("envsender")
+		if env == "" || env == "noreply@"+p.list.Address.Domain {
+			p.md.Set("envsender", p.address("bounces"))
+		}
+	}
+	name, err := p.outgoing.Enqueue(p.msg.Bytes(), p.md)
+	if err != nil {
+		return runners.Temporary(err, pauseOnStore)
+	}
+	p.entry = name
+	return nil
+}

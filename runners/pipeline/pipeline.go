@@ -1,0 +1,137 @@
+// Package pipeline is the runner of the pipeline and virgin queues: it
+// prepares an accepted post for delivery (who gets it, the headers list
+// mail carries, the subject prefix, the post's number) and hands it to the
+// outgoing queue; messages the system wrote itself take a shorter way.
+//
+// Handlers are small named steps listed in tables, as Mailman's are; a new
+// handler is one function and one line in a table. Mailman's
+// avoid-duplicates handler is not here: it needs a per-member
+// receive_list_copy setting the store does not have. The package knows the
+// store and the switchboard; it delivers nothing itself.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// Version is what X-Mailman-Version says.
+const Version = "mailman-go 0.1"
+
+// ErrListGone is the reason an entry whose list no longer exists is shunted.
+var ErrListGone = errors.New("the list no longer exists")
+
+const pauseOnStore = 5 * time.Second
+
+// post is one message going through a pipeline.
+type post struct {
+	list     *store.List
+	msg      *message.Message
+	md       switchboard.Msgdata
+	store    *store.Store
+	now      time.Time
+	virgin   bool
+	entry    string // the outgoing entry, once queued
+	outgoing *switchboard.Switchboard
+}
+
+type handler struct {
+	name string
+	run  func(ctx context.Context, p *post) error
+}
+
+var (
+	postingPipeline = []handler{
+		{"member-recipients", memberRecipients},
+		{"cleanse", cleanse},
+		{"cook-headers", cookHeaders},
+		{"subject-prefix", subjectPrefix},
+		{"rfc-2369", rfc2369},
+		{"after-delivery", afterDelivery},
+		{"to-outgoing", toOutgoing},
+	}
+	ownerPipeline = []handler{
+		{"owner-recipients", ownerRecipients},
+		{"to-outgoing", toOutgoing},
+	}
+	virginPipeline = []handler{
+		{"cook-headers", cookHeaders},
+		{"rfc-2369", rfc2369},
+		{"to-outgoing", toOutgoing},
+	}
+)
+
+// Handler is the pipeline runner's.
+type Handler struct {
+	Store    *store.Store
+	Outgoing *switchboard.Switchboard
+	Log      *slog.Logger
+	Now      func() time.Time // nil means time.Now
+}
+
+// Dispose runs the entry through the owner or the posting pipeline.
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+	steps := postingPipeline
+	if e.Msgdata.Bool("to_owner") {
+		steps = ownerPipeline
+	}
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	return run(ctx, h.Store, h.Outgoing, h.Log, e, steps, false, now)
+}
+
+// VirginHandler is the virgin runner's: messages the system wrote itself.
+type VirginHandler struct {
+	Store    *store.Store
+	Outgoing *switchboard.Switchboard
+	Log      *slog.Logger
+}
+
+// Dispose runs the entry through the virgin pipeline.
+func (h *VirginHandler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+	return run(ctx, h.Store, h.Outgoing, h.Log, e, virginPipeline, true, time.Now())
+}
+
+func run(ctx context.Context, st *store.Store, out *switchboard.Switchboard, log *slog.Logger, e *switchboard.Entry, steps []handler, virgin bool, now time.Time) (runners.Outcome, error) {
+	p := &post{md: e.Msgdata.Clone(), store: st, now: now, virgin: virgin, outgoing: out}
+	if id := p.md.String("listid"); id != "" {
+		list, err := st.ListByID(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNoSuchList):
+			return runners.Done, fmt.Errorf("list %s: %w", id, ErrListGone)
+		case err != nil:
+			return runners.Done, runners.Temporary(err, pauseOnStore)
+		}
+		p.list = list
+	} else if !virgin {
+		return runners.Done, fmt.Errorf("entry %s has no list", e.Name)
+	}
+	msg, err := message.Parse(e.Message)
+	if err != nil {
+		return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
+	}
+	p.msg = msg
+	for _, s := range steps {
+		if err := s.run(ctx, p); err != nil {
+			var temp *runners.TemporaryError
+			if errors.As(err, &temp) || errors.Is(err, store.ErrUnavailable) {
+				return runners.Done, runners.Temporary(err, pauseOnStore)
+			}
+			return runners.Done, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	var rcpts []string
+	p.md.Get("recipients", &rcpts)
+	log.Info("pipeline", "list", p.md.String("listid"), "message_id", msg.Get("Message-ID"), "recipients", len(rcpts), "entry", p.entry)
+	return runners.Done, nil
+}

@@ -1,0 +1,280 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+type fixture struct {
+	st  *store.Store
+	out *switchboard.Switchboard
+	a   store.ListAddress
+}
+
+// newFixture is a list test@example.com with owner owen, moderator mona,
+// and members anne, bart and cris.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, _ := store.ParseListAddress("test@example.com")
+	if _, err := st.CreateList(ctx, store.NewList{Address: a, Owners: []string{"owen@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddMembers(ctx, a, store.Moderator, []string{"mona@example.com"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddMembers(ctx, a, store.Regular, []string{"anne@example.com", "Bart <BART@example.com>", "cris@example.com"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := switchboard.Open(filepath.Join(dir, "queue"), "outgoing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	return &fixture{st: st, out: out, a: a}
+}
+
+func (f *fixture) newPost(t *testing.T, raw string, md switchboard.Msgdata) *post {
+	t.Helper()
+	l, err := f.st.List(context.Background(), f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := message.Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md == nil {
+		md = switchboard.Msgdata{}
+	}
+	md.Set("listid", "test.example.com")
+	return &post{list: l, msg: m, md: md, store: f.st, now: time.Now(), outgoing: f.out}
+}
+
+func (f *fixture) outgoing(t *testing.T) []*switchboard.Entry {
+	t.Helper()
+	files, _, err := f.out.Ready(switchboard.Whole, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []*switchboard.Entry
+	for _, file := range files {
+		e, err := switchboard.ReadFile(filepath.Join(f.out.Dir(), file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+func recipients(md switchboard.Msgdata) []string {
+	var rs []string
+	md.Get("recipients", &rs)
+	return rs
+}
+
+func TestSubjectPrefix(t *testing.T) {
+	tests := []struct {
+		prefix, subject, want string
+		postID                int
+	}{
+		{"[Test] ", "Subject: Hello\r\n", "[Test] Hello", 1},
+		{"[Test] ", "Subject: [Test] Hello\r\n", "[Test] Hello", 1},
+		{"[Test] ", "Subject: Re: [Test] Hello\r\n", "[Test] Re: Hello", 1},
+		{"[Test] ", "Subject: RE: Re: AW: [Test] Hello\r\n", "[Test] Re: Hello", 1},
+		{"[Test] ", "Subject: Re[2]: Hello\r\n", "[Test] Re: Hello", 1},
+		{"[Test] ", "Subject: [test] re: sv: Hello\r\n", "[Test] Re: Hello", 1},
+		{"[Test] ", "Subject:  \r\n", "[Test] (no subject)", 1},
+		{"[Test] ", "", "[Test] (no subject)", 1},
+		{"[Test] ", "Subject: =?utf-8?q?caf=C3=A9?=\r\n", "[Test] café", 1},
+		{"[Test %d] ", "Subject: [Test 6] Hi\r\n", "[Test 7] Hi", 7},
+		{"", "Subject: Hello\r\n", "Hello", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefix+"|"+tt.subject, func(t *testing.T) {
+			f := newFixture(t)
+			if err := f.st.SetListSetting(context.Background(), f.a, "subject_prefix", tt.prefix); err != nil {
+				t.Fatal(err)
+			}
+			p := f.newPost(t, "From: anne@example.com\r\n"+tt.subject+"\r\nbody\r\n", nil)
+			p.list.PostID = tt.postID
+			if err := subjectPrefix(context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.msg.Decoded("Subject"); got != tt.want {
+				t.Errorf("Subject %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHandlers(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, f *fixture)
+		raw   string
+		md    switchboard.Msgdata
+		run   func(context.Context, *post) error
+		check func(t *testing.T, p *post)
+	}{
+		{"member-recipients: every member with delivery on", nil, "From: zoe@example.org\r\n\r\nx", nil, memberRecipients, func(t *testing.T, p *post) {
+			if got := recipients(p.md); !slices.Equal(got, []string{"anne@example.com", "bart@example.com", "cris@example.com"}) {
+				t.Errorf("recipients %v", got)
+			}
+		}},
+		{"member-recipients: delivery off, own posts off", func(t *testing.T, f *fixture) {
+			ctx := context.Background()
+			f.st.SetMemberOption(ctx, f.a, "bart@example.com", store.Regular, "delivery_enabled", "false")
+			f.st.SetMemberOption(ctx, f.a, "anne@example.com", store.Regular, "receive_own_postings", "false")
+		}, "From: Anne <ANNE@example.com>\r\n\r\nx", nil, memberRecipients, func(t *testing.T, p *post) {
+			if got := recipients(p.md); !slices.Equal(got, []string{"cris@example.com"}) {
+				t.Errorf("recipients %v", got)
+			}
+		}},
+		{"member-recipients: recipients already set", nil, "From: a@x\r\n\r\nx", switchboard.Msgdata{"recipients": []byte(`["z@example.org"]`)}, memberRecipients, func(t *testing.T, p *post) {
+			if got := recipients(p.md); !slices.Equal(got, []string{"z@example.org"}) {
+				t.Errorf("recipients %v", got)
+			}
+		}},
+		{"owner-recipients", nil, "From: zoe@example.org\r\n\r\nx", nil, ownerRecipients, func(t *testing.T, p *post) {
+			if got := recipients(p.md); !slices.Equal(got, []string{"mona@example.com", "owen@example.com"}) || !p.md.Bool("nodecorate") || !p.md.Bool("verp") {
+				t.Errorf("recipients %v, md %v", got, p.md)
+			}
+		}},
+		{"cleanse", nil, "From: a@x\r\nApproved: pw\r\nX-Approve: pw\r\nUrgent: pw\r\nReturn-Receipt-To: a@x\r\nSubject: s\r\n\r\nx", nil, cleanse, func(t *testing.T, p *post) {
+			if got := string(p.msg.Bytes()); got != "From: a@x\r\nSubject: s\r\n\r\nx" {
+				t.Errorf("after cleanse %q", got)
+			}
+		}},
+		{"cook-headers: a post", nil, "From: anne@example.com\r\nReply-To: anne@example.com\r\n\r\nx", nil, cookHeaders, func(t *testing.T, p *post) {
+			if p.msg.Get("Precedence") != "list" || p.msg.Get("X-BeenThere") != "test@example.com" || p.msg.Get("X-Mailman-Version") != Version ||
+				p.md.String("original_sender") != "anne@example.com" || p.msg.Get("Reply-To") != "anne@example.com" {
+				t.Errorf("headers:\n%s", p.msg.Bytes())
+			}
+		}},
+		{"cook-headers: reply to the list", func(t *testing.T, f *fixture) {
+			f.st.SetListSetting(context.Background(), f.a, "reply_goes_to_list", "point_to_list")
+		}, "From: anne@example.com\r\nReply-To: anne@example.com\r\n\r\nx", nil, cookHeaders, func(t *testing.T, p *post) {
+			if got := p.msg.Get("Reply-To"); got != "test@example.com, anne@example.com" {
+				t.Errorf("Reply-To %q", got)
+			}
+		}},
+		{"rfc-2369", nil, "From: a@x\r\nList-Id: <forged>\r\n\r\nx", nil, rfc2369, func(t *testing.T, p *post) {
+			want := map[string]string{
+				"List-Id": "Test <test.example.com>", "List-Help": "<mailto:test-request@example.com?subject=help>",
+				"List-Owner": "<mailto:test-owner@example.com>", "List-Subscribe": "<mailto:test-join@example.com>",
+				"List-Unsubscribe": "<mailto:test-leave@example.com>", "List-Post": "<mailto:test@example.com>",
+			}
+			for h, v := range want {
+				if got := p.msg.Values(h); len(got) != 1 || got[0] != v {
+					t.Errorf("%s: %q, want %q", h, got, v)
+				}
+			}
+		}},
+		{"rfc-2369: reduced", nil, "From: a@x\r\n\r\nx", switchboard.Msgdata{"reduced_list_headers": []byte("true")}, rfc2369, func(t *testing.T, p *post) {
+			if p.msg.Has("List-Post") || !p.msg.Has("List-Id") {
+				t.Errorf("headers:\n%s", p.msg.Bytes())
+			}
+		}},
+		{"rfc-2369: off", func(t *testing.T, f *fixture) {
+			f.st.SetListSetting(context.Background(), f.a, "include_rfc2369_headers", "false")
+		}, "From: a@x\r\n\r\nx", nil, rfc2369, func(t *testing.T, p *post) {
+			if p.msg.Has("List-Id") {
+				t.Errorf("headers:\n%s", p.msg.Bytes())
+			}
+		}},
+		{"after-delivery", nil, "From: a@x\r\n\r\nx", nil, afterDelivery, func(t *testing.T, p *post) {
+			if p.md.Int("post_id") != 1 {
+				t.Errorf("post_id %d", p.md.Int("post_id"))
+			}
+		}},
+		{"to-outgoing", nil, "From: a@x\r\n\r\nx", switchboard.Msgdata{"envsender": []byte(`"noreply@example.com"`)}, toOutgoing, func(t *testing.T, p *post) {
+			if p.entry == "" || p.md.String("envsender") != "test-bounces@example.com" {
+				t.Errorf("entry %q, envsender %q", p.entry, p.md.String("envsender"))
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.setup != nil {
+				tt.setup(t, f)
+			}
+			p := f.newPost(t, tt.raw, tt.md)
+			if err := tt.run(context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, p)
+		})
+	}
+}
+
+func TestDispose(t *testing.T) {
+	f := newFixture(t)
+	h := &Handler{Store: f.st, Outgoing: f.out, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	raw := []byte("From: anne@example.com\r\nTo: test@example.com\r\nSubject: Hi\r\nApproved: pw\r\n\r\nbody\r\n")
+	for range 2 {
+		e := &switchboard.Entry{Name: "x", Message: raw, Msgdata: switchboard.Msgdata{}}
+		e.Msgdata.Set("listid", "test.example.com")
+		e.Msgdata.Set("envsender", "noreply@example.com")
+		if _, err := h.Dispose(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := f.outgoing(t)
+	if len(out) != 2 {
+		t.Fatalf("outgoing holds %d", len(out))
+	}
+	m, _ := message.Parse(out[0].Message)
+	if m.Get("Subject") != "[Test] Hi" || m.Has("Approved") || m.Get("List-Id") != "Test <test.example.com>" {
+		t.Errorf("message:\n%s", out[0].Message)
+	}
+	if got := recipients(out[0].Msgdata); !slices.Equal(got, []string{"anne@example.com", "bart@example.com", "cris@example.com"}) {
+		t.Errorf("recipients %v", got)
+	}
+	if out[0].Msgdata.Int("post_id") != 1 || out[1].Msgdata.Int("post_id") != 2 || out[0].Msgdata.String("envsender") != "test-bounces@example.com" {
+		t.Errorf("md %v / %v", out[0].Msgdata, out[1].Msgdata)
+	}
+	e := &switchboard.Entry{Name: "y", Message: raw, Msgdata: switchboard.Msgdata{"listid": []byte(`"gone.example.com"`)}}
+	if _, err := h.Dispose(context.Background(), e); !errors.Is(err, ErrListGone) {
+		t.Errorf("vanished list: %v", err)
+	}
+}
+
+func TestVirgin(t *testing.T) {
+	f := newFixture(t)
+	h := &VirginHandler{Store: f.st, Outgoing: f.out, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	e := &switchboard.Entry{Name: "n", Message: []byte("From: test-bounces@example.com\r\nTo: zoe@example.org\r\nPrecedence: bulk\r\nSubject: notice\r\n\r\nx\r\n"), Msgdata: switchboard.Msgdata{}}
+	e.Msgdata.Set("listid", "test.example.com")
+	e.Msgdata.Set("recipients", []string{"zoe@example.org"})
+	e.Msgdata.Set("reduced_list_headers", true)
+	if _, err := h.Dispose(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	out := f.outgoing(t)
+	if len(out) != 1 {
+		t.Fatalf("outgoing holds %d", len(out))
+	}
+	m, _ := message.Parse(out[0].Message)
+	if m.Get("Precedence") != "bulk" || !m.Has("List-Id") || m.Has("List-Post") || m.Get("Subject") != "notice" ||
+		!slices.Equal(recipients(out[0].Msgdata), []string{"zoe@example.org"}) || out[0].Msgdata.String("envsender") != "test-bounces@example.com" {
+		t.Errorf("notice:\n%s\n%v", out[0].Message, out[0].Msgdata)
+	}
+}
