@@ -15,6 +15,7 @@ var memberOptions = map[string]string{
 	"moderation_action":    "moderation_action",
 	"delivery_enabled":     "delivery_enabled",
 	"receive_own_postings": "receive_own_postings",
+	"receive_list_copy":    "receive_list_copy",
 }
 
 // MemberOptions lists the names SetMemberOption accepts, sorted.
@@ -29,7 +30,8 @@ func MemberOptions() []string {
 
 // SetMemberOption changes one setting of address in role of a list:
 // moderation_action (accept, defer, discard, hold, reject, or "" for the
-// list's default), delivery_enabled or receive_own_postings (true/false).
+// list's default), delivery_enabled, receive_own_postings or
+// receive_list_copy (true/false).
 func (s *Store) SetMemberOption(ctx context.Context, a ListAddress, address string, role Role, name, value string) error {
 	column, ok := memberOptions[name]
 	if !ok {

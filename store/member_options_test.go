@@ -25,6 +25,7 @@ func TestSetMemberOption(t *testing.T) {
 		{"back to the default", "ANNE@example.com", "moderation_action", "", nil, func(m *Member) bool { return m.ModerationAction == "" }},
 		{"no mail", "anne@example.com", "delivery_enabled", "false", nil, func(m *Member) bool { return !m.DeliveryEnabled }},
 		{"not own posts", "anne@example.com", "receive_own_postings", "false", nil, func(m *Member) bool { return !m.ReceiveOwnPostings }},
+		{"no list copy", "anne@example.com", "receive_list_copy", "false", nil, func(m *Member) bool { return !m.ReceiveListCopy }},
 		{"bad action", "anne@example.com", "moderation_action", "shout", ErrBadValue, nil},
 		{"bad bool", "anne@example.com", "delivery_enabled", "maybe", ErrBadValue, nil},
 		{"unknown option", "anne@example.com", "colour", "red", ErrUnknownSetting, nil},

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register(command{"members set", "LIST ADDR KEY VALUE [--role ROLE]", "change one setting of a member (moderation_action, delivery_enabled, receive_own_postings)", cmdMembersSet})
+	register(command{"members set", "LIST ADDR KEY VALUE [--role ROLE]", "change one setting of a member (moderation_action, delivery_enabled, receive_own_postings, receive_list_copy)", cmdMembersSet})
 }
 
 func cmdMembersSet(e *env, args []string) error {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -71,6 +72,33 @@ func ownerRecipients(ctx context.Context, p *post) error {
 	p.md.Set("recipients", slices.Compact(rcpts))
 	p.md.Set("nodecorate", true)
 	p.md.Set("verp", true)
+	return nil
+}
+
+// avoidDuplicates drops from the recipients the members named in To, Cc,
+// Resent-To or Resent-Cc who asked not to get the list's copy as well:
+// they have the copy sent to them directly.
+func avoidDuplicates(ctx context.Context, p *post) error {
+	var rcpts []string
+	p.md.Get("recipients", &rcpts)
+	explicit := map[string]bool{}
+	for _, a := range p.msg.Addresses("To", "Cc", "Resent-To", "Resent-Cc") {
+		explicit[a] = a != strings.ToLower(p.list.PostingAddress)
+	}
+	kept := rcpts[:0]
+	for _, r := range rcpts {
+		if explicit[r] {
+			m, err := p.store.Member(ctx, p.list.ListID, r, store.Regular)
+			if err != nil && !errors.Is(err, store.ErrNoSuchMember) {
+				return err
+			}
+			if err == nil && !m.ReceiveListCopy {
+				continue
+			}
+		}
+		kept = append(kept, r)
+	}
+	p.md.Set("recipients", kept)
 	return nil
 }
 

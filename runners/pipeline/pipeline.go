@@ -4,9 +4,7 @@
 // outgoing queue; messages the system wrote itself take a shorter way.
 //
 // Handlers are small named steps listed in tables, as Mailman's are; a new
-// handler is one function and one line in a table. Mailman's
-// avoid-duplicates handler is not here: it needs a per-member
-// receive_list_copy setting the store does not have. The package knows the
+// handler is one function and one line in a table. The package knows the
 // store and the switchboard; it delivers nothing itself.
 package pipeline
 
@@ -51,6 +49,7 @@ type handler struct {
 var (
 	postingPipeline = []handler{
 		{"member-recipients", memberRecipients},
+		{"avoid-duplicates", avoidDuplicates},
 		{"cleanse", cleanse},
 		{"cook-headers", cookHeaders},
 		{"subject-prefix", subjectPrefix},

@@ -153,6 +153,22 @@ func TestHandlers(t *testing.T) {
 				t.Errorf("recipients %v", got)
 			}
 		}},
+		{"avoid-duplicates: a member in Cc who wants no list copy", func(t *testing.T, f *fixture) {
+			f.st.SetMemberOption(context.Background(), f.a, "bart@example.com", store.Regular, "receive_list_copy", "false")
+		}, "From: anne@example.com\r\nTo: test@example.com\r\nCc: Bart <bart@example.com>, cris@example.com\r\n\r\nx",
+			switchboard.Msgdata{"recipients": []byte(`["anne@example.com","bart@example.com","cris@example.com"]`)}, avoidDuplicates, func(t *testing.T, p *post) {
+				if got := recipients(p.md); !slices.Equal(got, []string{"anne@example.com", "cris@example.com"}) {
+					t.Errorf("recipients %v", got)
+				}
+			}},
+		{"avoid-duplicates: not named", func(t *testing.T, f *fixture) {
+			f.st.SetMemberOption(context.Background(), f.a, "bart@example.com", store.Regular, "receive_list_copy", "false")
+		}, "From: anne@example.com\r\nTo: test@example.com\r\n\r\nx",
+			switchboard.Msgdata{"recipients": []byte(`["anne@example.com","bart@example.com"]`)}, avoidDuplicates, func(t *testing.T, p *post) {
+				if got := recipients(p.md); !slices.Equal(got, []string{"anne@example.com", "bart@example.com"}) {
+					t.Errorf("recipients %v", got)
+				}
+			}},
 		{"owner-recipients", nil, "From: zoe@example.org\r\n\r\nx", nil, ownerRecipients, func(t *testing.T, p *post) {
 			if got := recipients(p.md); !slices.Equal(got, []string{"mona@example.com", "owen@example.com"}) || !p.md.Bool("nodecorate") || !p.md.Bool("verp") {
 				t.Errorf("recipients %v, md %v", got, p.md)
