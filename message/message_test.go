@@ -174,6 +174,27 @@ func TestSetFirstText(t *testing.T) {
 	}
 }
 
+func TestEditTexts(t *testing.T) {
+	m, _ := Parse([]byte(mixed))
+	var seen []string
+	m.EditTexts(func(mt, text string) (string, bool) {
+		seen = append(seen, mt)
+		return strings.ToUpper(text), true
+	})
+	if !slices.Equal(seen, []string{"text/plain", "text/html"}) {
+		t.Errorf("visited %v, want the parts from the last", seen)
+	}
+	out := string(m.Bytes())
+	for _, want := range []string{"<P>HTML</P>\r\n--inner\r\n", "APPROVED: PW", "AAEC\r\n--outer--"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("after EditTexts, %q missing:\n%s", want, out)
+		}
+	}
+	if got, _ := m.FirstText(); got != "APPROVED: PW\r\nCAFÉ SOFT" {
+		t.Errorf("first text %q", got)
+	}
+}
+
 func TestBuild(t *testing.T) {
 	post := []byte("From: a@example.com\nSubject: the post\n\nhello\n")
 	raw := NewMultipart([]Field{{"From", "list-owner@example.com"}, {"Subject", "Zoë's post"}, {"Message-ID", NewMessageID("example.com")}}, []Part{

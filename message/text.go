@@ -14,10 +14,11 @@ import (
 // message cannot make the search costly.
 const maxDepth = 20
 
-// textPart is where the first text/plain part's content lies in the body.
+// textPart is where a text part's content lies in the body.
 type textPart struct {
 	start, end int
 	encoding   string
+	mediaType  string
 }
 
 // FirstText returns the transfer-decoded content of the first text/plain
@@ -44,33 +45,68 @@ func (m *Message) SetFirstText(text string) error {
 	if !ok {
 		return errors.New("the message has no text/plain part")
 	}
+	m.replace(p, text)
+	return nil
+}
+
+// EditTexts calls edit with the media type and decoded content of every
+// text/* part, depth-first, and puts back, in the part's own transfer
+// encoding, each text edit says it changed. A part that cannot be decoded
+// is left alone.
+func (m *Message) EditTexts(edit func(mediaType, text string) (string, bool)) {
+	parts := m.textParts()
+	// From the last part to the first, so that each replacement leaves the
+	// offsets of those before it as they were.
+	for i := len(parts) - 1; i >= 0; i-- {
+		p := parts[i]
+		text, err := decode(m.body[p.start:p.end], p.encoding)
+		if err != nil {
+			continue
+		}
+		if changed, ok := edit(p.mediaType, string(text)); ok {
+			m.replace(p, changed)
+		}
+	}
+}
+
+func (m *Message) replace(p textPart, text string) {
 	enc := encode([]byte(text), p.encoding, m.nl)
 	body := make([]byte, 0, len(m.body)-(p.end-p.start)+len(enc))
 	body = append(body, m.body[:p.start]...)
 	body = append(body, enc...)
 	body = append(body, m.body[p.end:]...)
 	m.body = body
-	return nil
 }
 
 func (m *Message) firstText() (textPart, bool) {
-	return findText(m.Get("Content-Type"), m.Get("Content-Transfer-Encoding"), m.body, 0, 0)
+	for _, p := range m.textParts() {
+		if p.mediaType == "text/plain" {
+			return p, true
+		}
+	}
+	return textPart{}, false
 }
 
-// findText looks for the first text/plain leaf in a part with the given
+func (m *Message) textParts() []textPart {
+	var parts []textPart
+	walkText(m.Get("Content-Type"), m.Get("Content-Transfer-Encoding"), m.body, 0, 0, &parts)
+	return parts
+}
+
+// walkText collects the text/* leaves of a part with the given
 // Content-Type and encoding whose content is body, at offset off of the
 // message's body.
-func findText(contentType, encoding string, body []byte, off, depth int) (textPart, bool) {
+func walkText(contentType, encoding string, body []byte, off, depth int, parts *[]textPart) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if contentType == "" {
 		mt, err = "text/plain", nil
 	}
 	if err != nil {
-		return textPart{}, false
+		return
 	}
 	switch {
-	case mt == "text/plain":
-		return textPart{off, off + len(body), strings.ToLower(strings.TrimSpace(encoding))}, true
+	case strings.HasPrefix(mt, "text/"):
+		*parts = append(*parts, textPart{off, off + len(body), strings.ToLower(strings.TrimSpace(encoding)), mt})
 	case strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < maxDepth:
 		for _, part := range splitParts(body, params["boundary"]) {
 			h, err := Parse(part.data)
@@ -82,12 +118,9 @@ func findText(contentType, encoding string, body []byte, off, depth int) (textPa
 			if ct == "" && mt == "multipart/digest" {
 				ct = "message/rfc822"
 			}
-			if p, ok := findText(ct, h.Get("Content-Transfer-Encoding"), content, off+part.start+len(part.data)-len(h.body), depth+1); ok {
-				return p, true
-			}
+			walkText(ct, h.Get("Content-Transfer-Encoding"), content, off+part.start+len(part.data)-len(h.body), depth+1, parts)
 		}
 	}
-	return textPart{}, false
 }
 
 type bodyPart struct {

@@ -263,6 +263,10 @@ func TestApprovedRemovesThePassword(t *testing.T) {
 	for _, raw := range []string{
 		post("anne@example.com", "Approved: s3cret\r\n"),
 		"From: anne@example.com\r\nSubject: x\r\n\r\nApproved: guess\r\nHello\r\n",
+		// Text and HTML: the line is in both.
+		"From: anne@example.com\r\nSubject: x\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nApproved: s3cret\r\nHello\r\n" +
+			"--b\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>Approved: s3cret</p><p>Hello</p>\r\n--b--\r\n",
 	} {
 		p := f.newPost(t, raw, nil)
 		if _, err := approved(context.Background(), p); err != nil {

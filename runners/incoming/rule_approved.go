@@ -28,7 +28,24 @@ func approved(_ context.Context, p *Post) (bool, error) {
 	if password == "" {
 		password = takeApprovedLine(p)
 	}
-	return password != "" && p.List.CheckModeratorPassword(password), nil
+	if password == "" {
+		return false, nil
+	}
+	scrubPassword(p, password)
+	return p.List.CheckModeratorPassword(password), nil
+}
+
+// scrubPassword removes "Approved: password" wherever it still stands in
+// the post's text parts: a mail program that sends text and HTML puts the
+// line in both, and only the first text part's line was taken.
+func scrubPassword(p *Post, password string) {
+	re := regexp.MustCompile(`(?i)(?:x-)?approved?:[ \t]*` + regexp.QuoteMeta(password))
+	p.Msg.EditTexts(func(_, text string) (string, bool) {
+		if !re.MatchString(text) {
+			return "", false
+		}
+		return re.ReplaceAllString(text, ""), true
+	})
 }
 
 // takeApprovedLine removes an "Approved: password" first line from the
