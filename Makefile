@@ -41,6 +41,7 @@ fuzz: ## run each fuzz target (about 8 s each; FUZZX=8 for about a minute)
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $$((6000 * $(FUZZX)))x ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((400000 * $(FUZZX)))x ./message
 	$(GO) test -run '^$$' -fuzz '^FuzzPrepare$$' -fuzztime $$((50000 * $(FUZZX)))x ./runners/lmtp
+	$(GO) test -run '^$$' -fuzz '^FuzzScript$$' -fuzztime $$((100000 * $(FUZZX)))x ./runners/command
 
 clean: ## remove what the build made
 	rm -rf bin $(BENCHDIR)

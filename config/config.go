@@ -28,8 +28,9 @@ type Config struct {
 
 // Mailman holds site-wide settings of the list server itself.
 type Mailman struct {
-	SiteOwner          string   `toml:"site_owner"`           // who gets mail about the site, and the sender of mail that has no list
-	PendingRequestLife Duration `toml:"pending_request_life"` // how long a confirmation token or a held post's token stays valid
+	SiteOwner            string   `toml:"site_owner"`             // who gets mail about the site, and the sender of mail that has no list
+	PendingRequestLife   Duration `toml:"pending_request_life"`   // how long a token sent to confirm a subscription or unsubscription stays valid
+	ModeratorRequestLife Duration `toml:"moderator_request_life"` // how long a token sent to the moderators (a held post, a request to approve) stays valid
 }
 
 // Paths says where Mailman keeps its files.
@@ -95,7 +96,7 @@ var QueueNames = []string{"incoming", "command", "pipeline", "outgoing", "virgin
 var startByDefault = map[string]bool{
 	"lmtp":     true,
 	"incoming": true,
-	"command":  false,
+	"command":  true,
 	"pipeline": true,
 	"outgoing": true,
 	"virgin":   true,
@@ -108,8 +109,9 @@ var startByDefault = map[string]bool{
 func Default() *Config {
 	c := &Config{
 		Mailman: Mailman{
-			SiteOwner:          "changeme@example.com",
-			PendingRequestLife: Duration(3 * 24 * time.Hour),
+			SiteOwner:            "changeme@example.com",
+			PendingRequestLife:   Duration(3 * 24 * time.Hour),
+			ModeratorRequestLife: Duration(180 * 24 * time.Hour),
 		},
 		Paths: Paths{VarDir: "var"},
 		MTA: MTA{

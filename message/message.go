@@ -246,6 +246,25 @@ func (m *Message) Addresses(names ...string) []string {
 	return out
 }
 
+// Mailbox returns the first address of the field called name as written
+// (not lower-cased), with its display name decoded, for a reply that
+// names the person as they name themselves. ok is false when the field
+// holds no address.
+func (m *Message) Mailbox(name string) (address, displayName string, ok bool) {
+	parser := mail.AddressParser{WordDecoder: wordDecoder}
+	for _, v := range m.Values(name) {
+		if list, err := parser.ParseList(v); err == nil && len(list) > 0 {
+			return list[0].Address, list[0].Name, true
+		}
+		for _, part := range strings.Split(v, ",") {
+			if a, err := parser.Parse(part); err == nil {
+				return a.Address, a.Name, true
+			}
+		}
+	}
+	return "", "", false
+}
+
 // Body returns the body.
 func (m *Message) Body() []byte { return m.body }
 

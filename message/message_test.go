@@ -116,6 +116,33 @@ const mixed = "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\npreamble
 	"--outer\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n" +
 	"--outer--\r\nepilogue\r\n"
 
+func TestMailbox(t *testing.T) {
+	tests := []struct {
+		name, raw, addr, display string
+		ok                       bool
+	}{
+		{"plain", "From: anne@example.org\r\n\r\n", "anne@example.org", "", true},
+		{"named, case kept", "From: Anne Person <Anne@Example.org>\r\n\r\n", "Anne@Example.org", "Anne Person", true},
+		{"encoded name", "From: =?utf-8?b?0JDQvdCw?= <anne@example.org>\r\n\r\n", "anne@example.org", "Ана", true},
+		{"first of several", "From: a@example.org, b@example.org\r\n\r\n", "a@example.org", "", true},
+		{"one bad, one good", "From: not an address, c@example.org\r\n\r\n", "c@example.org", "", true},
+		{"none", "From: nobody\r\n\r\n", "", "", false},
+		{"absent", "Subject: x\r\n\r\n", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse([]byte(tt.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr, display, ok := m.Mailbox("From")
+			if addr != tt.addr || display != tt.display || ok != tt.ok {
+				t.Errorf("Mailbox(From) = %q, %q, %v; want %q, %q, %v", addr, display, ok, tt.addr, tt.display, tt.ok)
+			}
+		})
+	}
+}
+
 func TestFirstText(t *testing.T) {
 	tests := []struct {
 		name, raw, want string
@@ -136,6 +163,35 @@ func TestFirstText(t *testing.T) {
 			got, ok := m.FirstText()
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("FirstText() = %q, %v; want %q, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestPlainText(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+		only, ok        bool
+	}{
+		{"no MIME", "Subject: x\r\n\r\nconfirm abc\r\n", "confirm abc\r\n", true, true},
+		{"utf-8 quoted-printable", "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=D0=9A=D1=8A=D1=89=D0=B0\r\n", "Къща\r\n", true, true},
+		{"latin-1", "Content-Type: text/plain; charset=\"ISO-8859-1\"\r\n\r\ncaf\xe9\r\n", "café\r\n", true, true},
+		{"windows-1252", "Content-Type: text/plain; charset=windows-1252\r\n\r\n\x93hi\x94\r\n", "\u201chi\u201d\r\n", true, true},
+		{"bad utf-8", "Content-Type: text/plain; charset=utf-8\r\n\r\nx\xffy\r\n", "x\uFFFDy\r\n", true, true},
+		{"unknown charset keeps ASCII", "Content-Type: text/plain; charset=koi8-r\r\n\r\njoin \xeb\r\n", "join \uFFFD\r\n", true, true},
+		{"in a multipart", mixed, "Approved: pw\r\nCafé soft", false, true},
+		{"html only", "Content-Type: text/html\r\n\r\n<p>x</p>\r\n", "", false, false},
+		{"broken base64", "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!\r\n", "", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse([]byte(tt.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, only, ok := m.PlainText()
+			if got != tt.want || only != tt.only || ok != tt.ok {
+				t.Errorf("PlainText() = %q, %v, %v; want %q, %v, %v", got, only, ok, tt.want, tt.only, tt.ok)
 			}
 		})
 	}

@@ -19,6 +19,7 @@ type textPart struct {
 	start, end int
 	encoding   string
 	mediaType  string
+	charset    string
 }
 
 // FirstText returns the transfer-decoded content of the first text/plain
@@ -35,6 +36,49 @@ func (m *Message) FirstText() (string, bool) {
 		return "", false
 	}
 	return string(text), true
+}
+
+// PlainText returns the content of the first text/plain part (as
+// FirstText finds it) as UTF-8, decoded from its transfer encoding and its
+// charset, with what cannot be decoded replaced by U+FFFD; only reports
+// whether that part is the whole message. ok is false when there is no
+// text/plain part or its transfer encoding is broken.
+func (m *Message) PlainText() (text string, only, ok bool) {
+	p, ok := m.firstText()
+	if !ok {
+		return "", false, false
+	}
+	raw, err := decode(m.body[p.start:p.end], p.encoding)
+	if err != nil {
+		return "", false, false
+	}
+	ct, _, _ := mime.ParseMediaType(m.Get("Content-Type"))
+	only = !m.Has("Content-Type") || ct == "text/plain"
+	return toUTF8(raw, p.charset), only, true
+}
+
+// toUTF8 decodes b from charset, which is lower-case.
+func toUTF8(b []byte, charset string) string {
+	switch charset {
+	case "iso-8859-1", "latin1", "latin-1":
+		r, _ := eightBit(bytes.NewReader(b), nil)
+		out, _ := io.ReadAll(r)
+		return string(out)
+	case "windows-1252", "cp1252":
+		r, _ := eightBit(bytes.NewReader(b), &cp1252)
+		out, _ := io.ReadAll(r)
+		return string(out)
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	// A charset this package does not know: its ASCII is kept, as
+	// commands and addresses are.
+	return strings.Map(func(r rune) rune {
+		if r >= 0x80 {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), "\uFFFD"))
 }
 
 // SetFirstText replaces the first text/plain part's content with text,
@@ -106,7 +150,7 @@ func walkText(contentType, encoding string, body []byte, off, depth int, parts *
 	}
 	switch {
 	case strings.HasPrefix(mt, "text/"):
-		*parts = append(*parts, textPart{off, off + len(body), strings.ToLower(strings.TrimSpace(encoding)), mt})
+		*parts = append(*parts, textPart{off, off + len(body), strings.ToLower(strings.TrimSpace(encoding)), mt, strings.ToLower(params["charset"])})
 	case strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < maxDepth:
 		for _, part := range splitParts(body, params["boundary"]) {
 			h, err := Parse(part.data)

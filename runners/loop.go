@@ -26,6 +26,16 @@ type Handler interface {
 	Dispose(ctx context.Context, e *switchboard.Entry) (Outcome, error)
 }
 
+// Periodic is a Handler that also has work to do on a schedule, besides
+// its messages, as Mailman's runners do in _do_periodic: the loop calls
+// Tick when it starts and then about every Every(), between messages. An
+// error is logged; the next tick comes on time.
+type Periodic interface {
+	Handler
+	Every() time.Duration
+	Tick(ctx context.Context) error
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, e *switchboard.Entry) (Outcome, error)
 
@@ -120,7 +130,15 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	periodic, _ := l.Handler.(Periodic)
+	var nextTick time.Time
 	for {
+		if periodic != nil && !l.clock().Before(nextTick) {
+			if err := periodic.Tick(ctx); err != nil {
+				l.Logger.Error("periodic task failed", "error", err)
+			}
+			nextTick = l.clock().Add(periodic.Every())
+		}
 		p := l.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -143,6 +161,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			wait = min(l.SleepTime, max(p.next.Sub(l.clock()), 0))
 		default:
 			wait = l.SleepTime
+		}
+		if periodic != nil {
+			wait = min(wait, max(nextTick.Sub(l.clock()), 0))
 		}
 		timer.Reset(wait)
 		select {

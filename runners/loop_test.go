@@ -338,3 +338,56 @@ func TestLoopWakesOnEnqueueAndRecoversAtStart(t *testing.T) {
 		}
 	}
 }
+
+// ticker is a Periodic handler that counts its ticks and fails the first.
+type ticker struct {
+	HandlerFunc
+	every time.Duration
+	ticks chan int
+	n     int
+}
+
+func (k *ticker) Every() time.Duration { return k.every }
+
+func (k *ticker) Tick(context.Context) error {
+	k.n++
+	k.ticks <- k.n
+	if k.n == 1 {
+		return errors.New("the first tick fails")
+	}
+	return nil
+}
+
+// A Periodic handler ticks at start and then on schedule, even with no
+// message and a long sleep_time, and a failed tick does not stop the next.
+func TestLoopTicksPeriodicHandler(t *testing.T) {
+	q := newQueues(t)
+	l := q.loop(t, func(context.Context, *switchboard.Entry) (Outcome, error) { return Done, nil })
+	k := &ticker{HandlerFunc: l.Handler.(HandlerFunc), every: 20 * time.Millisecond, ticks: make(chan int, 10)}
+	l.Handler = k
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	for want := 1; want <= 3; want++ {
+		select {
+		case n := <-k.ticks:
+			if n != want {
+				t.Fatalf("tick %d, want %d", n, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no tick %d", want)
+		}
+	}
+	q.enqueue(t, "during-ticks")
+	deadline := time.Now().Add(5 * time.Second)
+	for q.seenIDs() != "<during-ticks>" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if q.seenIDs() != "<during-ticks>" {
+		t.Errorf("messages seen while ticking: %q", q.seenIDs())
+	}
+}

@@ -46,6 +46,18 @@ type List struct {
 	// BounceMatchingHeaders are "Header: regex" lines; a post with a
 	// matching header is held.
 	BounceMatchingHeaders []string `json:"bounce_matching_headers"`
+	SendWelcomeMessage    bool     `json:"send_welcome_message"`
+	SendGoodbyeMessage    bool     `json:"send_goodbye_message"`
+	// WelcomeMessage and GoodbyeMessage are the list's own words, added to
+	// the standard welcome and goodbye.
+	WelcomeMessage         string `json:"welcome_message"`
+	GoodbyeMessage         string `json:"goodbye_message"`
+	MemberRosterVisibility string `json:"member_roster_visibility"` // public, members or moderators
+	// AutorespondRequests is none, respond_and_discard or
+	// respond_and_continue, for mail to the -request address.
+	AutorespondRequests     string `json:"autorespond_requests"`
+	AutoresponseRequestText string `json:"autoresponse_request_text"`
+	AutoresponseGracePeriod int    `json:"autoresponse_grace_period"` // days between two automatic answers to one address; 0 answers every message
 
 	id int64
 }
@@ -84,6 +96,14 @@ var settings = map[string]setting{
 	"respond_to_post_requests":     {"respond_to_post_requests", "bool", nil},
 	"acceptable_aliases":           {"acceptable_aliases", "lines", nil},
 	"bounce_matching_headers":      {"bounce_matching_headers", "lines", nil},
+	"send_welcome_message":         {"send_welcome_message", "bool", nil},
+	"send_goodbye_message":         {"send_goodbye_message", "bool", nil},
+	"welcome_message":              {"welcome_message", "text", nil},
+	"goodbye_message":              {"goodbye_message", "text", nil},
+	"member_roster_visibility":     {"member_roster_visibility", "enum", []string{"members", "moderators", "public"}},
+	"autorespond_requests":         {"autorespond_requests", "enum", []string{"none", "respond_and_continue", "respond_and_discard"}},
+	"autoresponse_request_text":    {"autoresponse_request_text", "text", nil},
+	"autoresponse_grace_period":    {"autoresponse_grace_period", "int", nil},
 }
 
 // lineSettings say, for each setting of kind "lines", what separates its
@@ -159,7 +179,9 @@ const listColumns = `id, list_name, mail_host, display_name, description, subjec
 	default_member_action, default_nonmember_action, subscription_policy, unsubscription_policy,
 	max_message_size, max_num_recipients, require_explicit_destination, administrivia,
 	reply_goes_to_list, emergency, include_rfc2369_headers, post_id, created_at, last_post_at,
-	moderator_password, admin_immed_notify, respond_to_post_requests, acceptable_aliases, bounce_matching_headers`
+	moderator_password, admin_immed_notify, respond_to_post_requests, acceptable_aliases, bounce_matching_headers,
+	send_welcome_message, send_goodbye_message, welcome_message, goodbye_message, member_roster_visibility,
+	autorespond_requests, autoresponse_request_text, autoresponse_grace_period`
 
 func scanList(row interface{ Scan(...any) error }) (*List, error) {
 	var l List
@@ -169,7 +191,9 @@ func scanList(row interface{ Scan(...any) error }) (*List, error) {
 		&l.DefaultMemberAction, &l.DefaultNonmemberAction, &l.SubscriptionPolicy, &l.UnsubscriptionPolicy,
 		&l.MaxMessageSize, &l.MaxNumRecipients, &l.RequireExplicitDestination, &l.Administrivia,
 		&l.ReplyGoesToList, &l.Emergency, &l.IncludeRFC2369Headers, &l.PostID, &created, &lastPost,
-		&l.ModeratorPassword, &l.AdminImmedNotify, &l.RespondToPostRequests, &aliases, &headers)
+		&l.ModeratorPassword, &l.AdminImmedNotify, &l.RespondToPostRequests, &aliases, &headers,
+		&l.SendWelcomeMessage, &l.SendGoodbyeMessage, &l.WelcomeMessage, &l.GoodbyeMessage, &l.MemberRosterVisibility,
+		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod)
 	if err != nil {
 		return nil, err
 	}

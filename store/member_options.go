@@ -16,7 +16,12 @@ var memberOptions = map[string]string{
 	"delivery_enabled":     "delivery_enabled",
 	"receive_own_postings": "receive_own_postings",
 	"receive_list_copy":    "receive_list_copy",
+	"delivery_mode":        "delivery_mode",
 }
+
+// DeliveryModes are the values of a member's delivery_mode, as Mailman
+// names them.
+var DeliveryModes = []string{"regular", "mime_digests", "plaintext_digests", "summary_digests"}
 
 // MemberOptions lists the names SetMemberOption accepts, sorted.
 func MemberOptions() []string {
@@ -31,19 +36,25 @@ func MemberOptions() []string {
 // SetMemberOption changes one setting of address in role of a list:
 // moderation_action (accept, defer, discard, hold, reject, or "" for the
 // list's default), delivery_enabled, receive_own_postings or
-// receive_list_copy (true/false).
+// receive_list_copy (true/false), delivery_mode (one of DeliveryModes).
 func (s *Store) SetMemberOption(ctx context.Context, a ListAddress, address string, role Role, name, value string) error {
 	column, ok := memberOptions[name]
 	if !ok {
 		return fmt.Errorf("%w %q (member settings: %s)", ErrUnknownSetting, name, strings.Join(MemberOptions(), ", "))
 	}
 	var v any
-	if name == "moderation_action" {
+	switch name {
+	case "moderation_action":
 		if value != "" && !slices.Contains(actions, value) {
 			return fmt.Errorf("%w for %s: %q is not one of %s, or empty for the list's default", ErrBadValue, name, value, strings.Join(actions, ", "))
 		}
 		v = value
-	} else {
+	case "delivery_mode":
+		if !slices.Contains(DeliveryModes, value) {
+			return fmt.Errorf("%w for %s: %q is not one of %s", ErrBadValue, name, value, strings.Join(DeliveryModes, ", "))
+		}
+		v = value
+	default:
 		b, err := strconv.ParseBool(value)
 		if err != nil {
 			return fmt.Errorf("%w for %s: %q is not true or false", ErrBadValue, name, value)

@@ -26,6 +26,8 @@ func TestSetMemberOption(t *testing.T) {
 		{"no mail", "anne@example.com", "delivery_enabled", "false", nil, func(m *Member) bool { return !m.DeliveryEnabled }},
 		{"not own posts", "anne@example.com", "receive_own_postings", "false", nil, func(m *Member) bool { return !m.ReceiveOwnPostings }},
 		{"no list copy", "anne@example.com", "receive_list_copy", "false", nil, func(m *Member) bool { return !m.ReceiveListCopy }},
+		{"digests", "anne@example.com", "delivery_mode", "mime_digests", nil, func(m *Member) bool { return m.DeliveryMode == "mime_digests" }},
+		{"bad delivery mode", "anne@example.com", "delivery_mode", "digest", ErrBadValue, nil},
 		{"bad action", "anne@example.com", "moderation_action", "shout", ErrBadValue, nil},
 		{"bad bool", "anne@example.com", "delivery_enabled", "maybe", ErrBadValue, nil},
 		{"unknown option", "anne@example.com", "colour", "red", ErrUnknownSetting, nil},

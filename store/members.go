@@ -44,6 +44,7 @@ type Member struct {
 	ModerationAction   string    `json:"moderation_action"` // "" means the list's default action
 	ReceiveOwnPostings bool      `json:"receive_own_postings"`
 	ReceiveListCopy    bool      `json:"receive_list_copy"` // false: no list copy of a post that names them in To or Cc
+	DeliveryMode       string    `json:"delivery_mode"`     // regular, mime_digests, plaintext_digests or summary_digests
 	SubscribedAt       time.Time `json:"subscribed_at"`
 }
 
@@ -64,12 +65,12 @@ func (m Member) String() string {
 // separated by single spaces.
 var plainName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
-const memberColumns = `m.address, m.display_name, m.role, m.delivery_enabled, m.moderation_action, m.receive_own_postings, m.receive_list_copy, m.subscribed_at`
+const memberColumns = `m.address, m.display_name, m.role, m.delivery_enabled, m.moderation_action, m.receive_own_postings, m.receive_list_copy, m.delivery_mode, m.subscribed_at`
 
 func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 	var m Member
 	var at int64
-	err := row.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &m.ReceiveListCopy, &at)
+	err := row.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &m.ReceiveListCopy, &m.DeliveryMode, &at)
 	m.SubscribedAt = fromNanos(at)
 	return m, err
 }

@@ -146,7 +146,7 @@ func TestMigrateEmptyDatabase(t *testing.T) {
 			t.Errorf("schema_migrations row %d = %+v, want version %d, %s, applied at Open", i, m, i+1, files[i+1])
 		}
 	}
-	if got := tables(t, s); !slices.Equal(got, []string{"autoresponses", "bans", "bounce_events", "held_messages", "lists", "members", "pending", "schema_migrations"}) {
+	if got := tables(t, s); !slices.Equal(got, []string{"addresses", "autoresponse_log", "autoresponses", "bans", "bounce_events", "held_messages", "lists", "members", "pending", "schema_migrations"}) {
 		t.Errorf("tables = %q", got)
 	}
 
@@ -182,6 +182,7 @@ func TestMigrateToVersion(t *testing.T) {
 		1: {"lists", "members", "schema_migrations"},
 		2: {"held_messages", "lists", "members", "pending", "schema_migrations"},
 		3: {"autoresponses", "bans", "held_messages", "lists", "members", "pending", "schema_migrations"},
+		6: {"addresses", "autoresponse_log", "autoresponses", "bans", "bounce_events", "held_messages", "lists", "members", "pending", "schema_migrations"},
 	} {
 		t.Run(fmt.Sprint(upTo), func(t *testing.T) {
 			s, err := openSQLite(ctx, filepath.Join(t.TempDir(), "m.db"), upTo)
@@ -226,7 +227,7 @@ func oldMembersOf(t *testing.T, s *Store, a ListAddress) []Member {
 	defer rows.Close()
 	var ms []Member
 	for rows.Next() {
-		m := Member{ReceiveListCopy: true}
+		m := Member{ReceiveListCopy: true, DeliveryMode: "regular"}
 		var at int64
 		if err := rows.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &at); err != nil {
 			t.Fatal(err)

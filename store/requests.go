@@ -50,7 +50,7 @@ func (s *Store) AddPending(ctx context.Context, listID, typ string, payload any,
 			}
 			id = sql.NullInt64{Int64: n, Valid: true}
 		}
-		return insertPending(ctx, tx, token, id, typ, body, life)
+		return insertPending(ctx, tx, token, id, typ, "", body, life)
 	})
 	if err != nil {
 		return "", err
@@ -66,33 +66,50 @@ func newToken() string {
 }
 
 // insertPending writes the row of a pending request, made now, expiring
-// after life.
-func insertPending(ctx context.Context, tx *sql.Tx, token string, listRow sql.NullInt64, typ string, body []byte, life time.Duration) error {
+// after life; addressKey is "" for a request about no one address.
+func insertPending(ctx context.Context, tx *sql.Tx, token string, listRow sql.NullInt64, typ, addressKey string, body []byte, life time.Duration) error {
 	now := time.Now()
-	_, err := tx.ExecContext(ctx, `INSERT INTO pending (token, list_id, type, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		token, listRow, typ, string(body), now.UnixNano(), now.Add(life).UnixNano())
+	if addressKey == "" {
+		// Without the column, so that databases from before it was added
+		// can still be written while they are being upgraded.
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending (token, list_id, type, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			token, listRow, typ, string(body), now.UnixNano(), now.Add(life).UnixNano())
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO pending (token, list_id, type, address_key, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		token, listRow, typ, addressKey, string(body), now.UnixNano(), now.Add(life).UnixNano())
 	return err
+}
+
+const pendingColumns = `p.token, l.list_id, p.type, p.payload, p.created_at, p.expires_at`
+
+func scanPending(row interface{ Scan(...any) error }) (*Pending, error) {
+	var p Pending
+	var listID sql.NullString
+	var payload string
+	var created, expires int64
+	if err := row.Scan(&p.Token, &listID, &p.Type, &payload, &created, &expires); err != nil {
+		return nil, err
+	}
+	p.ListID, p.Payload = listID.String, json.RawMessage(payload)
+	p.CreatedAt, p.ExpiresAt = fromNanos(created), fromNanos(expires)
+	return &p, nil
 }
 
 // TakePending removes and returns the request with token, so that it is
 // confirmed once only; an expired one is removed and ErrTokenExpired returned.
 func (s *Store) TakePending(ctx context.Context, token string) (*Pending, error) {
-	var p Pending
+	var p *Pending
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var listID sql.NullString
-		var payload string
-		var created, expires int64
-		err := tx.QueryRowContext(ctx, `SELECT p.token, l.list_id, p.type, p.payload, p.created_at, p.expires_at
-			FROM pending p LEFT JOIN lists l ON l.id = p.list_id WHERE p.token = $1`, token).
-			Scan(&p.Token, &listID, &p.Type, &payload, &created, &expires)
+		var err error
+		p, err = scanPending(tx.QueryRowContext(ctx, `SELECT `+pendingColumns+`
+			FROM pending p LEFT JOIN lists l ON l.id = p.list_id WHERE p.token = $1`, token))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("token %s: %w", token, ErrNoSuchToken)
 		}
 		if err != nil {
 			return err
 		}
-		p.ListID, p.Payload = listID.String, json.RawMessage(payload)
-		p.CreatedAt, p.ExpiresAt = fromNanos(created), fromNanos(expires)
 		_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE token = $1`, token)
 		return err
 	})
@@ -102,7 +119,7 @@ func (s *Store) TakePending(ctx context.Context, token string) (*Pending, error)
 	if time.Now().After(p.ExpiresAt) {
 		return nil, fmt.Errorf("token %s: %w", token, ErrTokenExpired)
 	}
-	return &p, nil
+	return p, nil
 }
 
 // EvictExpired removes the requests whose time ran out before now and
@@ -159,7 +176,7 @@ func (s *Store) Hold(ctx context.Context, h *HeldMessage, life time.Duration) (i
 		body, _ := json.Marshal(struct {
 			ID int64 `json:"id"`
 		}{id})
-		return insertPending(ctx, tx, token, sql.NullInt64{Int64: listRow, Valid: true}, PendingHeld, body, life)
+		return insertPending(ctx, tx, token, sql.NullInt64{Int64: listRow, Valid: true}, PendingHeld, "", body, life)
 	})
 	if err != nil {
 		return 0, "", err

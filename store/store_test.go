@@ -275,6 +275,11 @@ func TestCreateListDefaults(t *testing.T) {
 		RespondToPostRequests:      true,
 		AcceptableAliases:          []string{},
 		BounceMatchingHeaders:      []string{},
+		SendWelcomeMessage:         true,
+		SendGoodbyeMessage:         true,
+		MemberRosterVisibility:     "moderators",
+		AutorespondRequests:        "none",
+		AutoresponseGracePeriod:    90,
 	}
 	got := *l
 	if !within(got.CreatedAt, before, after) {
@@ -671,6 +676,17 @@ func TestSetListSetting(t *testing.T) {
 		{"bounce_matching_headers", "From: .*@spam\\.example\n\n  X-Spam-Flag:yes  \nSubject: a{1,3}, b\n",
 			func(l *List) any { return l.BounceMatchingHeaders }, []string{`From: .*@spam\.example`, "X-Spam-Flag:yes", "Subject: a{1,3}, b"}},
 		{"bounce_matching_headers", "", func(l *List) any { return l.BounceMatchingHeaders }, []string{}},
+		// subscriptions and commands
+		{"send_welcome_message", "no", func(l *List) any { return l.SendWelcomeMessage }, false},
+		{"send_goodbye_message", "off", func(l *List) any { return l.SendGoodbyeMessage }, false},
+		{"welcome_message", "Read the FAQ first.\n", func(l *List) any { return l.WelcomeMessage }, "Read the FAQ first.\n"},
+		{"goodbye_message", "So long.", func(l *List) any { return l.GoodbyeMessage }, "So long."},
+		{"member_roster_visibility", "public", func(l *List) any { return l.MemberRosterVisibility }, "public"},
+		{"member_roster_visibility", "members", func(l *List) any { return l.MemberRosterVisibility }, "members"},
+		{"autorespond_requests", "respond_and_discard", func(l *List) any { return l.AutorespondRequests }, "respond_and_discard"},
+		{"autoresponse_request_text", "We read -request mail weekly.", func(l *List) any { return l.AutoresponseRequestText }, "We read -request mail weekly."},
+		{"autoresponse_grace_period", "0", func(l *List) any { return l.AutoresponseGracePeriod }, 0},
+		{"autoresponse_grace_period", "7", func(l *List) any { return l.AutoresponseGracePeriod }, 7},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
@@ -737,6 +753,10 @@ func TestSetListSettingErrors(t *testing.T) {
 		{"reply_goes_to_list", "point-to-list"},
 		{"admin_immed_notify", "sometimes"},
 		{"respond_to_post_requests", ""},
+		{"member_roster_visibility", "everyone"},
+		{"autorespond_requests", "respond"},
+		{"autoresponse_grace_period", "-1"},
+		{"send_welcome_message", "sometimes"},
 		{"acceptable_aliases", "^(unclosed@example.com"},
 		{"acceptable_aliases", "ok@example.com, ^a[b@example.com"},
 		{"acceptable_aliases", `^(?<=x)y@example\.com`}, // Python's syntax, not RE2's

@@ -33,7 +33,7 @@ import (
 
 // Settings are the site settings the runner applies.
 type Settings struct {
-	PendingRequestLife     time.Duration // how long a held post's token stays valid
+	ModeratorRequestLife   time.Duration // how long a held post's token stays valid
 	MaxAutoresponsesPerDay int           // notices per sender, list and day; 0 means no limit
 }
 

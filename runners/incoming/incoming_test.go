@@ -8,12 +8,12 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/mail"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
@@ -24,8 +24,8 @@ import (
 // member anne, a store and the queues the runner writes.
 type fixture struct {
 	h        *Handler
+	site     *runnertest.Site
 	st       *store.Store
-	root     string
 	list     store.ListAddress
 	pipeline *switchboard.Switchboard
 	virgin   *switchboard.Switchboard
@@ -33,40 +33,19 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := store.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, _ := store.ParseListAddress("test@example.com")
-	if _, err := st.CreateList(ctx, store.NewList{Address: a, Owners: []string{"owen@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
-	for role, addr := range map[store.Role]string{store.Moderator: "mona@example.com", store.Regular: "anne@example.com"} {
-		if _, err := st.AddMembers(ctx, a, role, []string{addr}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f := &fixture{st: st, root: filepath.Join(dir, "queue"), list: a}
-	for name, q := range map[string]**switchboard.Switchboard{"pipeline": &f.pipeline, "virgin": &f.virgin} {
-		if *q, err = switchboard.Open(f.root, name); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { (*q).Close() })
-	}
-	f.h = &Handler{Store: st, Pipeline: f.pipeline, Virgin: f.virgin,
-		Settings: Settings{PendingRequestLife: 72 * time.Hour, MaxAutoresponsesPerDay: 10},
+	site := runnertest.New(t, map[store.Role][]string{
+		store.Owner: {"owen@example.com"}, store.Moderator: {"mona@example.com"}, store.Regular: {"anne@example.com"},
+	})
+	f := &fixture{site: site, st: site.Store, list: site.List, pipeline: site.Queue("pipeline"), virgin: site.Queue("virgin")}
+	f.h = &Handler{Store: f.st, Pipeline: f.pipeline, Virgin: f.virgin,
+		Settings: Settings{ModeratorRequestLife: 72 * time.Hour, MaxAutoresponsesPerDay: 10},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil))}
 	return f
 }
 
 func (f *fixture) set(t *testing.T, key, value string) {
 	t.Helper()
-	if err := f.st.SetListSetting(context.Background(), f.list, key, value); err != nil {
-		t.Fatal(err)
-	}
+	f.site.Set(key, value)
 }
 
 // post is a message from sender to the list.
@@ -98,19 +77,7 @@ func (f *fixture) dispose(t *testing.T, raw string, md switchboard.Msgdata) {
 
 func (f *fixture) queued(t *testing.T, q *switchboard.Switchboard) []*switchboard.Entry {
 	t.Helper()
-	files, _, err := q.Ready(switchboard.Whole, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var es []*switchboard.Entry
-	for _, file := range files {
-		e, err := switchboard.ReadFile(filepath.Join(q.Dir(), file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		es = append(es, e)
-	}
-	return es
+	return runnertest.Queued(t, q)
 }
 
 func (f *fixture) held(t *testing.T) []*store.HeldMessage {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/runners/notice"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -56,8 +57,8 @@ func (m *Moderator) Reject(ctx context.Context, id int64, reason string) (*store
 		if reason == "" {
 			reason = "The moderator gave no reason."
 		}
-		notice := rejectNotice(list, msg, h.Sender, []string{reason}, time.Now())
-		if _, err := m.Virgin.Enqueue(notice, noticeMsgdata(list, []string{h.Sender})); err != nil {
+		bounce := rejectNotice(list, msg, h.Sender, []string{reason}, time.Now())
+		if _, err := m.Virgin.Enqueue(bounce, notice.Msgdata(list, []string{h.Sender})); err != nil {
 			return nil, fmt.Errorf("held message %d: %w", id, err)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/runners/notice"
 	"github.com/mailman-go/mailman/store"
-	"github.com/mailman-go/mailman/switchboard"
 )
 
 // listHeaders are headers only list mail carries: a post that has one came
@@ -70,21 +70,21 @@ func (h *Handler) tellSender(ctx context.Context, p *Post, held *store.HeldMessa
 		subject = "Last autoresponse notification for today"
 		fmt.Fprintf(&b, "\nThis is the last notice of this kind you will get from %s today;\nlater messages held today will not be acknowledged.\n", p.List.PostingAddress)
 	}
-	msg := message.NewText(noticeFields(p.List, bounces(p.List), held.Sender, subject, p.now), b.String())
+	msg := message.NewText(notice.Fields(p.List, notice.Address(p.List, "bounces"), held.Sender, subject, p.now), b.String())
 	return h.queueNotice(msg, p.List, []string{held.Sender})
 }
 
 // tellModerators sends the list's owners and moderators the held post,
 // with a stub they can reply to, keeping its subject, to deal with it.
 func (h *Handler) tellModerators(ctx context.Context, list *store.List, held *store.HeldMessage, token string) error {
-	to, err := moderators(ctx, h.Store, list)
+	to, err := notice.Moderators(ctx, h.Store, list)
 	if err != nil {
 		return err
 	}
 	if len(to) == 0 {
 		return fmt.Errorf("the list has no owner or moderator to tell")
 	}
-	owner := listAddress(list, "owner")
+	owner := notice.Address(list, "owner")
 	var b strings.Builder
 	fmt.Fprintf(&b, "As a moderator of %s, your approval is needed for this post:\n\n", list.PostingAddress)
 	fmt.Fprintf(&b, "    List:    %s\n    From:    %s\n    Subject: %s\n", list.PostingAddress, senderOrUnknown(held.Sender), orNone(held.Subject))
@@ -94,12 +94,12 @@ func (h *Handler) tellModerators(ctx context.Context, list *store.List, held *st
 	}
 	fmt.Fprintf(&b, "\nTo approve or discard it: mailmanctl held accept|discard %d on the\nserver, or reply to the last part of this message, keeping its\nSubject: a reply discards the post, and a reply with the header\n\"Approved: <the list's moderator password>\" approves it.\n", held.ID)
 	stub := message.NewText([]message.Field{
-		{Name: "From", Value: listAddress(list, "request")},
+		{Name: "From", Value: notice.Address(list, "request")},
 		{Name: "Subject", Value: "confirm " + token},
 		{Name: "Message-ID", Value: message.NewMessageID(list.Address.Domain)},
 	}, "Reply to this message, keeping its Subject, to discard the held post;\nadd an \"Approved: <password>\" header to approve it instead.\n")
 	subject := fmt.Sprintf("%s post from %s requires approval", list.PostingAddress, senderOrUnknown(held.Sender))
-	msg := message.NewMultipart(noticeFields(list, owner, owner, subject, time.Now()), []message.Part{
+	msg := message.NewMultipart(notice.Fields(list, owner, owner, subject, time.Now()), []message.Part{
 		{ContentType: "text/plain; charset=\"utf-8\"", Body: []byte(b.String())},
 		{ContentType: "message/rfc822", Body: held.Message},
 		{ContentType: "message/rfc822", Body: stub},
@@ -117,63 +117,18 @@ func rejectNotice(list *store.List, post *message.Message, sender string, reason
 	if subject == "" {
 		subject = "Your message to " + list.PostingAddress + " was rejected"
 	}
-	return message.NewMultipart(noticeFields(list, listAddress(list, "owner"), sender, subject, now), []message.Part{
+	return message.NewMultipart(notice.Fields(list, notice.Address(list, "owner"), sender, subject, now), []message.Part{
 		{ContentType: "text/plain; charset=\"utf-8\"", Body: []byte(text)},
 		{ContentType: "message/rfc822", Body: post.Bytes()},
 	})
 }
 
-// noticeFields are the header fields of a notice. Auto-Submitted keeps
-// other systems from answering it (RFC 3834).
-func noticeFields(list *store.List, from, to, subject string, now time.Time) []message.Field {
-	return []message.Field{
-		{Name: "From", Value: from},
-		{Name: "To", Value: to},
-		{Name: "Subject", Value: subject},
-		{Name: "Date", Value: message.Date(now)},
-		{Name: "Message-ID", Value: message.NewMessageID(list.Address.Domain)},
-		{Name: "Auto-Submitted", Value: "auto-replied"},
-		{Name: "Precedence", Value: "bulk"},
-	}
-}
-
 // queueNotice queues a message the system wrote for the virgin runner,
 // which delivers it to recipients.
 func (h *Handler) queueNotice(msg []byte, list *store.List, recipients []string) error {
-	_, err := h.Virgin.Enqueue(msg, noticeMsgdata(list, recipients))
+	_, err := h.Virgin.Enqueue(msg, notice.Msgdata(list, recipients))
 	return err
 }
-
-func noticeMsgdata(list *store.List, recipients []string) switchboard.Msgdata {
-	md := switchboard.Msgdata{}
-	md.Set("listid", list.ListID)
-	md.Set("recipients", recipients)
-	md.Set("reduced_list_headers", true)
-	md.Set("nodecorate", true)
-	md.Set("envsender", bounces(list))
-	return md
-}
-
-// moderators are the addresses of the list's owners and moderators.
-func moderators(ctx context.Context, st *store.Store, list *store.List) ([]string, error) {
-	var to []string
-	for _, role := range []store.Role{store.Owner, store.Moderator} {
-		ms, err := st.Members(ctx, list.Address, role)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			to = append(to, m.Address)
-		}
-	}
-	return to, nil
-}
-
-func listAddress(list *store.List, sub string) string {
-	return list.Address.Name + "-" + sub + "@" + list.Address.Domain
-}
-
-func bounces(list *store.List) string { return listAddress(list, "bounces") }
 
 func orNone(s string) string {
 	if strings.TrimSpace(s) == "" {

@@ -73,7 +73,7 @@ func (h *Handler) hold(ctx context.Context, p *Post) error {
 		Message:   p.Msg.Bytes(),
 		Msgdata:   md,
 	}
-	id, token, err := h.Store.Hold(ctx, held, h.Settings.PendingRequestLife)
+	id, token, err := h.Store.Hold(ctx, held, h.Settings.ModeratorRequestLife)
 	if err != nil {
 		return err
 	}

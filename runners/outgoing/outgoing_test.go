@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
@@ -44,22 +45,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, o sinkOptions) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := store.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, _ := store.ParseListAddress("test@example.com")
-	if _, err := st.CreateList(ctx, store.NewList{Address: a}); err != nil {
-		t.Fatal(err)
-	}
-	retry, err := switchboard.Open(filepath.Join(dir, "queue"), "retry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { retry.Close() })
+	site := runnertest.New(t, nil)
+	st, retry := site.Store, site.Queue("retry")
 	f := &fixture{
 		st:    st,
 		retry: retry,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -25,29 +26,11 @@ type fixture struct {
 // and members anne, bart and cris.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := store.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, _ := store.ParseListAddress("test@example.com")
-	if _, err := st.CreateList(ctx, store.NewList{Address: a, Owners: []string{"owen@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.AddMembers(ctx, a, store.Moderator, []string{"mona@example.com"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.AddMembers(ctx, a, store.Regular, []string{"anne@example.com", "Bart <BART@example.com>", "cris@example.com"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	out, err := switchboard.Open(filepath.Join(dir, "queue"), "outgoing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { out.Close() })
-	return &fixture{st: st, out: out, a: a}
+	site := runnertest.New(t, map[store.Role][]string{
+		store.Owner: {"owen@example.com"}, store.Moderator: {"mona@example.com"},
+		store.Regular: {"anne@example.com", "Bart <BART@example.com>", "cris@example.com"},
+	})
+	return &fixture{st: site.Store, out: site.Queue("outgoing"), a: site.List}
 }
 
 func (f *fixture) newPost(t *testing.T, raw string, md switchboard.Msgdata) *post {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/command"
 	"github.com/mailman-go/mailman/runners/incoming"
 	"github.com/mailman-go/mailman/runners/outgoing"
 	"github.com/mailman-go/mailman/runners/pipeline"
@@ -82,9 +83,27 @@ var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler,
 			return nil, err
 		}
 		return &incoming.Handler{Store: st, Pipeline: pipeline, Virgin: virgin, Log: log, Settings: incoming.Settings{
-			PendingRequestLife:     r.cfg.Mailman.PendingRequestLife.D(),
+			ModeratorRequestLife:   r.cfg.Mailman.ModeratorRequestLife.D(),
 			MaxAutoresponsesPerDay: r.cfg.MTA.MaxAutoresponsesPerDay,
 		}}, nil
+	},
+	"command": func(r *resources, log *slog.Logger) (runners.Handler, error) {
+		st, virgin, err := r.storeAnd("virgin")
+		if err != nil {
+			return nil, err
+		}
+		pipeline, err := r.queue("pipeline")
+		if err != nil {
+			return nil, err
+		}
+		return &command.Handler{
+			Store: st, Virgin: virgin, Log: log,
+			Moderator: &incoming.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin},
+			Settings: command.Settings{
+				PendingRequestLife:   r.cfg.Mailman.PendingRequestLife.D(),
+				ModeratorRequestLife: r.cfg.Mailman.ModeratorRequestLife.D(),
+			},
+		}, nil
 	},
 	"pipeline": func(r *resources, log *slog.Logger) (runners.Handler, error) {
 		st, out, err := r.storeAnd("outgoing")

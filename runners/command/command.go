@@ -1,0 +1,332 @@
+// Package command is the runner of the command queue: the mail people send
+// to a list's -request, -join, -leave and -confirm addresses. It runs the
+// email commands (confirm, echo, end, help, join, leave, stop, subscribe,
+// unsubscribe, who), carries out the subscription and unsubscription
+// workflows with their confirmation tokens, confirms the moderation of a
+// held post, and answers with "The results of your email commands".
+//
+// Commands are a table (commands.go): a name, what it takes, its help, and
+// a function given the session and its words. A command says whether the
+// next line is read. The package knows the store and the switchboard; what
+// it sends goes through the virgin queue, and an approved held post goes to
+// the pipeline queue through incoming's Moderator.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/incoming"
+	"github.com/mailman-go/mailman/runners/notice"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// Settings are the site settings the runner applies.
+type Settings struct {
+	// PendingRequestLife is how long a token sent to a subscriber stays
+	// valid; ModeratorRequestLife, one sent to the moderators.
+	PendingRequestLife   time.Duration
+	ModeratorRequestLife time.Duration
+}
+
+// Handler runs the commands of the entries of the command queue.
+type Handler struct {
+	Store     *store.Store
+	Virgin    *switchboard.Switchboard
+	Moderator *incoming.Moderator
+	Settings  Settings
+	Log       *slog.Logger
+	// Now is the clock; tests set it.
+	Now func() time.Time
+}
+
+// pauseOnStore is how long the runner waits before trying again when the
+// store cannot be reached: the message is not at fault, so it stays queued.
+const pauseOnStore = 5 * time.Second
+
+// Dispose runs the commands of one message.
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+	listID := e.Msgdata.String("listid")
+	list, err := h.Store.ListByID(ctx, listID)
+	switch {
+	case errors.Is(err, store.ErrNoSuchList):
+		return runners.Done, fmt.Errorf("list %s: %w", listID, incoming.ErrListGone)
+	case err != nil:
+		return runners.Done, runners.Temporary(err, pauseOnStore)
+	}
+	msg, err := message.Parse(e.Message)
+	if err != nil {
+		return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
+	}
+	log := h.Log.With("entry", e.Name, "message_id", msg.Get("Message-ID"), "list", listID)
+	if why := automatic(msg); why != "" {
+		log.Info("command message discarded: it was sent automatically", "why", why)
+		return runners.Done, nil
+	}
+	s := &session{h: h, ctx: ctx, list: list, msg: msg, md: e.Msgdata, now: h.now(), respond: true, log: log, seen: map[string]bool{}}
+	if addrs := senders(msg); len(addrs) > 0 {
+		s.sender = addrs[0]
+	}
+	err = s.run()
+	if errors.Is(err, store.ErrUnavailable) {
+		return runners.Done, runners.Temporary(err, pauseOnStore)
+	}
+	return runners.Done, err
+}
+
+// evictEvery is how often expired requests are removed, as Mailman's
+// task runner does every run_tasks_every.
+const evictEvery = time.Hour
+
+// Every is how often Tick runs.
+func (h *Handler) Every() time.Duration { return evictEvery }
+
+// Tick removes the pending requests whose time ran out, so that no token
+// outlives its pending_request_life (or moderator_request_life) even if
+// no one ever tries it.
+func (h *Handler) Tick(ctx context.Context) error {
+	n, err := h.Store.EvictExpired(ctx, h.now())
+	if err != nil {
+		return fmt.Errorf("evict expired requests: %w", err)
+	}
+	if n > 0 {
+		h.Log.Info("expired requests removed", "count", n)
+	}
+	return nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// automatic says why msg must get neither an answer nor an action, or "":
+// it is bulk, junk or list mail that did not ask for an acknowledgement, or
+// was sent automatically (RFC 3834). Answering those is how two robots
+// start writing to each other forever.
+func automatic(msg *message.Message) string {
+	precedence := strings.ToLower(strings.TrimSpace(msg.Get("Precedence")))
+	if (precedence == "bulk" || precedence == "junk" || precedence == "list") && !strings.EqualFold(strings.TrimSpace(msg.Get("X-Ack")), "yes") {
+		return "Precedence: " + precedence
+	}
+	if as := strings.TrimSpace(msg.Get("Auto-Submitted")); as != "" && !strings.EqualFold(as, "no") {
+		return "Auto-Submitted: " + as
+	}
+	return ""
+}
+
+// senders are the message's sender addresses in Mailman's order: From,
+// the envelope sender (X-MailFrom), Reply-To, Sender. The first is whom
+// the results go to and whom leave removes.
+func senders(msg *message.Message) []string {
+	var out []string
+	for _, a := range msg.Addresses("From", "X-MailFrom", "Reply-To", "Sender") {
+		if strings.Contains(a, "@") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// session is one message's commands being run, with the results so far.
+type session struct {
+	h    *Handler
+	ctx  context.Context
+	list *store.List
+	msg  *message.Message
+	md   switchboard.Msgdata
+	now  time.Time
+	log  *slog.Logger
+
+	sender string
+	out    strings.Builder
+	// respond says whether the results are sent: not for a bare -join,
+	// -leave or -confirm message, unless something went wrong that the
+	// sender must hear about.
+	respond bool
+	// seen are the tokens confirmed and the addresses joined or left by
+	// this message, so that a command given twice (in the Subject and the
+	// body, say) acts once.
+	seen map[string]bool
+}
+
+// printf adds a line to the results.
+func (s *session) printf(format string, args ...any) {
+	fmt.Fprintf(&s.out, format+"\n", args...)
+}
+
+// once reports whether what is named by key is met for the first time in
+// this message.
+func (s *session) once(key string) bool {
+	if s.seen[key] {
+		return false
+	}
+	s.seen[key] = true
+	return true
+}
+
+// run answers an automatic response to -request mail when the list sends
+// one, runs the commands, and sends the results.
+func (s *session) run() error {
+	if s.md.Bool("to_request") && s.list.AutorespondRequests != "none" {
+		if err := s.autorespond(); err != nil {
+			return err
+		}
+		if s.list.AutorespondRequests == "respond_and_discard" {
+			s.log.Info("request message answered automatically and discarded")
+			return nil
+		}
+	}
+	var remaining, ignored []string
+	var err error
+	switch sub := s.md.String("subaddress"); sub {
+	case "join", "leave", "confirm":
+		// The address is the command: nothing else in the message is read,
+		// and all went well unless a command says otherwise.
+		s.respond = false
+		args := []string{sub}
+		if sub == "confirm" {
+			token, ok := confirmToken(s.msg.Get("To"))
+			if !ok {
+				s.log.Info("confirmation message without a token in its To header")
+				return nil
+			}
+			args = append(args, strings.ToLower(token))
+		}
+		s.results()
+		_, err = s.execute(args)
+	default:
+		sc := findScript(s.msg)
+		s.results()
+		if sc.partial || sc.noText {
+			s.printf("Ignoring non-text/plain MIME parts")
+		}
+		remaining, err = s.runLines(sc.lines)
+		ignored = sc.ignored
+	}
+	if err != nil {
+		return err
+	}
+	s.section("Unprocessed", remaining)
+	s.section("Ignored", ignored)
+	s.printf("\n- Done.")
+	if !s.respond {
+		return nil
+	}
+	if s.sender == "" {
+		s.log.Info("command results not sent: the message has no sender address")
+		return nil
+	}
+	fields := notice.Fields(s.list, notice.Address(s.list, "bounces"), s.sender, "The results of your email commands", s.now)
+	s.log.Info("command results sent", "to", s.sender)
+	return s.send(message.NewText(fields, s.out.String()), s.sender)
+}
+
+// results starts the results with the original's details, as Mailman's
+// reply does; the original itself is not sent back, which would make the
+// list a relay for whatever it carried.
+func (s *session) results() {
+	s.printf("The results of your email command are provided below.\n")
+	s.printf("- Original message details:")
+	for _, name := range []string{"From", "Subject", "Date", "Message-ID"} {
+		v := strings.TrimSpace(s.msg.Decoded(name))
+		if v == "" {
+			v = "n/a"
+		}
+		s.printf("    %s: %s", name, v)
+	}
+	s.printf("\n- Results:")
+}
+
+// runLines runs the command of each line until one says stop, and returns
+// the lines left.
+func (s *session) runLines(lines []string) ([]string, error) {
+	for i, line := range lines {
+		ws := words(asciiOnly(line))
+		if len(ws) == 0 {
+			continue
+		}
+		goOn, err := s.execute(ws)
+		if err != nil {
+			return nil, err
+		}
+		if !goOn {
+			return lines[i+1:], nil
+		}
+	}
+	return nil, nil
+}
+
+// execute runs the command named by the first word or, failing that, the
+// second (for "Re: confirm TOKEN"); it reports whether to go on.
+func (s *session) execute(ws []string) (bool, error) {
+	name := ws[0]
+	c, ok := commands[name]
+	args := ws[1:]
+	if !ok && len(ws) > 1 {
+		name, args = ws[1], ws[2:]
+		c, ok = commands[name]
+	}
+	if !ok {
+		s.printf("No such command: %s", name)
+		return true, nil
+	}
+	s.log.Info("command", "command", name, "sender", s.sender)
+	return c.run(s, name, args)
+}
+
+// section adds the non-blank lines under a heading, when there are any.
+func (s *session) section(heading string, lines []string) {
+	var kept []string
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			kept = append(kept, l)
+		}
+	}
+	if len(kept) == 0 {
+		return
+	}
+	s.printf("\n- %s:", heading)
+	for _, l := range kept {
+		s.printf("%s", l)
+	}
+}
+
+// send queues a message the runner wrote for the virgin runner.
+func (s *session) send(msg []byte, recipients ...string) error {
+	_, err := s.h.Virgin.Enqueue(msg, notice.Msgdata(s.list, recipients))
+	return err
+}
+
+// autorespond sends the list's automatic answer to -request mail, at most
+// once in the list's grace period to one address, and never to mail that
+// asked for no acknowledgement.
+func (s *session) autorespond() error {
+	if s.sender == "" || strings.EqualFold(strings.TrimSpace(s.msg.Get("X-Ack")), "no") || s.msg.Has("X-No-Ack") {
+		return nil
+	}
+	grace := time.Duration(s.list.AutoresponseGracePeriod) * 24 * time.Hour
+	due, err := s.h.Store.AutoresponseDue(s.ctx, s.list.ListID, s.sender, "request", grace, s.now)
+	if err != nil || !due {
+		return err
+	}
+	subject := fmt.Sprintf("Auto-response for your message to the \"%s\" mailing list", s.list.DisplayName)
+	fields := append(notice.Fields(s.list, notice.Address(s.list, "bounces"), s.sender, subject, s.now),
+		message.Field{Name: "X-Mailer", Value: "mailman-go replybot"},
+		message.Field{Name: "X-Ack", Value: "No"})
+	text := s.list.AutoresponseRequestText
+	if strings.TrimSpace(text) == "" {
+		text = fmt.Sprintf("Your message to %s has been received.\n", notice.Address(s.list, "request"))
+	}
+	s.log.Info("request message answered automatically", "to", s.sender)
+	return s.send(message.NewText(fields, text), s.sender)
+}
