@@ -28,6 +28,7 @@ bench: ## run the benchmarks (not part of make test)
 	mkdir -p $(BENCHDIR)
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 2000x ./switchboard
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench . -benchtime 200x ./runners
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench JoinConfirm -benchtime 300x ./runners/command
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench 'Lookup|ListByID' -benchtime 20000x ./store
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench AddMembers -benchtime 3x ./store
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench 'Start|Memory' -benchtime 20x ./test

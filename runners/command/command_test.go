@@ -30,7 +30,7 @@ type fixture struct {
 	pipeline *switchboard.Switchboard
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	site := runnertest.New(t, map[store.Role][]string{store.Owner: {"owen@example.com"}, store.Moderator: {"mona@example.com"}})
 	f := &fixture{site: site, st: site.Store, list: site.List, virgin: site.Queue("virgin"), pipeline: site.Queue("pipeline")}
@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) set(t *testing.T, key, value string) {
+func (f *fixture) set(t testing.TB, key, value string) {
 	t.Helper()
 	f.site.Set(key, value)
 }
@@ -77,7 +77,7 @@ func letter(headers, body string) string {
 
 // dispose runs raw through the runner as mail to the sub-address sub (""
 // for none, "request" for -request).
-func (f *fixture) dispose(t *testing.T, raw, sub string) {
+func (f *fixture) dispose(t testing.TB, raw, sub string) {
 	t.Helper()
 	md := switchboard.Msgdata{}
 	md.Set("listid", "test.example.com")
@@ -113,7 +113,7 @@ func (s sent) body() string {
 	return strings.ReplaceAll(text, "\r\n", "\n")
 }
 
-func (f *fixture) sent(t *testing.T) []sent {
+func (f *fixture) sent(t testing.TB) []sent {
 	t.Helper()
 	var out []sent
 	for _, e := range runnertest.Take(t, f.virgin) {
@@ -128,7 +128,7 @@ func (f *fixture) sent(t *testing.T) []sent {
 
 // bySubject returns the one message sent with a subject starting with
 // prefix.
-func bySubject(t *testing.T, ss []sent, prefix string) sent {
+func bySubject(t testing.TB, ss []sent, prefix string) sent {
 	t.Helper()
 	var found []sent
 	for _, s := range ss {
@@ -160,7 +160,7 @@ var tokenInSubject = regexp.MustCompile(`confirm ([0-9a-f]{40})`)
 
 // confirmation returns the one confirmation request in ss and its token,
 // checking that its From address carries the token.
-func confirmation(t *testing.T, ss []sent) (sent, string) {
+func confirmation(t testing.TB, ss []sent) (sent, string) {
 	t.Helper()
 	c := bySubject(t, ss, "Your confirmation is needed")
 	m := tokenInSubject.FindStringSubmatch(c.body())
