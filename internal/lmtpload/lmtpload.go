@@ -1,15 +1,15 @@
 // Package lmtpload is an LMTP client for load: it sends transactions the
-// way Postfix's LMTP client does when the server offers PIPELINING (MAIL,
-// every RCPT and DATA in one write, then the message), so a benchmark
-// measures the server rather than round trips a real MTA does not make.
-// It knows nothing of the server behind the port; the benchmarks drive
-// this project and Mailman 3 with it alike.
+// way Postfix's LMTP client does. When the server offers PIPELINING it
+// sends MAIL, every RCPT and DATA in one write, then the message, so a
+// benchmark measures the server rather than round trips a real MTA does
+// not make; when it does not (Mailman 3's aiosmtpd server), it waits for
+// each reply, as Postfix must. It knows nothing of the server behind the
+// port; the benchmarks drive this project and Mailman 3 with it alike.
 package lmtpload
 
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -28,16 +28,14 @@ func (r Reply) OK() bool { return r.Code >= 200 && r.Code < 300 }
 
 func (r Reply) String() string { return fmt.Sprintf("%d %s", r.Code, r.Text) }
 
-// ErrNoPipelining is returned by Dial when the server does not offer
-// PIPELINING, so the caller does not mistake a lock-step server's figures
-// for pipelined ones.
-var ErrNoPipelining = errors.New("lmtpload: server does not offer PIPELINING")
-
 // Client is one LMTP connection. It is not safe for concurrent use.
 type Client struct {
 	conn net.Conn
 	r    *bufio.Reader
 	w    *bufio.Writer
+	// LockStep makes Send wait for each reply before the next command.
+	// Dial sets it when the server does not offer PIPELINING.
+	LockStep bool
 }
 
 // Dial connects, reads the greeting and says LHLO.
@@ -73,12 +71,13 @@ func (c *Client) hello() error {
 	if h.Code != 250 {
 		return fmt.Errorf("LHLO: %v", h)
 	}
+	c.LockStep = true
 	for _, line := range strings.Split(h.Text, "\n") {
 		if strings.EqualFold(strings.TrimSpace(line), "PIPELINING") {
-			return nil
+			c.LockStep = false
 		}
 	}
-	return ErrNoPipelining
+	return nil
 }
 
 // Close says QUIT and closes the connection.
@@ -94,6 +93,9 @@ func (c *Client) Close() error {
 // error means the connection is no longer usable.
 func (c *Client) Send(from string, rcpts []string, msg []byte) ([]Reply, error) {
 	c.conn.SetDeadline(time.Now().Add(time.Minute))
+	if c.LockStep {
+		return c.sendLockStep(from, rcpts, msg)
+	}
 	fmt.Fprintf(c.w, "MAIL FROM:<%s>\r\n", from)
 	for _, r := range rcpts {
 		fmt.Fprintf(c.w, "RCPT TO:<%s>\r\n", r)
@@ -107,21 +109,69 @@ func (c *Client) Send(from string, rcpts []string, msg []byte) ([]Reply, error) 
 		return nil, fmt.Errorf("MAIL: %w", err)
 	}
 	replies := make([]Reply, len(rcpts))
-	accepted := 0
 	for i := range rcpts {
 		if replies[i], err = c.reply(); err != nil {
 			return nil, fmt.Errorf("RCPT: %w", err)
 		}
 		if !mail.OK() {
 			replies[i] = mail
-		} else if replies[i].OK() {
-			accepted++
 		}
 	}
 	data, err := c.reply()
 	if err != nil {
 		return nil, fmt.Errorf("DATA: %w", err)
 	}
+	return c.finish(replies, data, msg)
+}
+
+// sendLockStep is Send for a server without PIPELINING: each command waits
+// for its reply, and DATA is not sent when no recipient was accepted.
+func (c *Client) sendLockStep(from string, rcpts []string, msg []byte) ([]Reply, error) {
+	mail, err := c.command("MAIL FROM:<" + from + ">")
+	if err != nil {
+		return nil, fmt.Errorf("MAIL: %w", err)
+	}
+	replies := make([]Reply, len(rcpts))
+	if !mail.OK() {
+		for i := range replies {
+			replies[i] = mail
+		}
+		return replies, nil
+	}
+	accepted := 0
+	for i, r := range rcpts {
+		if replies[i], err = c.command("RCPT TO:<" + r + ">"); err != nil {
+			return nil, fmt.Errorf("RCPT: %w", err)
+		}
+		if replies[i].OK() {
+			accepted++
+		}
+	}
+	if accepted == 0 {
+		if _, err := c.command("RSET"); err != nil {
+			return nil, fmt.Errorf("RSET: %w", err)
+		}
+		return replies, nil
+	}
+	data, err := c.command("DATA")
+	if err != nil {
+		return nil, fmt.Errorf("DATA: %w", err)
+	}
+	return c.finish(replies, data, msg)
+}
+
+// command sends one command line and reads its reply.
+func (c *Client) command(line string) (Reply, error) {
+	c.w.WriteString(line + "\r\n")
+	if err := c.w.Flush(); err != nil {
+		return Reply{}, err
+	}
+	return c.reply()
+}
+
+// finish sends the message after the reply to DATA and reads a reply for
+// each accepted recipient.
+func (c *Client) finish(replies []Reply, data Reply, msg []byte) ([]Reply, error) {
 	if data.Code != 354 {
 		for i := range replies {
 			if replies[i].OK() {
@@ -139,6 +189,7 @@ func (c *Client) Send(from string, rcpts []string, msg []byte) ([]Reply, error) 
 		if !replies[i].OK() {
 			continue
 		}
+		var err error
 		if replies[i], err = c.reply(); err != nil {
 			return nil, fmt.Errorf("after data: %w", err)
 		}

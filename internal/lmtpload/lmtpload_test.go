@@ -2,6 +2,7 @@ package lmtpload
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -59,12 +60,22 @@ func serve(t *testing.T, got chan []byte) string {
 }
 
 func TestSend(t *testing.T) {
+	for _, lockStep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lockstep=%v", lockStep), func(t *testing.T) { testSend(t, lockStep) })
+	}
+}
+
+func testSend(t *testing.T, lockStep bool) {
 	got := make(chan []byte, 4)
 	c, err := Dial(serve(t, got), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if c.LockStep {
+		t.Fatal("go-smtp offers PIPELINING; the client should use it")
+	}
+	c.LockStep = lockStep
 	tests := []struct {
 		name  string
 		rcpts []string
@@ -95,12 +106,19 @@ func TestSend(t *testing.T) {
 }
 
 func TestAllRefusedSkipsData(t *testing.T) {
+	for _, lockStep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lockstep=%v", lockStep), func(t *testing.T) { testAllRefused(t, lockStep) })
+	}
+}
+
+func testAllRefused(t *testing.T, lockStep bool) {
 	got := make(chan []byte, 1)
 	c, err := Dial(serve(t, got), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	c.LockStep = lockStep
 	replies, err := c.Send("from@example.com", []string{"refused@example.com"}, []byte("x\r\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -111,5 +129,35 @@ func TestAllRefusedSkipsData(t *testing.T) {
 	// The connection is still in step: the next transaction works.
 	if replies, err = c.Send("from@example.com", []string{"a@example.com"}, []byte("x\r\n")); err != nil || replies[0].Code != 250 {
 		t.Fatalf("next transaction: %v %v", replies, err)
+	}
+}
+
+// A server that does not offer PIPELINING, as Mailman 3's, is spoken to in
+// lock-step.
+func TestDialWithoutPipelining(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprint(conn, "220 lmtp.example ready\r\n")
+		buf := make([]byte, 512)
+		conn.Read(buf) // LHLO
+		fmt.Fprint(conn, "250-localhost\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250 HELP\r\n")
+		conn.Read(buf) // QUIT
+	}()
+	c, err := Dial(l.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.LockStep {
+		t.Error("LockStep is off for a server without PIPELINING")
 	}
 }
