@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailman-go/mailman/internal/gendoc"
 )
 
 // config is what a run measures, from the flags.
@@ -85,7 +87,7 @@ func main() {
 		fmt.Print(section)
 		return
 	}
-	if err := writeSection(c.out, section); err != nil {
+	if err := gendoc.WriteSection(c.out, "bench", "Benchmarks", section); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("wrote the table into %s", c.out)
@@ -112,7 +114,7 @@ func run(c config, logf func(string, ...any)) (*report, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &report{config: c, date: time.Now().UTC(), machine: describeMachine(dir)}
+	r := &report{config: c, date: time.Now().UTC(), machine: gendoc.Machine(dir)}
 
 	// The floors and this project take turns run by run, so that the
 	// disk's drift, which on a shared machine is larger than the

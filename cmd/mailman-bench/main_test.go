@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,23 +72,5 @@ func TestStat(t *testing.T) {
 	}
 	if got := ratio(stat{median: 2, ok: true}, stat{median: 10, ok: true}, false); got != "5.0×" {
 		t.Errorf("ratio lower = %s", got)
-	}
-}
-
-// The generated section replaces the last one and leaves the rest.
-func TestWriteSection(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "benchmarks.md")
-	if err := os.WriteFile(file, []byte("# Benchmarks\n\nWritten by people.\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, section := range []string{"first\n", "second\n"} {
-		if err := writeSection(file, section); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, _ := os.ReadFile(file)
-	want := "# Benchmarks\n\n" + beginMark + "\nsecond\n" + endMark + "\n\nWritten by people.\n"
-	if string(got) != want {
-		t.Errorf("file:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// fuzzTarget is one fuzz target and the executions it runs at -x 1, chosen
+// so that each takes about 8 s on this machine class.
+type fuzzTarget struct {
+	pkg, name string
+	execs     int
+	parses    string // what it feeds, for the table
+}
+
+var fuzzTargets = []fuzzTarget{
+	{"./switchboard", "FuzzDecode", 400000, "queue entry files"},
+	{"./switchboard", "FuzzJournalRecord", 400000, "LMTP journal records"},
+	{"./config", "FuzzLoad", 6000, "TOML configuration files"},
+	{"./message", "FuzzParse", 400000, "messages: header fields, addresses, MIME parts"},
+	{"./runners/lmtp", "FuzzPrepare", 50000, "the LMTP runner's message preparation"},
+	{"./runners/command", "FuzzScript", 100000, "email command scripts"},
+}
+
+// fuzzResult is what one target did.
+type fuzzResult struct {
+	target      fuzzTarget
+	execs       int // as go test reported them
+	interesting int // new inputs found this run
+	elapsed     time.Duration
+	err         string // why it failed, if it did
+}
+
+// runFuzz runs one target with -fuzztime Nx: a number of executions, not a
+// duration, since Go 1.26's coordinator can fail a target with "context
+// deadline exceeded" when a duration ends (go.dev/issue/75804).
+func runFuzz(t fuzzTarget, x int, logf func(string, ...any)) fuzzResult {
+	n := t.execs * x
+	logf("fuzz %s %s: %d executions", t.pkg, t.name, n)
+	start := time.Now()
+	cmd := exec.Command("go", "test", "-run", "^$", "-fuzz", "^"+t.name+"$", "-fuzztime", fmt.Sprintf("%dx", n), t.pkg)
+	out, err := cmd.CombinedOutput()
+	res := fuzzResult{target: t, elapsed: time.Since(start)}
+	res.execs, res.interesting = parseFuzzOutput(out)
+	if err != nil {
+		res.err = lastLines(out, 20)
+		logf("fuzz %s %s FAILED:\n%s", t.pkg, t.name, res.err)
+	}
+	return res
+}
+
+var fuzzProgress = regexp.MustCompile(`execs: (\d+) .*?new interesting: (\d+)`)
+
+// parseFuzzOutput finds the last progress line go test printed: the
+// executions done and the new interesting inputs.
+func parseFuzzOutput(out []byte) (execs, interesting int) {
+	for _, m := range fuzzProgress.FindAllSubmatch(out, -1) {
+		execs, _ = strconv.Atoi(string(m[1]))
+		interesting, _ = strconv.Atoi(string(m[2]))
+	}
+	return execs, interesting
+}
+
+func lastLines(out []byte, n int) string {
+	lines := strings.Split(string(bytes.TrimSpace(out)), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
