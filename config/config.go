@@ -60,6 +60,7 @@ type MTA struct {
 	SMTPUser             string   `toml:"smtp_user"`              // with smtp_pass, log in to the MTA (a smarthost)
 	SMTPPass             string   `toml:"smtp_pass"`
 	SMTPSecureMode       string   `toml:"smtp_secure_mode"` // smtp, starttls or smtps
+	SMTPTimeout          Duration `toml:"smtp_timeout"`     // how long the MTA may take to connect, to answer a command or to read the next piece of a message
 }
 
 // Database says where lists and members are stored.
@@ -131,6 +132,7 @@ func Default() *Config {
 			DeliveryRetryPeriod: Duration(5 * 24 * time.Hour),
 			DeliveryRetryDelay:  Duration(time.Minute),
 			SMTPSecureMode:      "smtp",
+			SMTPTimeout:         Duration(5 * time.Minute),
 		},
 		Master: Master{
 			StartTimeout:  Duration(30 * time.Second),

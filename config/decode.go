@@ -275,6 +275,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "delivery_retry_period"}, positive(c.MTA.DeliveryRetryPeriod)},
 		{toml.Key{"mta", "delivery_retry_delay"}, positive(c.MTA.DeliveryRetryDelay)},
 		{toml.Key{"mta", "smtp_secure_mode"}, oneOf(c.MTA.SMTPSecureMode, "smtp", "starttls", "smtps")},
+		{toml.Key{"mta", "smtp_timeout"}, positive(c.MTA.SMTPTimeout)},
 		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},
 		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},

@@ -195,9 +195,7 @@ func (m *Message) newField(name, value string) field {
 
 // Add appends a field at the end of the header.
 func (m *Message) Add(name, value string) {
-	if m.sep == nil {
-		m.sep = []byte(m.nl)
-	}
+	m.separate()
 	m.fields = append(m.fields, m.newField(name, value))
 }
 
@@ -209,9 +207,7 @@ func (m *Message) Set(name, value string) {
 
 // Prepend adds a field before all others.
 func (m *Message) Prepend(name, value string) {
-	if m.sep == nil {
-		m.sep = []byte(m.nl)
-	}
+	m.separate()
 	m.fields = append([]field{m.newField(name, value)}, m.fields...)
 }
 
@@ -265,14 +261,30 @@ func (m *Message) Mailbox(name string) (address, displayName string, ok bool) {
 	return "", "", false
 }
 
+// separate makes sure the header ends in a blank line before a field is
+// added or a body set. A message may have been cut short of its last line
+// ending (FuzzPipeline and FuzzDecorate found such): without one, a field
+// added at the end would run into the last one, and a new body would be
+// read as one more field.
+func (m *Message) separate() {
+	switch {
+	case m.sep == nil:
+		if n := len(m.fields); n > 0 && !bytes.HasSuffix(m.fields[n-1].raw, []byte("\n")) {
+			m.fields[n-1].raw = append(m.fields[n-1].raw, m.nl...)
+		}
+		m.sep = []byte(m.nl)
+	case !bytes.HasSuffix(m.sep, []byte("\n")):
+		// A blank line of a lone "\r".
+		m.sep = append(bytes.Clone(m.sep), '\n')
+	}
+}
+
 // Body returns the body.
 func (m *Message) Body() []byte { return m.body }
 
 // SetBody replaces the body.
 func (m *Message) SetBody(b []byte) {
-	if m.sep == nil {
-		m.sep = []byte(m.nl)
-	}
+	m.separate()
 	m.body = b
 }
 

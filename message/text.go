@@ -119,7 +119,10 @@ func (m *Message) replace(p textPart, text string) {
 	body = append(body, m.body[:p.start]...)
 	body = append(body, enc...)
 	body = append(body, m.body[p.end:]...)
-	m.body = body
+	// SetBody, for the blank line a message that was all header lacks:
+	// without it the new text would be read as header fields (FuzzDecorate
+	// found the footer of a post with no body turned into one).
+	m.SetBody(body)
 }
 
 func (m *Message) firstText() (textPart, bool) {

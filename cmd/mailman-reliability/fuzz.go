@@ -23,6 +23,9 @@ var fuzzTargets = []fuzzTarget{
 	{"./switchboard", "FuzzJournalRecord", 400000, "LMTP journal records"},
 	{"./config", "FuzzLoad", 6000, "TOML configuration files"},
 	{"./message", "FuzzParse", 400000, "messages: header fields, addresses, MIME parts"},
+	{"./message", "FuzzAddress", 180000, "address header fields"},
+	{"./runners/pipeline", "FuzzPipeline", 6000, "posts through the whole posting pipeline (headers, subject prefix, MIME)"},
+	{"./runners/outgoing", "FuzzDecorate", 120000, "MIME bodies the footer is added to"},
 	{"./runners/lmtp", "FuzzPrepare", 50000, "the LMTP runner's message preparation"},
 	{"./runners/command", "FuzzScript", 100000, "email command scripts"},
 }

@@ -42,6 +42,7 @@ type Settings struct {
 	Port          int           // [mta] smtp_port; 0 means 25, as Mailman's 'smtp'
 	User, Pass    string        // [mta] smtp_user, smtp_pass: AUTH PLAIN when both are set
 	SecureMode    string        // "smtp", "starttls" or "smtps"
+	Timeout       time.Duration // [mta] smtp_timeout: to connect, for each command and each write (twice that for the end of DATA); 0 means 5 minutes
 	MaxRecipients int           // [mta] max_recipients (500): RCPTs per transaction; 0 means no limit
 	VERPInterval  int           // [mta] verp_delivery_interval: 0 never, 1 always, N when post_id % N == 0
 	RetryPeriod   time.Duration // [mta] delivery_retry_period (5 days); 0 means 5 days

@@ -20,8 +20,16 @@ import (
 // itself failed (no connection, a broken one, an I/O error): temporary.
 const connErrorCode = 444
 
-// dialTimeout bounds a connection attempt, as go-smtp's own Dial does.
-const dialTimeout = 30 * time.Second
+// defaultTimeout is RFC 5321's timeout for a command's answer.
+const defaultTimeout = 5 * time.Minute
+
+// timeout bounds the connection and each command.
+func (h *Handler) timeout() time.Duration {
+	if h.Settings.Timeout > 0 {
+		return h.Settings.Timeout
+	}
+	return defaultTimeout
+}
 
 // refusal is the mail server's answer for a recipient it did not take.
 type refusal struct {
@@ -210,27 +218,44 @@ func (h *Handler) dial() (*smtp.Client, error) {
 	s := h.Settings
 	addr := net.JoinHostPort(s.Host, strconv.Itoa(h.port()))
 	tlsConfig := &tls.Config{ServerName: s.Host, RootCAs: h.rootCAs}
-	var c *smtp.Client
+	timeout := h.timeout()
+	dialer := &net.Dialer{Timeout: timeout}
+	var conn net.Conn
 	var err error
 	switch s.SecureMode {
-	case "", "smtp":
-		c, err = smtp.Dial(addr)
+	case "", "smtp", "starttls":
+		conn, err = dialer.Dial("tcp", addr)
 	case "smtps":
-		c, err = smtp.DialTLS(addr, tlsConfig)
-	case "starttls":
-		// go-smtp exports STARTTLS only as part of making a client, which
-		// greets the server as "localhost" first; Hello below gives our
-		// name in the EHLO that starts the TLS session.
-		var conn net.Conn
-		if conn, err = net.DialTimeout("tcp", addr, dialTimeout); err == nil {
-			c, err = smtp.NewClientStartTLS(conn, tlsConfig)
-		}
+		// The dialer's timeout bounds the TLS handshake too.
+		conn, err = (&tls.Dialer{NetDialer: dialer, Config: tlsConfig}).Dial("tcp", addr)
 	default:
 		return nil, fmt.Errorf("smtp_secure_mode %q is not smtp, starttls or smtps", s.SecureMode)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s (%s): %w", addr, orSMTP(s.SecureMode), err)
 	}
+	tc := &timedConn{Conn: conn, timeout: timeout}
+	var c *smtp.Client
+	if s.SecureMode == "starttls" {
+		// go-smtp exports STARTTLS only as part of making a client, which
+		// greets the server as "localhost" first and reads its answers
+		// with its own 5-minute timeouts, set before ours can be: the one
+		// deadline held on the connection bounds that whole exchange.
+		// Hello below gives our name in the EHLO that starts the TLS
+		// session.
+		tc.until = time.Now().Add(timeout)
+		c, err = smtp.NewClientStartTLS(tc, tlsConfig)
+		tc.until = time.Time{}
+		if err != nil {
+			return nil, fmt.Errorf("connect to %s (starttls): %w", addr, err)
+		}
+		// go-smtp's own clearing of its deadlines was held too.
+		tc.Conn.SetDeadline(time.Time{})
+	} else {
+		c = smtp.NewClient(tc)
+	}
+	// A stalled server costs the message a retry, not the runner forever.
+	c.CommandTimeout, c.SubmissionTimeout = timeout, 2*timeout
 	if err := c.Hello(h.hostname()); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("EHLO to %s: %w", addr, err)
@@ -259,6 +284,32 @@ func (h *Handler) hostname() string {
 		return name
 	}
 	return "localhost"
+}
+
+// timedConn gives every write a deadline of its own: go-smtp sets none
+// while it writes the body of DATA, so a server that stopped reading would
+// hold the runner for good once the socket's buffers are full. While until
+// is set it also holds every deadline to until, whatever go-smtp asks.
+type timedConn struct {
+	net.Conn
+	timeout time.Duration
+	until   time.Time
+}
+
+func (c *timedConn) Write(b []byte) (int, error) {
+	if c.until.IsZero() {
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+			return 0, fmt.Errorf("set write deadline: %w", err)
+		}
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *timedConn) SetDeadline(t time.Time) error {
+	if !c.until.IsZero() {
+		t = c.until
+	}
+	return c.Conn.SetDeadline(t)
 }
 
 // drop closes the kept connection without a word to the server: it is

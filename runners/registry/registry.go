@@ -120,7 +120,7 @@ var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler,
 		}
 		mta := r.cfg.MTA
 		h := &outgoing.Handler{Store: st, Retry: retryQ, Log: log, Settings: outgoing.Settings{
-			Host: mta.SMTPHost, Port: mta.SMTPPort, User: mta.SMTPUser, Pass: mta.SMTPPass, SecureMode: mta.SMTPSecureMode,
+			Host: mta.SMTPHost, Port: mta.SMTPPort, User: mta.SMTPUser, Pass: mta.SMTPPass, SecureMode: mta.SMTPSecureMode, Timeout: mta.SMTPTimeout.D(),
 			MaxRecipients: mta.MaxRecipients, VERPInterval: mta.VERPDeliveryInterval,
 			RetryPeriod: mta.DeliveryRetryPeriod.D(), RetryDelay: mta.DeliveryRetryDelay.D(),
 		}}

@@ -1,0 +1,115 @@
+package outgoing
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"mime"
+	"strings"
+	"testing"
+
+	"github.com/mailman-go/mailman/internal/runnertest"
+	"github.com/mailman-go/mailman/message"
+)
+
+// decorateSeeds are posts of each shape decorate treats, and broken ones.
+var decorateSeeds = []string{
+	post,
+	"From: zoe@example.org\nSubject: LF only\n\nHello,\nlist.",
+	"From: zoe@example.org\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte("Grüße\nno CR\n")) + "\r\n",
+	"From: zoe@example.org\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"caf=C3=A9 soft =\r\nbreak and trailing space =20\r\n",
+	"From: zoe@example.org\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\xe9t\xe9\r\n",
+	"From: zoe@example.org\r\nContent-Transfer-Encoding: base64\r\n\r\n!!! not base64\r\n",
+	"From: zoe@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n" +
+		"--XX\r\nContent-Type: text/plain\r\n\r\nHello\r\n--XX\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0K\r\n--XX--\r\nepilogue\r\n",
+	"From: zoe@example.org\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n\r\ntruncated, no closing boundary\r\n--X",
+	"From: zoe@example.org\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX--  \r\n--XX--\r\n",
+	"From: zoe@example.org\r\nContent-Type: multipart/mixed\r\n\r\n--XX\r\n\r\nno boundary parameter\r\n--XX--\r\n",
+	"From: zoe@example.org\r\nContent-Type: multipart/alternative; boundary=\"XX\"\r\n\r\n--XX\r\n\r\nplain\r\n--XX--\r\n",
+	"From: zoe@example.org\r\nContent-Type: multipart/signed; boundary=\"XX\"; protocol=\"application/pgp-signature\"\r\n\r\n--XX\r\n\r\nsigned\r\n--XX--\r\n",
+	"From: zoe@example.org\r\nContent-Type: text/plain; charset=\r\n\r\nbroken parameter\r\n",
+	"From: zoe@example.org\r\nSubject: all header, cut short",
+	"From: zoe@example.org\r\n",
+	"",
+}
+
+// FuzzDecorate: any message through the footer. It must not panic; a
+// decorated message must still parse, keep its header as it was, have the
+// footer, and keep the original text or body bytes before it (text/plain)
+// or around the added part (multipart/mixed): decoration only appends.
+func FuzzDecorate(f *testing.F) {
+	for _, s := range decorateSeeds {
+		f.Add([]byte(s))
+	}
+	site := runnertest.New(f, nil)
+	list, err := site.Store.List(context.Background(), site.List)
+	if err != nil {
+		f.Fatal(err)
+	}
+	lastLine := footer(list)[len(footer(list))-1]
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, err := decorate(raw, list)
+		in, parseErr := message.Parse(raw)
+		if parseErr != nil {
+			if err == nil {
+				t.Fatalf("an unparsable message was decorated:\n%q", out)
+			}
+			return
+		}
+		if err != nil {
+			return // sent as it is
+		}
+		got, err := message.Parse(out)
+		if err != nil {
+			t.Fatalf("the decorated message does not parse: %v\n%q", err, out)
+		}
+		if h, want := out[:len(out)-len(got.Body())], raw[:len(raw)-len(in.Body())]; !bytes.Equal(h, want) && len(in.Body()) > 0 {
+			t.Fatalf("header changed: %q, want %q", h, want)
+		}
+		mt, params := "text/plain", map[string]string{}
+		if ct := in.Get("Content-Type"); ct != "" {
+			mt, params, _ = mime.ParseMediaType(ct)
+		}
+		switch mt {
+		case "text/plain":
+			before, _ := in.FirstText()
+			after, ok := got.FirstText()
+			if !ok {
+				t.Fatalf("the decorated text does not decode:\n%q", out)
+			}
+			if !strings.HasPrefix(lines(after), lines(before)) {
+				t.Errorf("text %q does not start with the original %q", after, before)
+			}
+			if !strings.HasSuffix(strings.TrimRight(after, "\r\n"), lastLine) {
+				t.Errorf("text %q does not end with the footer", after)
+			}
+			switch strings.ToLower(in.Get("Content-Transfer-Encoding")) {
+			case "base64", "quoted-printable":
+			default:
+				if !bytes.HasPrefix(got.Body(), in.Body()) {
+					t.Errorf("body %q does not start with the original %q", got.Body(), in.Body())
+				}
+			}
+		case "multipart/mixed":
+			body := in.Body()
+			end := closingDelimiter(body, params["boundary"])
+			added := len(got.Body()) - len(body)
+			if end < 0 || added <= 0 || !bytes.Equal(got.Body()[:end], body[:end]) || !bytes.Equal(got.Body()[end+added:], body[end:]) {
+				t.Fatalf("body %q is not the original %q with a part added before its closing delimiter", got.Body(), body)
+			}
+			if !bytes.Contains(got.Body()[end:end+added], []byte(lastLine)) {
+				t.Errorf("the added part %q has no footer", got.Body()[end:end+added])
+			}
+		default:
+			t.Errorf("a %s message was decorated", mt)
+		}
+	})
+}
+
+// lines is s with its line endings made LF: quoted-printable writes CRLF
+// for each.
+func lines(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
