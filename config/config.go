@@ -80,7 +80,11 @@ type Runner struct {
 	Instances   int      `toml:"instances"`    // processes sharing the queue; a power of 2, at most maxInstances
 	SleepTime   Duration `toml:"sleep_time"`   // pause between scans of an empty queue
 	MaxRestarts int      `toml:"max_restarts"` // failures within [master] restart_window before the master gives up
-	Start       bool     `toml:"start"`        // whether `start` with no runner names starts it
+	// MessageTimeout bounds one message's time in the runner's handler;
+	// past it the runner exits and is restarted, and the message is
+	// retried, then kept in bad/ after its third try.
+	MessageTimeout Duration `toml:"message_timeout"`
+	Start          bool     `toml:"start"` // whether `start` with no runner names starts it
 }
 
 // RunnerNames lists every runner, in the order they start.
@@ -146,7 +150,11 @@ func Default() *Config {
 			Instances:   1,
 			SleepTime:   Duration(time.Second),
 			MaxRestarts: 10,
-			Start:       startByDefault[name],
+			// Far beyond any message's normal time (a post to 100,000
+			// members takes seconds), and beyond smtp_timeout, which
+			// bounds a stalled MTA on its own.
+			MessageTimeout: Duration(30 * time.Minute),
+			Start:          startByDefault[name],
 		}
 	}
 	return c

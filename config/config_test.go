@@ -135,8 +135,8 @@ func TestLoadOverlaysDefaults(t *testing.T) {
 			r.Instances = 2
 			c.Runner["incoming"] = r
 		}},
-		{"every runner key", "[runner.lmtp]\ninstances = 4\nsleep_time = \"1d12h\"\nmax_restarts = 0\nstart = true\n", func(c *Config) {
-			c.Runner["lmtp"] = Runner{Instances: 4, SleepTime: Duration(36 * time.Hour), MaxRestarts: 0, Start: true}
+		{"every runner key", "[runner.lmtp]\ninstances = 4\nsleep_time = \"1d12h\"\nmax_restarts = 0\nmessage_timeout = \"2h\"\nstart = true\n", func(c *Config) {
+			c.Runner["lmtp"] = Runner{Instances: 4, SleepTime: Duration(36 * time.Hour), MaxRestarts: 0, MessageTimeout: Duration(2 * time.Hour), Start: true}
 		}},
 		{"dotted keys", "runner.retry.start = false\nmta.lmtp_port = 2424\n", func(c *Config) {
 			r := c.Runner["retry"]

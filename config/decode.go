@@ -286,6 +286,7 @@ func (c *Config) check() *problem {
 			problem{toml.Key{"runner", name, "instances"}, instances(r.Instances)},
 			problem{toml.Key{"runner", name, "sleep_time"}, positive(r.SleepTime)},
 			problem{toml.Key{"runner", name, "max_restarts"}, notNegative(r.MaxRestarts)},
+			problem{toml.Key{"runner", name, "message_timeout"}, positive(r.MessageTimeout)},
 		)
 	}
 	for _, r := range rules {

@@ -82,6 +82,15 @@ type Loop struct {
 	Logger    *slog.Logger
 	OnReady   func() // called once, when the loop has recovered and is watching its queue
 
+	// StuckAfter, when set, bounds how long one message may stay in the
+	// handler; past it OnStuck is called, which in a runner process exits
+	// so that the master starts a new one, whose recovery counts the
+	// attempt and preserves the entry in bad/ after the third. A hung
+	// handler cannot be taken back from inside the process, and Mailman's
+	// users met runners that hung on one message unnoticed for hours.
+	StuckAfter time.Duration
+	OnStuck    func(entry string)
+
 	now     func() time.Time // for tests; time.Now when nil
 	noWatch bool             // for benchmarks of the rescan path
 }
@@ -241,6 +250,13 @@ func (l *Loop) processOne(file string) (progressed bool, pause time.Duration) {
 		return errors.Is(err, switchboard.ErrCorrupt), 0
 	}
 	log := l.Logger.With("entry", e.Name, "message_id", e.MessageID())
+	if l.StuckAfter > 0 && l.OnStuck != nil {
+		watchdog := time.AfterFunc(l.StuckAfter, func() {
+			log.Error("message stuck in its handler; giving up the runner so that it is restarted and the entry recovered", "after", l.StuckAfter)
+			l.OnStuck(e.Name)
+		})
+		defer watchdog.Stop()
+	}
 	out, err := l.dispose(e)
 	var tmp *TemporaryError
 	switch {

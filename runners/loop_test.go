@@ -391,3 +391,39 @@ func TestLoopTicksPeriodicHandler(t *testing.T) {
 		t.Errorf("messages seen while ticking: %q", q.seenIDs())
 	}
 }
+
+// A message that keeps its handler past StuckAfter is reported with its
+// entry; one that finishes in time is not.
+func TestLoopWatchdogReportsStuckMessage(t *testing.T) {
+	q := newQueues(t)
+	release := make(chan struct{})
+	l := q.loop(t, func(ctx context.Context, e *switchboard.Entry) (Outcome, error) {
+		if e.MessageID() == "<stuck@test>" {
+			<-release
+		}
+		return Done, nil
+	})
+	stuck := make(chan string, 2)
+	l.StuckAfter = 100 * time.Millisecond
+	l.OnStuck = func(entry string) { stuck <- entry }
+	names := q.enqueue(t, "quick@test", "stuck@test")
+	done := make(chan int)
+	go func() { done <- l.Drain(context.Background()) }()
+	select {
+	case got := <-stuck:
+		if got != names[1] {
+			t.Errorf("OnStuck(%s), want the stuck entry %s", got, names[1])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnStuck 5 s after a handler hung")
+	}
+	close(release)
+	if n := <-done; n != 2 {
+		t.Errorf("Drain processed %d, want 2", n)
+	}
+	select {
+	case got := <-stuck:
+		t.Errorf("OnStuck(%s) called again", got)
+	case <-time.After(2 * l.StuckAfter):
+	}
+}

@@ -60,6 +60,11 @@ func parseRunnerSpec(spec string) (master.Spec, error) {
 	return s, fmt.Errorf("runner %q is not NAME or NAME:SLICE:COUNT", spec)
 }
 
+// exitStuck is a runner's exit status when a message hung in its handler
+// for longer than message_timeout (EX_SOFTWARE): a failure the master
+// restarts, unlike 78.
+const exitStuck = 70
+
 func cmdRunner(e *env, args []string) error {
 	fs, cfgPath := e.flags("runner")
 	rest, err := parseArgs(fs, args)
@@ -123,6 +128,11 @@ func cmdRunner(e *env, args []string) error {
 		SleepTime: cfg.Runner[spec.Name].SleepTime.D(),
 		Logger:    log,
 		OnReady:   notifyReady,
+		// A hung handler cannot be taken back inside the process: exit
+		// with a failure, so that the master starts the runner again and
+		// its recovery counts the attempt.
+		StuckAfter: cfg.Runner[spec.Name].MessageTimeout.D(),
+		OnStuck:    func(string) { os.Exit(exitStuck) },
 	}
 	log.Info("runner started", "queue", queue.Dir())
 	err = loop.Run(ctx)
