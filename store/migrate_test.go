@@ -185,7 +185,7 @@ func TestMigrateToVersion(t *testing.T) {
 		6: {"addresses", "autoresponse_log", "autoresponses", "bans", "bounce_events", "held_messages", "lists", "members", "pending", "schema_migrations"},
 	} {
 		t.Run(fmt.Sprint(upTo), func(t *testing.T) {
-			s, err := openSQLite(ctx, filepath.Join(t.TempDir(), "m.db"), upTo)
+			s, err := openSQLite(ctx, filepath.Join(t.TempDir(), "m.db"), upTo, true)
 			if err != nil {
 				t.Fatalf("openSQLite(%d): %v", upTo, err)
 			}
@@ -252,7 +252,7 @@ func testMigrateFrom(t *testing.T, from int) {
 	varDir := t.TempDir()
 	file := filepath.Join(varDir, "old.db")
 
-	old, err := openSQLite(ctx, file, from)
+	old, err := openSQLite(ctx, file, from, true)
 	if err != nil {
 		t.Fatalf("openSQLite(%d): %v", from, err)
 	}

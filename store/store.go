@@ -85,7 +85,47 @@ func Open(ctx context.Context, dbURL, varDir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openSQLite(ctx, file, -1)
+	return openSQLite(ctx, file, -1, true)
+}
+
+// OpenExisting opens the store as Open does, but never creates it, and is
+// what runners use: a runner that made an empty database in place of a
+// missing one (its folder moved, its disk not yet mounted) would answer
+// 550 for every list and bounce the site's mail. A missing or unreadable
+// database is ErrUnavailable. When retry is not nil, an unavailable
+// database is waited for, with back-off, until ctx ends; retry is told
+// each failure and the wait before the next try, so that a runner started
+// before its database (after a power cut) neither gives up nor spins.
+func OpenExisting(ctx context.Context, dbURL, varDir string, retry func(err error, wait time.Duration)) (*Store, error) {
+	file, err := sqlitePath(dbURL, varDir)
+	if err != nil {
+		return nil, err
+	}
+	wait := 100 * time.Millisecond
+	for {
+		st, err := openExistingSQLite(ctx, file)
+		if err == nil || retry == nil || !errors.Is(err, ErrUnavailable) {
+			return st, err
+		}
+		retry(err, wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open store %s: %w (gave up: %v)", file, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+func openExistingSQLite(ctx context.Context, file string) (*Store, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w: %v (mailmanctl start creates it)", file, ErrUnavailable, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open store %s: not a file", file)
+	}
+	return openSQLite(ctx, file, -1, false)
 }
 
 func sqlitePath(dbURL, varDir string) (string, error) {
@@ -118,10 +158,15 @@ func redact(s string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-// openSQLite opens file and migrates it up to version upTo (-1: all).
-func openSQLite(ctx context.Context, file string, upTo int) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(file), 0o770); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+// openSQLite opens file, creating it (and its folder) when create is set,
+// and migrates it up to version upTo (-1: all).
+func openSQLite(ctx context.Context, file string, upTo int, create bool) (*Store, error) {
+	mode := "rw"
+	if create {
+		if err := os.MkdirAll(filepath.Dir(file), 0o770); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		mode = "rwc"
 	}
 	// synchronous(FULL): a held message or a pending subscription is
 	// committed when the queue entry it came from is removed, so a commit
@@ -130,7 +175,7 @@ func openSQLite(ctx context.Context, file string, upTo int) (*Store, error) {
 	// writers instead of failing a read-then-write upgrade.
 	// The path goes into a URI, where SQLite decodes %XX and stops at ? and #.
 	dsn := "file:" + uriPath.Replace(file) + "?_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout.Milliseconds())) + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(FULL)&_txlock=immediate"
+		"&_pragma=synchronous(FULL)&_txlock=immediate&mode=" + mode
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", file, err)

@@ -1776,3 +1776,62 @@ func TestMemberStringRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A runner's store is never made anew: with the database missing,
+// OpenExisting fails as unavailable (and makes no file), waits for it when
+// asked to, and opens it once it is back.
+func TestOpenExisting(t *testing.T) {
+	ctx := context.Background()
+	varDir := t.TempDir()
+	file := DefaultPath(varDir)
+	if _, err := OpenExisting(ctx, "", varDir, nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("OpenExisting of no database: %v, want ErrUnavailable", err)
+	}
+	if _, err := os.Stat(filepath.Dir(file)); !os.IsNotExist(err) {
+		t.Fatalf("OpenExisting made %s: %v", filepath.Dir(file), err)
+	}
+	made, err := Open(ctx, "", varDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := made.CreateList(ctx, NewList{Address: ListAddress{Name: "test", Domain: "example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	made.Close()
+
+	// The folder moved away, as by a postmaster, then back.
+	moved := filepath.Join(varDir, "elsewhere")
+	if err := os.Rename(filepath.Dir(file), moved); err != nil {
+		t.Fatal(err)
+	}
+	var retries []time.Duration
+	back := make(chan struct{})
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		os.Rename(moved, filepath.Dir(file))
+		close(back)
+	}()
+	st, err := OpenExisting(ctx, "", varDir, func(err error, wait time.Duration) {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("retry told %v, want ErrUnavailable", err)
+		}
+		retries = append(retries, wait)
+	})
+	<-back
+	if err != nil {
+		t.Fatalf("OpenExisting once the database is back: %v", err)
+	}
+	defer st.Close()
+	if l, err := st.ListByID(ctx, "test.example.com"); err != nil || l == nil {
+		t.Errorf("the list after the database came back: %v, %v", l, err)
+	}
+	if len(retries) < 2 || retries[1] != 2*retries[0] {
+		t.Errorf("waits %v: want at least two, doubling", retries)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := OpenExisting(cancelled, "", t.TempDir(), func(error, time.Duration) {}); !errors.Is(err, context.Canceled) {
+		t.Errorf("OpenExisting with ctx done: %v, want context.Canceled", err)
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/lmtp"
 	"github.com/mailman-go/mailman/runners/registry"
-	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -104,7 +103,7 @@ func cmdRunner(e *env, args []string) error {
 	if spec.Name == "lmtp" {
 		return runLMTP(ctx, cfg, log)
 	}
-	h, cleanup, err := registry.Handler(spec.Name, cfg, log)
+	h, cleanup, err := registry.Handler(ctx, spec.Name, cfg, log)
 	if errors.Is(err, registry.ErrNotBuilt) {
 		return noRestart{err}
 	}
@@ -218,7 +217,7 @@ func publishLMTPJournal(cfg *config.Config) error {
 // runLMTP runs the LMTP runner: it has no queue of its own and fills
 // incoming, command and bounces.
 func runLMTP(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.Database.URL, cfg.VarDir())
+	st, err := registry.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -241,7 +241,7 @@ func (s *Site) Drain(name string) int {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	h, cleanup, err := registry.Handler(name, cfg, log)
+	h, cleanup, err := registry.Handler(context.Background(), name, cfg, log)
 	if err != nil {
 		s.tb.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/runners"
@@ -22,8 +23,10 @@ import (
 
 // resources opens what handlers need and closes it all at once.
 type resources struct {
+	ctx     context.Context
 	root    string
 	cfg     *config.Config
+	log     *slog.Logger
 	closers []func() error
 }
 
@@ -36,11 +39,19 @@ func (r *resources) queue(name string) (*switchboard.Switchboard, error) {
 }
 
 func (r *resources) store() (*store.Store, error) {
-	st, err := store.Open(context.Background(), r.cfg.Database.URL, r.cfg.VarDir())
+	st, err := OpenStore(r.ctx, r.cfg, r.log)
 	if err == nil {
 		r.closers = append(r.closers, st.Close)
 	}
 	return st, err
+}
+
+// OpenStore opens a runner's store: never a new one, and waiting, with a
+// log line each try, for one that is unavailable until ctx ends.
+func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	return store.OpenExisting(ctx, cfg.Database.URL, cfg.VarDir(), func(err error, wait time.Duration) {
+		log.Warn("database unavailable; waiting for it", "error", err, "retry_in", wait)
+	})
 }
 
 // storeAnd opens the store and the named queue, for a handler that needs
@@ -133,13 +144,14 @@ var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler,
 var ErrNotBuilt = fmt.Errorf("runner not built yet")
 
 // Handler builds the handler of the named runner for the site of cfg; the
-// cleanup function releases what it holds.
-func Handler(name string, cfg *config.Config, log *slog.Logger) (runners.Handler, func(), error) {
+// cleanup function releases what it holds. It waits for a database that
+// is unavailable until ctx ends.
+func Handler(ctx context.Context, name string, cfg *config.Config, log *slog.Logger) (runners.Handler, func(), error) {
 	b, ok := builders[name]
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: %w", name, ErrNotBuilt)
 	}
-	r := &resources{root: filepath.Join(cfg.VarDir(), "queue"), cfg: cfg}
+	r := &resources{ctx: ctx, root: filepath.Join(cfg.VarDir(), "queue"), cfg: cfg, log: log}
 	h, err := b(r, log)
 	if err != nil {
 		r.close()
