@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ type testServer struct {
 	store   *store.Store
 	queues  map[string]*switchboard.Switchboard
 	journal *switchboard.Journal
+	srv     *Server
 }
 
 func startServer(t *testing.T, tweak func(*config.Config)) *testServer {
@@ -77,6 +79,7 @@ func startFailingServer(t *testing.T, tweak func(*config.Config), failing string
 		queuer = failingQueue{Queuer: ts.journal, queue: failing}
 	}
 	srv := New(cfg, st, queuer, log)
+	ts.srv = srv
 	go srv.Serve(ls)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -450,5 +453,61 @@ func TestIdleTimeout(t *testing.T) {
 	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadAll(c.r); err != nil {
 		t.Fatalf("an idle connection was not closed: %v", err)
+	}
+}
+
+// A stop whose grace period ends with sessions still open ends them: one
+// waiting for a command is told 421, one in the middle of a message gets
+// no 250 for it and nothing is queued, one that already got its 250 keeps
+// its entry; Shutdown returns, and no session goes on afterwards.
+func TestShutdownEndsOpenSessions(t *testing.T) {
+	ts := startServer(t, nil)
+	idle := ts.dial(t)
+	idle.send("LHLO mta.example\r\n")
+	idle.reply()
+	done := ts.dial(t)
+	done.send("LHLO mta.example\r\nMAIL FROM:<anne@example.org>\r\nRCPT TO:<test@example.com>\r\nDATA\r\n")
+	done.expect("250", "250", "250", "354")
+	done.send(post)
+	done.expect("250 2.0.0")
+	half := ts.dial(t)
+	half.send("LHLO mta.example\r\nMAIL FROM:<anne@example.org>\r\nRCPT TO:<test@example.com>\r\nDATA\r\n")
+	half.expect("250", "250", "250", "354")
+	half.send("From: anne@example.org\r\nMessage-ID: <half@test>\r\n\r\nthe first line, and no more\r\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond+shutdownGrace+500*time.Millisecond {
+		t.Errorf("Shutdown took %s", d)
+	}
+	if got := idle.reply(); !strings.HasPrefix(got, "421 ") {
+		t.Errorf("an idle session at the stop: %q, want 421", got)
+	}
+	for _, c := range []*conn{idle, half} {
+		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rest, err := io.ReadAll(c.r)
+		if err != nil {
+			t.Errorf("the connection after the stop: %v, want it closed", err)
+		}
+		if strings.Contains(string(rest), "250 ") {
+			t.Errorf("after the stop: %q, want no 250", rest)
+		}
+	}
+	ts.srv.connsMu.Lock()
+	open := len(ts.srv.conns)
+	ts.srv.connsMu.Unlock()
+	if open != 0 {
+		t.Errorf("%d sessions still open after Shutdown", open)
+	}
+	var ids []string
+	for _, e := range ts.entries(t, "incoming") {
+		ids = append(ids, e.MessageID())
+	}
+	if !slices.Equal(ids, []string{"<badger>"}) {
+		t.Errorf("queued after the stop: %v, want only the acknowledged <badger>", ids)
 	}
 }
