@@ -112,6 +112,11 @@ func TestInjectWhileRunnerIsKilled(t *testing.T) {
 	if t.Failed() {
 		t.Logf("runner log:\n%s", runnerLog.String())
 	}
+	o := mailmantest.NewOutcome(t, fmt.Sprintf("%d processes inject while the retry runner moves entries to outgoing", injectors))
+	o.Sent, o.Acknowledged, o.Delivered, o.Duplicated, o.Lost = messages, int(injected.Load()), int(injected.Load())-lost, dups, lost
+	o.Faults = fmt.Sprintf("%d runner SIGKILLs", kills)
+	o.Held = fmt.Sprintf("delivered = in the queue after it; %d temporary files left by kills, never seen as entries", temps)
+	mailmantest.Report(t, o)
 }
 
 // queuedMessageIDs counts each Message-ID in the queues, and the temporary

@@ -100,6 +100,11 @@ func TestLMTPRunnerKilledUnderLoad(t *testing.T) {
 	if kills < 3 {
 		t.Errorf("only %d kills: the test did not exercise crashes", kills)
 	}
+	o := mailmantest.NewOutcome(t, fmt.Sprintf("the lmtp runner SIGKILLed under %d clients", clients))
+	o.Acknowledged, o.Delivered, o.Duplicated, o.Lost = total, total-lost, dups, lost
+	o.Faults = fmt.Sprintf("%d lmtp runner SIGKILLs", kills)
+	o.Held = fmt.Sprintf("delivered = in the incoming queue; %d reconnections and re-sends by the clients; duplicates were queued, then killed before the 250 went out", retries.Load())
+	mailmantest.Report(t, o)
 }
 
 func sendOne(c *smtp.Client, id string) error {
