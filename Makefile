@@ -8,7 +8,7 @@ MAILMAN ?= auto
 # system), not in /tmp, which may be a tmpfs with no real fsync.
 BENCHDIR ?= $(CURDIR)/.bench-tmp
 
-.PHONY: build run test check bench microbench fuzz reliability clean help
+.PHONY: build run test test-postfix check bench microbench fuzz reliability clean help
 
 build: ## build bin/mailmanctl
 	$(GO) build -o bin/mailmanctl ./cmd/mailmanctl
@@ -18,6 +18,9 @@ run: build ## run the master and its runners in the foreground on the built-in d
 
 test: ## run every test, with the race detector
 	$(GO) test -race -count=1 ./...
+
+test-postfix: ## the end-to-end test with a real Postfix in front (needs Debian's postfix and swaks, and root)
+	$(GO) test -race -count=1 -run 'TestPostfix' -v ./test ./mta
 
 check: ## formatting and vet
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -50,4 +53,4 @@ clean: ## remove what the build made
 	rm -rf bin $(BENCHDIR)
 
 help:
-	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'

@@ -61,6 +61,10 @@ type MTA struct {
 	SMTPPass             string   `toml:"smtp_pass"`
 	SMTPSecureMode       string   `toml:"smtp_secure_mode"` // smtp, starttls or smtps
 	SMTPTimeout          Duration `toml:"smtp_timeout"`     // how long the MTA may take to connect, to answer a command or to read the next piece of a message
+
+	Incoming          string `toml:"incoming"`            // "postfix": keep Postfix's maps of the lists; "none"
+	TransportFileType string `toml:"transport_file_type"` // "hash" (postmap'd) or "regex" Postfix tables
+	PostmapCommand    string `toml:"postmap_command"`     // run on a hash table after it is written; arguments split at spaces
 }
 
 // Database says where lists and members are stored.
@@ -137,6 +141,10 @@ func Default() *Config {
 			DeliveryRetryDelay:  Duration(time.Minute),
 			SMTPSecureMode:      "smtp",
 			SMTPTimeout:         Duration(5 * time.Minute),
+
+			Incoming:          "postfix",
+			TransportFileType: "hash",
+			PostmapCommand:    "/usr/sbin/postmap",
 		},
 		Master: Master{
 			StartTimeout:  Duration(30 * time.Second),

@@ -69,7 +69,7 @@ func newOurs(bin, dir string, smtpPort int) (*ours, error) {
 		return nil, err
 	}
 	o := &ours{bin: bin, dir: dir, config: filepath.Join(dir, "mailman.toml"), lmtpPort: port}
-	toml := fmt.Sprintf("[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\n", port, smtpPort)
+	toml := fmt.Sprintf("[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\n# The load clients speak LMTP directly: no mail server's maps.\nincoming = \"none\"\n", port, smtpPort)
 	return o, os.WriteFile(o.config, []byte(toml), 0o644)
 }
 

@@ -78,7 +78,7 @@ func cmdListsCreate(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Created mailing list: %s\n", l.PostingAddress)
-	return nil
+	return listsChanged(e, *cfgPath, "created "+l.PostingAddress, st)
 }
 
 func cmdListsRemove(e *env, args []string) error {
@@ -92,7 +92,7 @@ func cmdListsRemove(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Removed list: %s\n", a)
-	return nil
+	return listsChanged(e, *cfgPath, "removed "+a.String(), st)
 }
 
 func cmdListsList(e *env, args []string) error {

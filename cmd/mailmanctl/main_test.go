@@ -22,7 +22,7 @@ type ctl struct {
 func newCtl(t *testing.T) *ctl {
 	dir := t.TempDir()
 	c := &ctl{t: t, dir: dir, config: filepath.Join(dir, "mailman.toml")}
-	if err := os.WriteFile(c.config, []byte("[paths]\nvar_dir = \"var\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(c.config, []byte("[paths]\nvar_dir = \"var\"\n\n[mta]\ntransport_file_type = \"regex\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return c

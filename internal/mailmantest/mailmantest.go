@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func NewSite(tb testing.TB, extra string) *Site {
 		tb.Fatal(err)
 	}
 	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: freePort(tb), SMTPPort: freePort(tb), tb: tb}
-	toml := fmt.Sprintf("[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\n\n%s",
+	toml := fmt.Sprintf("[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\ntransport_file_type = \"regex\"\n\n%s",
 		s.LMTPPort, s.SMTPPort, extra)
 	if err := os.WriteFile(s.Config, []byte(toml), 0o644); err != nil {
 		tb.Fatal(err)
@@ -126,7 +127,11 @@ func (s *Site) SetMTA(key, value string) {
 	if err != nil {
 		s.tb.Fatal(err)
 	}
-	text = bytes.Replace(text, []byte("[mta]\n"), []byte("[mta]\n"+key+" = "+value+"\n"), 1)
+	if line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + ` = .*$`); line.Match(text) {
+		text = line.ReplaceAllLiteral(text, []byte(key+" = "+value))
+	} else {
+		text = bytes.Replace(text, []byte("[mta]\n"), []byte("[mta]\n"+key+" = "+value+"\n"), 1)
+	}
 	if err := os.WriteFile(s.Config, text, 0o644); err != nil {
 		s.tb.Fatal(err)
 	}

@@ -5,14 +5,9 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/store"
 )
-
-// subaddresses maps each sub-address Mailman knows to its canonical name.
-var subaddresses = map[string]string{
-	"bounces": "bounces", "confirm": "confirm", "join": "join", "leave": "leave",
-	"owner": "owner", "request": "request", "subscribe": "join", "unsubscribe": "leave",
-}
 
 // target is what a recipient address means: a list and the sub-address
 // ("" for a post to the list).
@@ -48,7 +43,7 @@ func resolve(ctx context.Context, rcpt string, exists listExists) (target, error
 		return target{}, errNoSuchList
 	}
 	if dash := strings.LastIndexByte(local, '-'); dash > 0 {
-		if sub, ok := subaddresses[local[dash+1:]]; ok {
+		if sub, ok := mta.Subaddresses[local[dash+1:]]; ok {
 			ok, err := exists(ctx, whole)
 			if err != nil {
 				return target{}, err

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The Postfix maps follow the lists: written on create and remove when
+// [mta] incoming is postfix, and by `aliases` always; with incoming none,
+// creating a list writes nothing.
+func TestAliases(t *testing.T) {
+	c := newCtl(t)
+	transport := filepath.Join(c.dir, "var", "data", "postfix_lmtp")
+	domains := filepath.Join(c.dir, "var", "data", "postfix_domains")
+	read := func(f string) string {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	c.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
+	c.check("", []string{"lists", "create", "ann@lists.example.org"}, exitOK, "Created mailing list")
+	if m := read(transport); !strings.Contains(m, `/^test(-(bounces|confirm|join|leave|owner|request|subscribe|unsubscribe))?(\+.*)?@example\.com$/`+"\tlmtp:[127.0.0.1]:8024") ||
+		!strings.Contains(m, "@lists\\.example\\.org$/") {
+		t.Errorf("transport map after two creates:\n%s", m)
+	}
+	c.check("", []string{"lists", "remove", "test@example.com"}, exitOK, "Removed list")
+	if m := read(transport); strings.Contains(m, "^test") {
+		t.Errorf("transport map still routes a removed list:\n%s", m)
+	}
+	if d := read(domains); !strings.Contains(d, "lists.example.org") || strings.Contains(d, "/^example") {
+		t.Errorf("domains map after the remove:\n%s", d)
+	}
+
+	elsewhere := filepath.Join(c.dir, "maps")
+	code, out, _ := c.run("", "aliases", "--directory", elsewhere)
+	if code != exitOK || !strings.Contains(out, "Wrote "+filepath.Join(elsewhere, "postfix_lmtp")) {
+		t.Errorf("aliases --directory: %d %q", code, out)
+	}
+	c.check("", []string{"aliases", "extra"}, exitUsage, "")
+
+	none := newCtl(t)
+	if err := os.WriteFile(none.config, []byte("[paths]\nvar_dir = \"var\"\n[mta]\nincoming = \"none\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	none.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
+	if _, err := os.Stat(filepath.Join(none.dir, "var", "data", "postfix_lmtp")); !os.IsNotExist(err) {
+		t.Errorf("incoming none, yet a transport map: %v", err)
+	}
+
+	// A postmap that fails: the list is made, the command says the maps
+	// were not, and exits non-zero.
+	bad := newCtl(t)
+	if err := os.WriteFile(bad.config, []byte("[paths]\nvar_dir = \"var\"\n[mta]\npostmap_command = \"false\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad.check("", []string{"lists", "create", "test@example.com"}, exitError, "created test@example.com, but the Postfix maps were not written again")
+	bad.check("", []string{"lists", "list"}, exitOK, "test@example.com")
+}

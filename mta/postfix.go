@@ -1,0 +1,164 @@
+package mta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The files Postfix reads, in Postfix.Dir, named as Mailman names them, so
+// that a main.cf written for Mailman works unchanged.
+const (
+	TransportFile = "postfix_lmtp"    // transport_maps and relay_recipient_maps
+	DomainsFile   = "postfix_domains" // relay_domains
+)
+
+// Postfix writes Postfix's maps of the lists.
+type Postfix struct {
+	Dir      string // where the files go: <var_dir>/data
+	LMTPHost string // [mta] lmtp_host
+	LMTPPort int    // [mta] lmtp_port
+	FileType string // "hash" or "regex" ([mta] transport_file_type)
+	Postmap  string // [mta] postmap_command: run on each hash table written
+}
+
+// Written is what Write did.
+type Written struct {
+	Files   []string // the text files written
+	Postmap bool     // whether postmap built the hash tables
+	Warning string   // what the postmaster must do by hand, if anything
+}
+
+// ErrPostmap is a postmap that ran and failed: the text files are written
+// but Postfix still reads the old tables.
+var ErrPostmap = errors.New("postmap failed")
+
+// Write writes the transport and domain maps for lists (posting addresses)
+// and, for hash tables, runs postmap on them. Each file is replaced whole
+// (written aside, then renamed), so Postfix never reads half a table.
+func (p Postfix) Write(lists []string, now time.Time) (Written, error) {
+	var w Written
+	if p.FileType != "hash" && p.FileType != "regex" {
+		return w, fmt.Errorf("transport_file_type %q is not hash or regex", p.FileType)
+	}
+	if err := os.MkdirAll(p.Dir, 0o750); err != nil {
+		return w, fmt.Errorf("write postfix maps: %w", err)
+	}
+	lists = slices.Clone(lists)
+	for i, l := range lists {
+		lists[i] = strings.ToLower(l)
+	}
+	slices.Sort(lists)
+	lists = slices.Compact(lists)
+	head := fmt.Sprintf("# Written by mailmanctl on %s; written again whenever a list is\n# created or removed, and by `mailmanctl aliases`. Do not edit it.\n",
+		now.UTC().Format(time.RFC3339))
+	transport, domains := p.transport(lists), p.domains(lists)
+	for _, f := range []struct {
+		name string
+		body []byte
+	}{{TransportFile, transport}, {DomainsFile, domains}} {
+		path := filepath.Join(p.Dir, f.name)
+		if err := writeFileAtomic(path, append([]byte(head), f.body...)); err != nil {
+			return w, fmt.Errorf("write postfix maps: %w", err)
+		}
+		w.Files = append(w.Files, path)
+	}
+	if p.FileType != "hash" {
+		return w, nil
+	}
+	args := strings.Fields(p.Postmap)
+	if len(args) == 0 {
+		w.Warning = "no postmap_command: run postmap on " + strings.Join(w.Files, " and ")
+		return w, nil
+	}
+	if _, err := exec.LookPath(args[0]); err != nil {
+		w.Warning = fmt.Sprintf("%s not found (is Postfix installed?): run postmap on %s", args[0], strings.Join(w.Files, " and "))
+		return w, nil
+	}
+	for _, f := range w.Files {
+		cmd := exec.Command(args[0], append(args[1:], "hash:"+f)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return w, fmt.Errorf("%w: %s hash:%s: %v: %s", ErrPostmap, p.Postmap, f, err, bytes.TrimSpace(out))
+		}
+	}
+	w.Postmap = true
+	return w, nil
+}
+
+func (p Postfix) next() string {
+	return "lmtp:[" + p.LMTPHost + "]:" + strconv.Itoa(p.LMTPPort)
+}
+
+// transport routes each list address and its sub-addresses to the LMTP
+// runner. A hash table lists every address; Postfix finds the +TOKEN forms
+// (LIST-confirm+TOKEN@) through recipient_delimiter = +. A regexp table
+// has one expression per list that takes them in.
+func (p Postfix) transport(lists []string) []byte {
+	var b bytes.Buffer
+	next := p.next()
+	for _, l := range lists {
+		local, domain, _ := strings.Cut(l, "@")
+		if p.FileType == "regex" {
+			fmt.Fprintf(&b, "/^%s(-(%s))?(\\+.*)?@%s$/\t%s\n", regexp.QuoteMeta(local), strings.Join(subaddressNames(), "|"), regexp.QuoteMeta(domain), next)
+			continue
+		}
+		fmt.Fprintf(&b, "%-40s %s\n", l, next)
+		for _, sub := range subaddressNames() {
+			fmt.Fprintf(&b, "%-40s %s\n", local+"-"+sub+"@"+domain, next)
+		}
+		b.WriteString("\n")
+	}
+	return b.Bytes()
+}
+
+// domains lists each domain that has a list, once.
+func (p Postfix) domains(lists []string) []byte {
+	var ds []string
+	for _, l := range lists {
+		_, d, _ := strings.Cut(l, "@")
+		ds = append(ds, d)
+	}
+	slices.Sort(ds)
+	var b bytes.Buffer
+	for _, d := range slices.Compact(ds) {
+		if p.FileType == "regex" {
+			fmt.Fprintf(&b, "/^%s$/\t%s\n", regexp.QuoteMeta(d), d)
+		} else {
+			fmt.Fprintf(&b, "%-40s %s\n", d, d)
+		}
+	}
+	return b.Bytes()
+}
+
+// writeFileAtomic replaces path with data: written aside, synced, renamed.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
