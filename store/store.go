@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -39,7 +40,9 @@ var (
 
 // Store is an open store.
 type Store struct {
-	db *sql.DB
+	db      *sql.DB
+	backend string        // "sqlite" or "postgres": the folder of its migrations
+	pool    *pgxpool.Pool // PostgreSQL's connections, for COPY; nil for SQLite
 	// The look-ups made for every message, compiled once, on first use.
 	listByAddress, listByID, member lazyStmt
 }
@@ -78,9 +81,14 @@ func DefaultPath(varDir string) string { return filepath.Join(varDir, "data", "m
 
 // Open opens the store named by url ([database] url): empty for SQLite at
 // DefaultPath(varDir), "sqlite:PATH" or "sqlite:///PATH" for SQLite
-// elsewhere (a relative PATH is taken from varDir). It creates the database
-// if needed and applies the migrations it lacks.
+// elsewhere (a relative PATH is taken from varDir), or "postgres://..."
+// (or "postgresql://...") for PostgreSQL. It creates an SQLite database if
+// needed (a PostgreSQL database must exist) and applies the migrations it
+// lacks.
 func Open(ctx context.Context, dbURL, varDir string) (*Store, error) {
+	if isPostgres(dbURL) {
+		return openPostgres(ctx, dbURL)
+	}
 	file, err := sqlitePath(dbURL, varDir)
 	if err != nil {
 		return nil, err
@@ -92,40 +100,38 @@ func Open(ctx context.Context, dbURL, varDir string) (*Store, error) {
 // what runners use: a runner that made an empty database in place of a
 // missing one (its folder moved, its disk not yet mounted) would answer
 // 550 for every list and bounce the site's mail. A missing or unreadable
-// database is ErrUnavailable. When retry is not nil, an unavailable
-// database is waited for, with back-off, until ctx ends; retry is told
-// each failure and the wait before the next try, so that a runner started
-// before its database (after a power cut) neither gives up nor spins.
+// database, or a PostgreSQL server that cannot be reached, is
+// ErrUnavailable. When retry is not nil, an unavailable database is waited
+// for, with back-off, until ctx ends; retry is told each failure and the
+// wait before the next try, so that a runner started before its database
+// (after a power cut) neither gives up nor spins.
 func OpenExisting(ctx context.Context, dbURL, varDir string, retry func(err error, wait time.Duration)) (*Store, error) {
-	file, err := sqlitePath(dbURL, varDir)
-	if err != nil {
-		return nil, err
+	open := func() (*Store, error) { return openPostgres(ctx, dbURL) }
+	if !isPostgres(dbURL) {
+		file, err := sqlitePath(dbURL, varDir)
+		if err != nil {
+			return nil, err
+		}
+		open = func() (*Store, error) { return openExistingSQLite(ctx, file) }
 	}
 	wait := 100 * time.Millisecond
 	for {
-		st, err := openExistingSQLite(ctx, file)
+		st, err := open()
 		if err == nil || retry == nil || !errors.Is(err, ErrUnavailable) {
 			return st, err
 		}
 		retry(err, wait)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("open store %s: %w (gave up: %v)", file, ctx.Err(), err)
+			return nil, fmt.Errorf("open store: %w (gave up: %v)", ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
 }
 
-func openExistingSQLite(ctx context.Context, file string) (*Store, error) {
-	fi, err := os.Stat(file)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w: %v (mailmanctl start creates it)", file, ErrUnavailable, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("open store %s: not a file", file)
-	}
-	return openSQLite(ctx, file, -1, false)
+func isPostgres(dbURL string) bool {
+	return strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://")
 }
 
 func sqlitePath(dbURL, varDir string) (string, error) {
@@ -141,10 +147,8 @@ func sqlitePath(dbURL, varDir string) (string, error) {
 			p = filepath.Join(varDir, p)
 		}
 		return p, nil
-	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return "", fmt.Errorf("[database] url %s: the PostgreSQL backend is not built yet; leave url empty for SQLite", redact(dbURL))
 	}
-	return "", fmt.Errorf("[database] url %s: unknown kind of database (use sqlite:PATH, or leave it empty)", redact(dbURL))
+	return "", fmt.Errorf("[database] url %s: unknown kind of database (use sqlite:PATH or postgres://..., or leave it empty)", redact(dbURL))
 }
 
 // redact shows a database URL in an error message without anything that
@@ -181,17 +185,14 @@ func openSQLite(ctx context.Context, file string, upTo int, create bool) (*Store
 		return nil, fmt.Errorf("open store %s: %w", file, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
-	s.listByAddress.query = `SELECT ` + listColumns + ` FROM lists WHERE list_name = $1 AND mail_host = $2`
-	s.listByID.query = `SELECT ` + listColumns + ` FROM lists WHERE list_id = $1`
-	s.member.query = `SELECT ` + memberColumns + ` FROM members m JOIN lists l ON l.id = m.list_id
-		WHERE l.list_id = $1 AND m.address_key = $2 AND m.role = $3`
+	s := &Store{db: db, backend: "sqlite"}
+	s.prepareLookups()
 	// Switching a new database to WAL, or recovering a WAL left by a crash,
 	// can answer SQLITE_BUSY without waiting on busy_timeout; wait here
 	// instead, as long as busy_timeout would.
 	deadline := time.Now().Add(busyTimeout)
 	for {
-		err = s.migrate(ctx, "sqlite", upTo)
+		err = s.migrate(ctx, upTo)
 		if err == nil {
 			return s, nil
 		}
@@ -201,6 +202,14 @@ func openSQLite(ctx context.Context, file string, upTo int, create bool) (*Store
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// prepareLookups names the statements prepared on first use.
+func (s *Store) prepareLookups() {
+	s.listByAddress.query = `SELECT ` + listColumns + ` FROM lists WHERE list_name = $1 AND mail_host = $2`
+	s.listByID.query = `SELECT ` + listColumns + ` FROM lists WHERE list_id = $1`
+	s.member.query = `SELECT ` + memberColumns + ` FROM members m JOIN lists l ON l.id = m.list_id
+		WHERE l.list_id = $1 AND m.address_key = $2 AND m.role = $3`
 }
 
 // busyTimeout is how long a statement waits for another process's write
@@ -218,7 +227,11 @@ func (s *Store) Close() error {
 		}
 		l.mu.Unlock()
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return err
 }
 
 // SchemaVersion returns the highest migration applied.
@@ -260,13 +273,13 @@ func loadMigrations(backend string) ([]migration, error) {
 // migrate applies, each in its own transaction, the migrations newer than
 // the database's version, up to upTo (-1: all). Processes starting at once
 // serialise on the write lock, and each checks the version inside it.
-func (s *Store) migrate(ctx context.Context, backend string, upTo int) error {
-	ms, err := loadMigrations(backend)
+func (s *Store) migrate(ctx context.Context, upTo int) error {
+	ms, err := loadMigrations(s.backend)
 	if err != nil {
 		return err
 	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return wrap(err)
 	}
 	for _, m := range ms {
@@ -274,6 +287,13 @@ func (s *Store) migrate(ctx context.Context, backend string, upTo int) error {
 			break
 		}
 		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if s.backend == "postgres" {
+				// Hosts starting at once take turns; SQLite's write
+				// lock does this for it.
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+migrationLock+`)`); err != nil {
+					return err
+				}
+			}
 			var done int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&done); err != nil {
 				return err
@@ -295,6 +315,10 @@ func (s *Store) migrate(ctx context.Context, backend string, upTo int) error {
 	return nil
 }
 
+// migrationLock is the PostgreSQL advisory lock that serialises
+// migrations across hosts ("mailman" in ASCII, as a number).
+const migrationLock = "30787877880029550"
+
 // tx runs f in a write transaction, committed if f returns nil.
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -311,21 +335,32 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 // wrap marks the database's own failures with ErrUnavailable, leaving the
 // errors of this package (and nil) as they are.
 func wrap(err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
-			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOMEM:
-			return fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
+	if err != nil && !errors.Is(err, ErrUnavailable) && (sqliteUnavailable(err) || postgresUnavailable(err)) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return err
+}
+
+func sqliteUnavailable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+		sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOMEM:
+		return true
+	}
+	return false
 }
 
 // isUniqueViolation reports whether err is a UNIQUE constraint failure.
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return postgresCode(err) == "23505"
 }
 
 func nanos(t time.Time) int64 {
@@ -340,4 +375,15 @@ func fromNanos(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+func openExistingSQLite(ctx context.Context, file string) (*Store, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w: %v (mailmanctl start creates it)", file, ErrUnavailable, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open store %s: not a file", file)
+	}
+	return openSQLite(ctx, file, -1, false)
 }

@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -278,14 +279,27 @@ func TestStartMigratesTheStoreAndReportsItsFailure(t *testing.T) {
 		t.Errorf("start did not create the store: %v", err)
 	}
 	s.Stop()
-	// A database url this version cannot use fails the start, with the reason.
+	// A database that cannot be reached fails the start, with the reason
+	// and without the password.
+	closed := freeLoopbackPort(t)
 	cfg, _ := os.ReadFile(s.Config)
-	os.WriteFile(s.Config, append(cfg, []byte("\n[database]\nurl = \"postgres://mailman:secret@db.example.com/mailman\"\n")...), 0o644)
+	os.WriteFile(s.Config, append(cfg, []byte(fmt.Sprintf("\n[database]\nurl = \"postgres://mailman:secret@127.0.0.1:%d/mailman?connect_timeout=2\"\n", closed))...), 0o644)
 	_, errOut, code := s.Ctl("start", "retry")
-	if code != 1 || !strings.Contains(errOut, "PostgreSQL backend is not built yet") || strings.Contains(errOut, "secret") {
-		t.Errorf("start with a PostgreSQL url: exit %d, %q", code, errOut)
+	if code != 1 || !strings.Contains(errOut, "database unavailable") || !strings.Contains(errOut, fmt.Sprintf("127.0.0.1:%d", closed)) || strings.Contains(errOut, "secret") {
+		t.Errorf("start with an unreachable PostgreSQL: exit %d, %q", code, errOut)
 	}
 	if _, _, code := s.Ctl("status"); code != 1 {
 		t.Error("a master runs after a failed start")
 	}
+}
+
+// freeLoopbackPort is a loopback port with nothing listening on it.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
