@@ -69,7 +69,7 @@ type MTA struct {
 
 // Database says where lists and members are stored.
 type Database struct {
-	URL string `toml:"url"` // "" is SQLite under var_dir
+	URL string `toml:"url"` // "" is SQLite under var_dir; sqlite:PATH; postgres://...
 }
 
 // Master is how the master supervises its runners.

@@ -37,21 +37,7 @@ var binary string
 // Main builds mailmanctl for the tests of a package and removes it after
 // them; call it from TestMain. The binary is built without the race
 // detector: end-to-end tests start many processes, and unit tests cover races.
-func Main(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mailmantest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := 1
-	if err := build(filepath.Join(dir, "mailmanctl")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func Main(m *testing.M) { os.Exit(MainFunc(m.Run)) }
 
 func build(out string) error {
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()

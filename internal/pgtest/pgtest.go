@@ -89,7 +89,7 @@ func Start(opts Options) (*Cluster, error) {
 	}
 	settings := []string{"listen_addresses='127.0.0.1'", "unix_socket_directories='" + dir + "'", "max_connections=200", "shared_buffers=32MB"}
 	if !opts.Durable {
-		settings = append(settings, "fsync=off", "synchronous_commit=off", "full_page_writes=off")
+		settings = append(settings, "fsync=off", "full_page_writes=off")
 	}
 	conf := "port = " + strconv.Itoa(c.Port) + "\n" + strings.Join(settings, "\n") + "\n"
 	if err := appendFile(filepath.Join(c.data(), "postgresql.conf"), conf); err != nil {

@@ -203,13 +203,15 @@ func rfc2369(_ context.Context, p *post) error {
 	return nil
 }
 
-// afterDelivery numbers the post and records it as the list's last.
+// afterDelivery numbers the post and records it as the list's last; the
+// number is the one subjectPrefix shows.
 func afterDelivery(ctx context.Context, p *post) error {
 	id, err := p.store.NextPostID(ctx, p.list.ListID, p.now)
 	if err != nil {
 		return err
 	}
 	p.md.Set("post_id", id)
+	p.list.PostID = id
 	return nil
 }
 

@@ -52,9 +52,12 @@ var (
 		{"avoid-duplicates", avoidDuplicates},
 		{"cleanse", cleanse},
 		{"cook-headers", cookHeaders},
+		// Numbered before the prefix shows the number: the list was read
+		// when the post began, and another pipeline (another host's, on a
+		// shared database) may have numbered a post since.
+		{"after-delivery", afterDelivery},
 		{"subject-prefix", subjectPrefix},
 		{"rfc-2369", rfc2369},
-		{"after-delivery", afterDelivery},
 		{"to-outgoing", toOutgoing},
 	}
 	ownerPipeline = []handler{
