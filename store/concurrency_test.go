@@ -20,7 +20,7 @@ import (
 // The child processes of TestConcurrentProcesses find what to do in these.
 const (
 	envWorker = "MAILMAN_STORE_TEST_WORKER" // the worker's number
-	envDB     = "MAILMAN_STORE_TEST_DB"     // the database file
+	envDB     = "MAILMAN_STORE_TEST_DB"     // the database's [database] url
 	envStart  = "MAILMAN_STORE_TEST_START"  // when to start, Unix nanoseconds
 )
 
@@ -34,8 +34,8 @@ func workerAddress(w, i int) string { return fmt.Sprintf("Worker%d.%03d@Example.
 
 // TestConcurrentProcesses runs four processes of this test binary at once on
 // one database, each writing and reading with every kind of operation, and
-// checks that none fails (no "database is locked") and that every write
-// landed.
+// checks that none fails (no "database is locked", no deadlock) and that
+// every write landed.
 func TestConcurrentProcesses(t *testing.T) {
 	if os.Getenv(envWorker) != "" {
 		concurrencyWorker(t)
@@ -44,14 +44,17 @@ func TestConcurrentProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	forBackends(t, testConcurrentProcesses)
+}
+
+func testConcurrentProcesses(t *testing.T, b backend) {
 	ctx := context.Background()
-	varDir := t.TempDir()
-	file := filepath.Join(varDir, "conc.db")
-	s, err := Open(ctx, "sqlite:"+file, varDir)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
+	db := b.newDB(t)
+	if db.url == "" {
+		// The workers open it from var_dirs of their own.
+		db.url = "sqlite:" + filepath.Join(db.varDir, "conc.db")
 	}
-	defer s.Close()
+	s := db.open(t)
 	l := createList(t, s, concList, "owner@example.com")
 
 	deadline, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -68,7 +71,7 @@ func TestConcurrentProcesses(t *testing.T) {
 		cmd := exec.CommandContext(deadline, os.Args[0], "-test.run=^TestConcurrentProcesses$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(),
 			envWorker+"="+strconv.Itoa(w),
-			envDB+"="+file,
+			envDB+"="+db.url,
 			envStart+"="+strconv.FormatInt(start.UnixNano(), 10))
 		wg.Go(func() {
 			t0 := time.Now()
@@ -136,7 +139,7 @@ func concurrencyWorker(t *testing.T) {
 		t.Fatalf("%s: %v", envWorker, err)
 	}
 	startNanos, _ := strconv.ParseInt(os.Getenv(envStart), 10, 64)
-	s, err := Open(ctx, "sqlite:"+os.Getenv(envDB), t.TempDir())
+	s, err := Open(ctx, os.Getenv(envDB), t.TempDir())
 	if err != nil {
 		t.Fatalf("worker %d: Open: %v", w, err)
 	}
@@ -217,49 +220,51 @@ func concurrencyWorker(t *testing.T) {
 // once without failing; run with -race, this also checks the Store for data
 // races.
 func TestConcurrentGoroutines(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	l := createList(t, s, "test@example.com")
-	const goroutines, each = 8, 25
-	errs := make(chan error, goroutines)
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				addr := fmt.Sprintf("g%d-%d@example.com", g, i)
-				if _, err := s.AddMembers(ctx, l.Address, Regular, []string{addr}, nil); err != nil {
-					errs <- fmt.Errorf("AddMembers: %w", err)
-					return
+	forBackends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b)
+		l := createList(t, s, "test@example.com")
+		const goroutines, each = 8, 25
+		errs := make(chan error, goroutines)
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range each {
+					addr := fmt.Sprintf("g%d-%d@example.com", g, i)
+					if _, err := s.AddMembers(ctx, l.Address, Regular, []string{addr}, nil); err != nil {
+						errs <- fmt.Errorf("AddMembers: %w", err)
+						return
+					}
+					if _, err := s.Member(ctx, l.ListID, addr, Regular); err != nil {
+						errs <- fmt.Errorf("Member: %w", err)
+						return
+					}
+					if err := s.SetListSetting(ctx, l.Address, "max_num_recipients", strconv.Itoa(i)); err != nil {
+						errs <- fmt.Errorf("SetListSetting: %w", err)
+						return
+					}
+					tok, err := s.AddPending(ctx, l.ListID, "subscription", addr, time.Hour)
+					if err == nil {
+						_, err = s.TakePending(ctx, tok)
+					}
+					if err != nil {
+						errs <- fmt.Errorf("pending: %w", err)
+						return
+					}
+					if _, err := s.Lists(ctx); err != nil {
+						errs <- fmt.Errorf("Lists: %w", err)
+						return
+					}
 				}
-				if _, err := s.Member(ctx, l.ListID, addr, Regular); err != nil {
-					errs <- fmt.Errorf("Member: %w", err)
-					return
-				}
-				if err := s.SetListSetting(ctx, l.Address, "max_num_recipients", strconv.Itoa(i)); err != nil {
-					errs <- fmt.Errorf("SetListSetting: %w", err)
-					return
-				}
-				tok, err := s.AddPending(ctx, l.ListID, "subscription", addr, time.Hour)
-				if err == nil {
-					_, err = s.TakePending(ctx, tok)
-				}
-				if err != nil {
-					errs <- fmt.Errorf("pending: %w", err)
-					return
-				}
-				if _, err := s.Lists(ctx); err != nil {
-					errs <- fmt.Errorf("Lists: %w", err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if n := countRows(t, s, "members", ""); n != goroutines*each {
-		t.Errorf("%d members, want %d", n, goroutines*each)
-	}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if n := countRows(t, s, "members", ""); n != goroutines*each {
+			t.Errorf("%d members, want %d", n, goroutines*each)
+		}
+	})
 }

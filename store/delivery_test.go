@@ -9,58 +9,62 @@ import (
 )
 
 func TestNextPostID(t *testing.T) {
-	st := newStore(t)
-	ctx := context.Background()
-	a, _ := ParseListAddress("posts@example.com")
-	if _, err := st.CreateList(ctx, NewList{Address: a}); err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	seen := map[int]bool{}
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			id, err := st.NextPostID(ctx, "posts.example.com", at)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			seen[id] = true
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	for id := 1; id <= 20; id++ {
-		if !seen[id] {
-			t.Errorf("post id %d not given out (got %v)", id, seen)
+	forBackends(t, func(t *testing.T, b backend) {
+		st := newStore(t, b)
+		ctx := context.Background()
+		a, _ := ParseListAddress("posts@example.com")
+		if _, err := st.CreateList(ctx, NewList{Address: a}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	l, _ := st.List(ctx, a)
-	if l.PostID != 21 || !l.LastPostAt.Equal(at) {
-		t.Errorf("post_id %d, last_post_at %v", l.PostID, l.LastPostAt)
-	}
-	if _, err := st.NextPostID(ctx, "gone.example.com", at); !errors.Is(err, ErrNoSuchList) {
-		t.Errorf("NextPostID of a missing list: %v", err)
-	}
+		at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		var mu sync.Mutex
+		seen := map[int]bool{}
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				id, err := st.NextPostID(ctx, "posts.example.com", at)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[id] = true
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for id := 1; id <= 20; id++ {
+			if !seen[id] {
+				t.Errorf("post id %d not given out (got %v)", id, seen)
+			}
+		}
+		l, _ := st.List(ctx, a)
+		if l.PostID != 21 || !l.LastPostAt.Equal(at) {
+			t.Errorf("post_id %d, last_post_at %v", l.PostID, l.LastPostAt)
+		}
+		if _, err := st.NextPostID(ctx, "gone.example.com", at); !errors.Is(err, ErrNoSuchList) {
+			t.Errorf("NextPostID of a missing list: %v", err)
+		}
+	})
 }
 
 func TestRecordBounce(t *testing.T) {
-	st := newStore(t)
-	ctx := context.Background()
-	a, _ := ParseListAddress("b@example.com")
-	if _, err := st.CreateList(ctx, NewList{Address: a}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RecordBounce(ctx, "b.example.com", "Anne@Example.com", "<m1@x>", "550 5.1.1 no such user"); err != nil {
-		t.Fatal(err)
-	}
-	bs, err := st.Bounces(ctx, "b.example.com")
-	if err != nil || len(bs) != 1 || bs[0].Address != "anne@example.com" || bs[0].Reason != "550 5.1.1 no such user" || bs[0].Processed {
-		t.Fatalf("Bounces: %+v %v", bs, err)
-	}
-	if err := st.RecordBounce(ctx, "gone.example.com", "a@x", "", ""); !errors.Is(err, ErrNoSuchList) {
-		t.Errorf("RecordBounce for a missing list: %v", err)
-	}
+	forBackends(t, func(t *testing.T, b backend) {
+		st := newStore(t, b)
+		ctx := context.Background()
+		a, _ := ParseListAddress("b@example.com")
+		if _, err := st.CreateList(ctx, NewList{Address: a}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordBounce(ctx, "b.example.com", "Anne@Example.com", "<m1@x>", "550 5.1.1 no such user"); err != nil {
+			t.Fatal(err)
+		}
+		bs, err := st.Bounces(ctx, "b.example.com")
+		if err != nil || len(bs) != 1 || bs[0].Address != "anne@example.com" || bs[0].Reason != "550 5.1.1 no such user" || bs[0].Processed {
+			t.Fatalf("Bounces: %+v %v", bs, err)
+		}
+		if err := st.RecordBounce(ctx, "gone.example.com", "a@x", "", ""); !errors.Is(err, ErrNoSuchList) {
+			t.Errorf("RecordBounce for a missing list: %v", err)
+		}
+	})
 }

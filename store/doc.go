@@ -12,7 +12,18 @@
 // written with $N placeholders, which both SQLite and PostgreSQL accept, so
 // a PostgreSQL backend adds a driver and its migrations, not a new API.
 //
+// On PostgreSQL (pgx), booleans are passed as the 0/1 integers their
+// columns hold, as pgx will not encode a Go bool into a BIGINT; a
+// transaction that reads then writes is written so that another one at
+// once under READ COMMITTED (where SQLite's immediate transactions would
+// have made it wait) cannot make it act twice: one atomic statement, or a
+// write whose count of rows says who won; and AddMembers sends its rows
+// with COPY.
+//
 // The schema lives in migrations/<backend>/NNNN_name.sql, embedded in the
 // binary and applied in order when a store is opened; the versions applied
 // are recorded in schema_migrations.
+//
+// The tests run over both backends (backends_test.go); PostgreSQL's run on
+// a private cluster of internal/pgtest, and skip where it is not installed.
 package store

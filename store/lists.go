@@ -330,11 +330,12 @@ func (s *Store) SetListSetting(ctx context.Context, a ListAddress, name, value s
 		}
 		v = n
 	case "bool":
+		// As the column holds it: see boolColumn.
 		switch strings.ToLower(value) {
 		case "true", "yes", "on", "1":
-			v = true
+			v = 1
 		case "false", "no", "off", "0":
-			v = false
+			v = 0
 		default:
 			return fmt.Errorf("%w for %s: %q is not true or false", ErrBadValue, name, value)
 		}

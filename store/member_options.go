@@ -59,7 +59,7 @@ func (s *Store) SetMemberOption(ctx context.Context, a ListAddress, address stri
 		if err != nil {
 			return fmt.Errorf("%w for %s: %q is not true or false", ErrBadValue, name, value)
 		}
-		v = b
+		v = boolColumn(b)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		id, err := listRowID(ctx, tx, a)

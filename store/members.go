@@ -100,6 +100,13 @@ func listRowIDByListID(ctx context.Context, q rowQuerier, listID string) (int64,
 	return id, err
 }
 
+// newMember is an address AddMembers adds, parsed.
+type newMember struct{ addr, name string }
+
+// progressEvery is how many addresses AddMembers adds between calls of
+// its progress func.
+const progressEvery = 1000
+
 // AddResult says what AddMembers did.
 type AddResult struct {
 	Added    int
@@ -111,14 +118,16 @@ type AddResult struct {
 // before anything is written. progress, when set, is called with the count
 // done every thousand addresses.
 func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addresses []string, progress func(done int)) (AddResult, error) {
-	type parsed struct{ addr, name string }
-	ps := make([]parsed, 0, len(addresses))
+	ps := make([]newMember, 0, len(addresses))
 	for _, raw := range addresses {
 		addr, name, err := ParseMemberAddress(raw)
 		if err != nil {
 			return AddResult{}, err
 		}
-		ps = append(ps, parsed{addr, name})
+		ps = append(ps, newMember{addr, name})
+	}
+	if s.pool != nil {
+		return s.addMembersCopy(ctx, a, role, ps, progress)
 	}
 	var res AddResult
 	now := time.Now().UnixNano()
@@ -143,7 +152,7 @@ func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addres
 			} else {
 				res.Existing = append(res.Existing, p.addr)
 			}
-			if progress != nil && (i+1)%1000 == 0 {
+			if progress != nil && (i+1)%progressEvery == 0 {
 				progress(i + 1)
 			}
 		}

@@ -9,17 +9,19 @@ import (
 	"net"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // openPostgres connects to the PostgreSQL database at dbURL and migrates
-// it. The database must exist; its tables are made by the migrations.
+// it up to version upTo (-1: all). The database must exist; its tables are
+// made by the migrations.
 // Every host of a site opens the same database: the migrations take an
 // advisory lock, and everything a second host needs (held messages,
 // pending requests, post numbers, bounces) is in it.
-func openPostgres(ctx context.Context, dbURL string) (*Store, error) {
+func openPostgres(ctx context.Context, dbURL string, upTo int) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		// pgx's message may quote the URL, password and all.
@@ -42,11 +44,103 @@ func openPostgres(ctx context.Context, dbURL string) (*Store, error) {
 	}
 	s := &Store{db: stdlib.OpenDBFromPool(pool), backend: "postgres", pool: pool}
 	s.prepareLookups()
-	if err := s.migrate(ctx, -1); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", where, err)
 	}
 	return s, nil
+}
+
+// pgTx runs f in a transaction of pgx's own, for what database/sql cannot
+// do (COPY), committed if f returns nil.
+func (s *Store) pgTx(ctx context.Context, f func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return wrap(err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback(ctx)
+		return wrap(listGone(err))
+	}
+	return wrap(tx.Commit(ctx))
+}
+
+// listGone makes PostgreSQL's foreign key violation ErrNoSuchList. Every
+// foreign key is a list's row id, and under READ COMMITTED a transaction
+// may read a list that another is removing, then fail on the key when it
+// writes a row of that list once the removal is committed; SQLite's
+// immediate transactions keep the removal out from the read to the commit.
+func listGone(err error) error {
+	if postgresCode(err) == "23503" {
+		return fmt.Errorf("%w: removed meanwhile (%v)", ErrNoSuchList, err)
+	}
+	return err
+}
+
+// addMembersCopy is AddMembers on PostgreSQL. A thousand addresses at a
+// time are sent with COPY into a temporary table and moved from there into
+// members by one statement, rather than each by an INSERT of its own (and
+// a round trip); a membership already there, or twice in ps, is left as it
+// was and reported in Existing, in ps's order, as the SQLite path does.
+func (s *Store) addMembersCopy(ctx context.Context, a ListAddress, role Role, ps []newMember, progress func(done int)) (AddResult, error) {
+	var res AddResult
+	now := time.Now().UnixNano()
+	err := s.pgTx(ctx, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM lists WHERE list_name = $1 AND mail_host = $2`, a.Name, a.Domain).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%s: %w", a, ErrNoSuchList)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE new_members (n BIGINT, address_key TEXT, address TEXT, display_name TEXT) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		for start := 0; start < len(ps); start += progressEvery {
+			batch := ps[start:min(start+progressEvery, len(ps))]
+			values := make([][]any, len(batch))
+			for i, p := range batch {
+				values[i] = []any{int64(i), key(p.addr), p.addr, p.name}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"new_members"}, []string{"n", "address_key", "address", "display_name"}, pgx.CopyFromRows(values)); err != nil {
+				return err
+			}
+			// In the batch's order, so that of an address given twice
+			// the first is added, as one INSERT each would add it.
+			rows, err := tx.Query(ctx, `WITH batch AS (DELETE FROM new_members RETURNING *)
+				INSERT INTO members (list_id, address_key, address, display_name, role, subscribed_at)
+				SELECT $1, address_key, address, display_name, $2, $3 FROM batch ORDER BY n
+				ON CONFLICT DO NOTHING RETURNING address_key`, id, string(role), now)
+			if err != nil {
+				return err
+			}
+			added, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			keys := make(map[string]bool, len(added))
+			for _, k := range added {
+				keys[k] = true
+			}
+			for _, p := range batch {
+				if k := key(p.addr); keys[k] {
+					delete(keys, k)
+					res.Added++
+				} else {
+					res.Existing = append(res.Existing, p.addr)
+				}
+			}
+			if done := start + len(batch); progress != nil && done%progressEvery == 0 {
+				progress(done)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return AddResult{}, err
+	}
+	return res, nil
 }
 
 // connectTimeout bounds a connection attempt when the URL sets none

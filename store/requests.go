@@ -110,8 +110,17 @@ func (s *Store) TakePending(ctx context.Context, token string) (*Pending, error)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE token = $1`, token)
-		return err
+		// Under PostgreSQL's READ COMMITTED another transaction may
+		// have read the row too: the one whose DELETE removes it takes
+		// it, and the other finds none, so that it is confirmed once.
+		r, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE token = $1`, token)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return fmt.Errorf("token %s: %w", token, ErrNoSuchToken)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -43,11 +43,13 @@ type Store struct {
 	db      *sql.DB
 	backend string        // "sqlite" or "postgres": the folder of its migrations
 	pool    *pgxpool.Pool // PostgreSQL's connections, for COPY; nil for SQLite
-	// The look-ups made for every message, compiled once, on first use.
+	// The look-ups made for every message, compiled once, on first use
+	// (on SQLite; pgx keeps PostgreSQL's: see queryRow).
 	listByAddress, listByID, member lazyStmt
 }
 
-// lazyStmt is a statement prepared the first time it is used.
+// lazyStmt is a statement prepared the first time it is used (on SQLite;
+// see queryRow).
 type lazyStmt struct {
 	query string
 	mu    sync.Mutex
@@ -62,6 +64,14 @@ type errRow struct{ err error }
 func (r errRow) Scan(...any) error { return r.err }
 
 func (s *Store) queryRow(ctx context.Context, l *lazyStmt, args ...any) row {
+	if s.pool != nil {
+		// pgx prepares the statement once on each of its pool's
+		// connections and keeps it. A *sql.Stmt would cost two round
+		// trips more a look-up: the *sql.DB of OpenDBFromPool keeps no
+		// connection idle, so each one it gives back deallocates the
+		// statement, and the next use prepares it again.
+		return s.db.QueryRowContext(ctx, l.query, args...)
+	}
 	l.mu.Lock()
 	if l.stmt == nil {
 		st, err := s.db.PrepareContext(ctx, l.query)
@@ -87,7 +97,7 @@ func DefaultPath(varDir string) string { return filepath.Join(varDir, "data", "m
 // lacks.
 func Open(ctx context.Context, dbURL, varDir string) (*Store, error) {
 	if isPostgres(dbURL) {
-		return openPostgres(ctx, dbURL)
+		return openPostgres(ctx, dbURL, -1)
 	}
 	file, err := sqlitePath(dbURL, varDir)
 	if err != nil {
@@ -106,7 +116,7 @@ func Open(ctx context.Context, dbURL, varDir string) (*Store, error) {
 // wait before the next try, so that a runner started before its database
 // (after a power cut) neither gives up nor spins.
 func OpenExisting(ctx context.Context, dbURL, varDir string, retry func(err error, wait time.Duration)) (*Store, error) {
-	open := func() (*Store, error) { return openPostgres(ctx, dbURL) }
+	open := func() (*Store, error) { return openPostgres(ctx, dbURL, -1) }
 	if !isPostgres(dbURL) {
 		file, err := sqlitePath(dbURL, varDir)
 		if err != nil {
@@ -278,21 +288,27 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return wrap(err)
+	// Under the lock too: two of PostgreSQL's CREATE TABLE IF NOT EXISTS
+	// at once may both create, and one then fails on the catalogue's
+	// unique index.
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	for _, m := range ms {
 		if upTo >= 0 && m.version > upTo {
 			break
 		}
 		err := s.tx(ctx, func(tx *sql.Tx) error {
-			if s.backend == "postgres" {
-				// Hosts starting at once take turns; SQLite's write
-				// lock does this for it.
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+migrationLock+`)`); err != nil {
-					return err
-				}
+			if err := s.lockMigrations(ctx, tx); err != nil {
+				return err
 			}
 			var done int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&done); err != nil {
@@ -315,6 +331,17 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	return nil
 }
 
+// lockMigrations makes hosts starting at once on a PostgreSQL database take
+// turns until tx ends; SQLite's write lock, taken as tx began, does this
+// for it.
+func (s *Store) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if s.backend != "postgres" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+migrationLock+`)`)
+	return err
+}
+
 // migrationLock is the PostgreSQL advisory lock that serialises
 // migrations across hosts ("mailman" in ASCII, as a number).
 const migrationLock = "30787877880029550"
@@ -327,7 +354,7 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	}
 	if err := f(tx); err != nil {
 		tx.Rollback()
-		return wrap(err)
+		return wrap(listGone(err))
 	}
 	return wrap(tx.Commit())
 }
@@ -361,6 +388,15 @@ func isUniqueViolation(err error) bool {
 		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return postgresCode(err) == "23505"
+}
+
+// boolColumn is b as the 0/1 the boolean columns hold: pgx will not
+// encode a Go bool into PostgreSQL's BIGINT (SQLite takes either).
+func boolColumn(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func nanos(t time.Time) int64 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -241,25 +242,29 @@ func (s *Store) ReplacePending(ctx context.Context, token string, payload any, l
 // automatically with an answer of kind now: not when it did within grace
 // before. A true answer records now as the last time.
 func (s *Store) AutoresponseDue(ctx context.Context, listID, address, kind string, grace time.Duration, now time.Time) (bool, error) {
+	// Due when the last answer was at or before cutoff. One statement
+	// decides and records, so that two runners at once under PostgreSQL's
+	// READ COMMITTED (where a read then a write would both find it due)
+	// answer once: the second's upsert waits for the first's row, then
+	// sees its time.
+	cutoff := int64(math.MaxInt64)
+	if grace > 0 {
+		cutoff = now.Add(-grace).UnixNano()
+	}
 	due := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		id, err := listRowIDByListID(ctx, tx, listID)
 		if err != nil {
 			return err
 		}
-		var last int64
-		err = tx.QueryRowContext(ctx, `SELECT sent_at FROM autoresponse_log WHERE list_id = $1 AND address_key = $2 AND kind = $3`,
-			id, key(address), kind).Scan(&last)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		case grace > 0 && now.Before(fromNanos(last).Add(grace)):
+		var one int
+		err = tx.QueryRowContext(ctx, `INSERT INTO autoresponse_log (list_id, address_key, kind, sent_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (list_id, address_key, kind) DO UPDATE SET sent_at = $4 WHERE autoresponse_log.sent_at <= $5 RETURNING 1`,
+			id, key(address), kind, now.UnixNano(), cutoff).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
-		due = true
-		_, err = tx.ExecContext(ctx, `INSERT INTO autoresponse_log (list_id, address_key, kind, sent_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (list_id, address_key, kind) DO UPDATE SET sent_at = $4`, id, key(address), kind, now.UnixNano())
+		due = err == nil
 		return err
 	})
 	return due, err
