@@ -56,6 +56,7 @@ func (r *report) markdown() string {
 		sum(func(o outcome) int { return o.Sent }), sum(func(o outcome) int { return o.Acknowledged }),
 		sum(func(o outcome) int { return o.Delivered }), sum(func(o outcome) int { return o.Duplicated }),
 		sum(func(o outcome) int { return o.Lost }))
+	b.WriteString("The totals add what each test measured (a dash adds nothing), so one column's total may exceed another's.\n\n")
 	b.WriteString("### Fuzzing\n\n")
 	b.WriteString(r.fuzzTable())
 	return b.String()
