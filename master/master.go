@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -177,7 +178,9 @@ func (o *Options) reportStart(err error) {
 		return
 	}
 	if err != nil {
-		fmt.Fprintf(o.Ready, "error %s\n", err)
+		// One line: start reads one. Some errors span several (pgx's
+		// connection failures do).
+		fmt.Fprintf(o.Ready, "error %s\n", strings.Join(strings.Fields(err.Error()), " "))
 	} else {
 		fmt.Fprintf(o.Ready, "ready %d\n", os.Getpid())
 	}

@@ -283,9 +283,10 @@ func TestStartMigratesTheStoreAndReportsItsFailure(t *testing.T) {
 	// and without the password.
 	closed := freeLoopbackPort(t)
 	cfg, _ := os.ReadFile(s.Config)
-	os.WriteFile(s.Config, append(cfg, []byte(fmt.Sprintf("\n[database]\nurl = \"postgres://mailman:secret@127.0.0.1:%d/mailman?connect_timeout=2\"\n", closed))...), 0o644)
+	os.WriteFile(s.Config, append(cfg, []byte(fmt.Sprintf("\n[database]\nurl = \"postgres://mailman:secret@127.0.0.1:%d/mailman?connect_timeout=2\"\n[master]\nstart_timeout = \"1s\"\n", closed))...), 0o644)
 	_, errOut, code := s.Ctl("start", "retry")
-	if code != 1 || !strings.Contains(errOut, "database unavailable") || !strings.Contains(errOut, fmt.Sprintf("127.0.0.1:%d", closed)) || strings.Contains(errOut, "secret") {
+	if code != 1 || !strings.Contains(errOut, "database unavailable") || !strings.Contains(errOut, fmt.Sprintf("127.0.0.1:%d", closed)) ||
+		!strings.Contains(errOut, "waited 1s, [master] start_timeout") || strings.Contains(errOut, "secret") {
 		t.Errorf("start with an unreachable PostgreSQL: exit %d, %q", code, errOut)
 	}
 	if _, _, code := s.Ctl("status"); code != 1 {

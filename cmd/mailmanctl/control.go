@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -93,7 +94,7 @@ func cmdStart(e *env, args []string) error {
 	if *foreground {
 		opts := master.Options{Config: cfg, Executable: exe, Runners: specs, Prepare: func() error {
 			// Migrate the store once, here, before runners open it.
-			st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+			st, err := openStoreAtStart(cfg, slog.New(slog.NewTextHandler(e.stderr, nil)).With("runner", "master", "pid", os.Getpid()))
 			if err != nil {
 				return err
 			}
@@ -113,6 +114,31 @@ func cmdStart(e *env, args []string) error {
 		return fmt.Errorf("GNU Mailman is already running with pid %d", pid)
 	}
 	return startDetached(e, cfg, exe, args)
+}
+
+// openStoreAtStart opens (and migrates) the store before any runner
+// starts. A database that is not up yet (a PostgreSQL server still
+// starting after a power cut, which Mailman's users met as a start that
+// failed) is waited for, with a log line each try, up to [master]
+// start_timeout; then start fails with the reason.
+func openStoreAtStart(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	timeout := cfg.Master.StartTimeout.D()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		st, err := store.Open(ctx, cfg.Database.URL, cfg.VarDir())
+		if err == nil || !errors.Is(err, store.ErrUnavailable) {
+			return st, err
+		}
+		log.Warn("database unavailable; waiting for it", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waited %s, [master] start_timeout)", err, timeout)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // startDetached runs `start -f` as a new session with its output in the
