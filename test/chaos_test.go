@@ -220,6 +220,39 @@ func deliveredCopies(ds []mailmantest.Delivery) map[string]map[string]int {
 	return got
 }
 
+// waitDelivered waits until every post of ids has reached every member at
+// sink, failing the test after timeout, and counts: the posts that reached
+// every member, the copies lost, and the copies beyond one.
+func waitDelivered(t *testing.T, sink *mailmantest.Sink, ids, members []string, timeout time.Duration) (complete, lost, dups int) {
+	t.Helper()
+	sink.Wait("every acknowledged post at every member", timeout, func(ds []mailmantest.Delivery) bool {
+		got := deliveredCopies(ds)
+		for _, id := range ids {
+			for _, m := range members {
+				if got[id][m] == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	got := deliveredCopies(sink.Received())
+	for _, id := range ids {
+		if len(got[id]) == len(members) {
+			complete++
+		}
+		for _, m := range members {
+			switch n := got[id][m]; {
+			case n == 0:
+				lost++
+			case n > 1:
+				dups += n - 1
+			}
+		}
+	}
+	return complete, lost, dups
+}
+
 func headerMessageID(data []byte) string {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {

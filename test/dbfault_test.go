@@ -260,32 +260,7 @@ func testDatabaseFault(t *testing.T, f dbFault) {
 			want = append(want, id)
 		}
 	}
-	sink.Wait("every acknowledged post at every member", 30*time.Second, func(ds []mailmantest.Delivery) bool {
-		got := deliveredCopies(ds)
-		for _, id := range want {
-			for _, m := range members {
-				if got[id][m] == 0 {
-					return false
-				}
-			}
-		}
-		return true
-	})
-	lost, dups, complete := 0, 0, 0
-	got := deliveredCopies(sink.Received())
-	for _, id := range want {
-		if len(got[id]) == len(members) {
-			complete++
-		}
-		for _, m := range members {
-			switch n := got[id][m]; {
-			case n == 0:
-				lost++
-			case n > 1:
-				dups += n - 1
-			}
-		}
-	}
+	complete, lost, dups := waitDelivered(t, sink, want, members, 30*time.Second)
 	if n := count(t, s, "shunt").Total(); n != 0 {
 		t.Errorf("%d entries shunted", n)
 	}

@@ -222,32 +222,7 @@ func TestPostgreSQLDownAndRestarting(t *testing.T) {
 	time.Sleep(time.Second) // some steady posts after the return
 	stopOffering()
 
-	sink.Wait("every acknowledged post at every member", 30*time.Second, func(ds []mailmantest.Delivery) bool {
-		got := deliveredCopies(ds)
-		for _, id := range acked {
-			for _, m := range members {
-				if got[id][m] == 0 {
-					return false
-				}
-			}
-		}
-		return true
-	})
-	lost, dups, complete := 0, 0, 0
-	got := deliveredCopies(sink.Received())
-	for _, id := range acked {
-		if len(got[id]) == len(members) {
-			complete++
-		}
-		for _, m := range members {
-			switch n := got[id][m]; {
-			case n == 0:
-				lost++
-			case n > 1:
-				dups += n - 1
-			}
-		}
-	}
+	complete, lost, dups := waitDelivered(t, sink, acked, members, 30*time.Second)
 	if n := count(t, s, "shunt").Total(); n != 0 {
 		t.Errorf("%d entries shunted", n)
 	}

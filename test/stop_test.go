@@ -167,33 +167,10 @@ func TestStopUnderLoad(t *testing.T) {
 		ids = append(ids, id)
 	}
 	mu.Unlock()
-	sink.Wait("every acknowledged post at every member", time.Minute, func(ds []mailmantest.Delivery) bool {
-		got := deliveredCopies(ds)
-		for _, id := range ids {
-			if len(got[id]) < len(members) {
-				return false
-			}
-		}
-		return true
-	})
 	// A duplicate is a post queued whose 250 its client never read: the
 	// stop closed the connection between the two, and the client, as an
 	// MTA must, sent the message again after the restart.
-	got = deliveredCopies(sink.Received())
-	lost, dups, complete := 0, 0, 0
-	for _, id := range ids {
-		if len(got[id]) == len(members) {
-			complete++
-		}
-		for _, m := range members {
-			switch n := got[id][m]; {
-			case n == 0:
-				lost++
-			case n > 1:
-				dups += n - 1
-			}
-		}
-	}
+	complete, lost, dups := waitDelivered(t, sink, ids, members, time.Minute)
 	if len(ids) != messages {
 		t.Errorf("%d of %d posts acknowledged", len(ids), messages)
 	}
