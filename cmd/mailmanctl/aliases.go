@@ -70,11 +70,7 @@ func writeMaps(cfg *config.Config, st *store.Store, dir string) (mta.Written, er
 // listsChanged keeps the MTA's maps in step after a list was created or
 // removed (what), when [mta] incoming asks for them. The change itself is
 // made by then, so a failure here says so.
-func listsChanged(e *env, cfgPath, what string, st *store.Store) error {
-	cfg, err := config.FromEnvironment(cfgPath)
-	if err != nil {
-		return err
-	}
+func listsChanged(e *env, cfg *config.Config, what string, st *store.Store) error {
 	if cfg.MTA.Incoming != "postfix" {
 		return nil
 	}

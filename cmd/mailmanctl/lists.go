@@ -48,19 +48,30 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // list address followed by between minRest and maxRest others (maxRest < 0:
 // any number), and opens the store. The caller closes the store.
 func listCommand(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *store.Store, error) {
+	a, rest, _, st, err := listCommandConfig(fs, cfgPath, args, minRest, maxRest)
+	return a, rest, st, err
+}
+
+// listCommandConfig is listCommand for a command that needs the
+// configuration too.
+func listCommandConfig(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *config.Config, *store.Store, error) {
 	rest, err := parseArgs(fs, args)
 	if err != nil {
-		return store.ListAddress{}, nil, nil, err
+		return store.ListAddress{}, nil, nil, nil, err
 	}
 	if len(rest) == 0 || len(rest)-1 < minRest || (maxRest >= 0 && len(rest)-1 > maxRest) {
-		return store.ListAddress{}, nil, nil, usagef("wrong number of arguments")
+		return store.ListAddress{}, nil, nil, nil, usagef("wrong number of arguments")
 	}
 	a, err := store.ParseListAddress(rest[0])
 	if err != nil {
-		return a, nil, nil, usageError{err.Error()}
+		return a, nil, nil, nil, usageError{err.Error()}
 	}
-	st, err := openStore(*cfgPath)
-	return a, rest[1:], st, err
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return a, nil, nil, nil, err
+	}
+	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+	return a, rest[1:], cfg, st, err
 }
 
 func cmdListsCreate(e *env, args []string) error {
@@ -68,7 +79,7 @@ func cmdListsCreate(e *env, args []string) error {
 	var owners multiFlag
 	fs.Var(&owners, "owner", "an owner's address (may be given several times)")
 	display := fs.String("display-name", "", "the list's display name (default: its name, capitalised)")
-	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	a, _, cfg, st, err := listCommandConfig(fs, cfgPath, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -78,12 +89,12 @@ func cmdListsCreate(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Created mailing list: %s\n", l.PostingAddress)
-	return listsChanged(e, *cfgPath, "created "+l.PostingAddress, st)
+	return listsChanged(e, cfg, "created "+l.PostingAddress, st)
 }
 
 func cmdListsRemove(e *env, args []string) error {
 	fs, cfgPath := e.flags("lists remove")
-	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	a, _, cfg, st, err := listCommandConfig(fs, cfgPath, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -92,7 +103,7 @@ func cmdListsRemove(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Removed list: %s\n", a)
-	return listsChanged(e, *cfgPath, "removed "+a.String(), st)
+	return listsChanged(e, cfg, "removed "+a.String(), st)
 }
 
 func cmdListsList(e *env, args []string) error {
