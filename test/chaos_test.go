@@ -56,58 +56,25 @@ func TestChaos(t *testing.T) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			var c *lmtpload.Client
-			defer func() {
-				if c != nil {
-					c.Close()
-				}
-			}()
-			for {
-				i := next.Add(1)
-				if i > messages {
-					return
-				}
+			m := &mta{addr: addr}
+			defer m.close()
+			for i := next.Add(1); i <= messages; i = next.Add(1) {
 				id := fmt.Sprintf("chaos-%d@client.example", i)
 				msg := fmt.Sprintf("From: m1@example.org\r\nTo: chaos@example.com\r\nSubject: chaos %d\r\nMessage-ID: <%s>\r\n\r\nbody %d\r\n", i, id, i)
-				deadline := time.Now().Add(2 * time.Minute)
-				for n := 1; ; n++ {
-					if time.Now().After(deadline) {
-						t.Errorf("message %s: no 250 within 2 minutes", id)
-						return
-					}
-					if c == nil {
-						var err error
-						if c, err = lmtpload.Dial(addr, 2*time.Second); err != nil {
-							c = nil
-							time.Sleep(20 * time.Millisecond)
-							continue
-						}
-					}
-					replies, err := c.Send("m1@example.org", []string{"chaos@example.com"}, []byte(msg))
-					if err != nil {
-						// The runner died under us: the MTA reconnects and
-						// sends the same message again.
-						c.Close()
-						c = nil
-						resent.Add(1)
-						continue
-					}
-					if r := replies[0]; !r.OK() {
-						if r.Code >= 500 {
-							t.Errorf("message %s: %v; a fault must never bounce mail", id, r)
-							return
-						}
+				n, _, err := m.deliver("m1@example.org", "chaos@example.com", []byte(msg), 2*time.Minute, func(r lmtpload.Reply) {
+					if !r.OK() {
 						tempFailures.Add(1)
-						resent.Add(1)
-						time.Sleep(50 * time.Millisecond)
-						continue
 					}
-					mu.Lock()
-					sends[id] = n
-					mu.Unlock()
-					ackedCount.Add(1)
-					break
+				})
+				resent.Add(int64(n - 1))
+				if err != nil {
+					t.Errorf("message %s: %v", id, err)
+					return
 				}
+				mu.Lock()
+				sends[id] = n
+				mu.Unlock()
+				ackedCount.Add(1)
 			}
 		})
 	}
@@ -218,6 +185,60 @@ func deliveredCopies(ds []mailmantest.Delivery) map[string]map[string]int {
 		}
 	}
 	return got
+}
+
+// mta offers messages to an LMTP server as a mail server does: a message
+// is sent until it is answered 250; a connection that dies under it is
+// replaced and the message sent again, and a 4xx is tried again shortly
+// after. The connection is kept across messages.
+type mta struct {
+	addr string
+	c    *lmtpload.Client
+}
+
+// deliver offers msg to rcpt until it gets its 250, calling replied with
+// each reply, and returns how many times it was sent and how many
+// connections died under it. A 5xx (which would bounce the mail) or no 250
+// within timeout is an error.
+func (m *mta) deliver(from, rcpt string, msg []byte, timeout time.Duration, replied func(lmtpload.Reply)) (sends, cuts int, err error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if time.Now().After(deadline) {
+			return sends, cuts, fmt.Errorf("no 250 within %s", timeout)
+		}
+		if m.c == nil {
+			c, err := lmtpload.Dial(m.addr, 2*time.Second)
+			if err != nil {
+				// Not listening (stopped, or restarting): try again later.
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			m.c = c
+		}
+		sends++
+		replies, err := m.c.Send(from, []string{rcpt}, msg)
+		if err != nil {
+			m.close()
+			cuts++
+			continue
+		}
+		r := replies[0]
+		replied(r)
+		switch {
+		case r.OK():
+			return sends, cuts, nil
+		case r.Code >= 500:
+			return sends, cuts, fmt.Errorf("%v: a fault must never bounce mail", r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (m *mta) close() {
+	if m.c != nil {
+		m.c.Close()
+		m.c = nil
+	}
 }
 
 // waitDelivered waits until every post of ids has reached every member at

@@ -44,58 +44,28 @@ func TestStopUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			var c *lmtpload.Client
-			defer func() {
-				if c != nil {
-					c.Close()
-				}
-			}()
+			m := &mta{addr: addr}
+			defer m.close()
 			for i := next.Add(1); i <= messages; i = next.Add(1) {
 				id := fmt.Sprintf("stop-%d@client.example", i)
 				msg := fmt.Sprintf("From: m1@example.org\r\nTo: stop@example.com\r\nSubject: stop %d\r\nMessage-ID: <%s>\r\n\r\nbody %d\r\n", i, id, i)
-				deadline := time.Now().Add(time.Minute)
-				for {
-					if time.Now().After(deadline) {
-						t.Errorf("message %s: no 250 within a minute", id)
-						return
-					}
-					if c == nil {
-						var err error
-						if c, err = lmtpload.Dial(addr, 2*time.Second); err != nil {
-							// Stopped: the MTA tries again later.
-							c = nil
-							time.Sleep(20 * time.Millisecond)
-							continue
-						}
-					}
-					replies, err := c.Send("m1@example.org", []string{"stop@example.com"}, []byte(msg))
-					if err != nil {
-						c.Close()
-						c = nil
-						cut.Add(1)
-						resent.Add(1)
-						continue
-					}
-					r := replies[0]
+				// A 4xx (421 when closing) or a cut connection: the MTA
+				// keeps the message and tries again.
+				n, cuts, err := m.deliver("m1@example.org", "stop@example.com", []byte(msg), time.Minute, func(r lmtpload.Reply) {
 					mu.Lock()
 					codes[r.Code]++
 					if r.OK() {
 						acked[id] = true
 					}
 					mu.Unlock()
-					if r.OK() {
-						time.Sleep(pace)
-						break
-					}
-					if r.Code >= 500 {
-						t.Errorf("message %s: %v; a stop must never bounce mail", id, r)
-						return
-					}
-					// A 4xx (421 when closing): the MTA keeps the message
-					// and tries again.
-					resent.Add(1)
-					time.Sleep(50 * time.Millisecond)
+				})
+				resent.Add(int64(n - 1))
+				cut.Add(int64(cuts))
+				if err != nil {
+					t.Errorf("message %s: %v", id, err)
+					return
 				}
+				time.Sleep(pace)
 			}
 		})
 	}
