@@ -49,30 +49,7 @@ func TestOpenExistingPostgres(t *testing.T) {
 		}
 		t.Fatalf("OpenExisting with the server down: %v, want ErrUnavailable", err)
 	}
-	var retries []time.Duration
-	back := make(chan struct{})
-	go func() {
-		time.Sleep(400 * time.Millisecond)
-		start()
-		close(back)
-	}()
-	st, err := OpenExisting(ctx, db.url, db.varDir, func(err error, wait time.Duration) {
-		if !errors.Is(err, ErrUnavailable) {
-			t.Errorf("retry told %v, want ErrUnavailable", err)
-		}
-		retries = append(retries, wait)
-	})
-	<-back
-	if err != nil {
-		t.Fatalf("OpenExisting once the server is back: %v", err)
-	}
-	defer st.Close()
-	if l, err := st.ListByID(ctx, "test.example.com"); err != nil || l == nil {
-		t.Errorf("the list after the server came back: %v, %v", l, err)
-	}
-	if len(retries) < 2 || retries[1] != 2*retries[0] {
-		t.Errorf("waits %v: want at least two, doubling", retries)
-	}
+	checkOpenExistingWaits(t, db.url, db.varDir, start)
 }
 
 // A store whose server has gone (stopped, restarting) fails with

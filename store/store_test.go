@@ -1961,6 +1961,39 @@ func TestMemberStringRoundTrip(t *testing.T) {
 	})
 }
 
+// checkOpenExistingWaits opens the unavailable store at dbURL with
+// OpenExisting and a retry func, gives it back with restore 400 ms later,
+// and checks that OpenExisting waited, doubling its waits, and opened the
+// store with its list test@example.com.
+func checkOpenExistingWaits(t *testing.T, dbURL, varDir string, restore func()) {
+	t.Helper()
+	ctx := context.Background()
+	var retries []time.Duration
+	back := make(chan struct{})
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		restore()
+		close(back)
+	}()
+	st, err := OpenExisting(ctx, dbURL, varDir, func(err error, wait time.Duration) {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("retry told %v, want ErrUnavailable", err)
+		}
+		retries = append(retries, wait)
+	})
+	<-back
+	if err != nil {
+		t.Fatalf("OpenExisting once the database is back: %v", err)
+	}
+	defer st.Close()
+	if l, err := st.ListByID(ctx, "test.example.com"); err != nil || l == nil {
+		t.Errorf("the list after the database came back: %v, %v", l, err)
+	}
+	if len(retries) < 2 || retries[1] != 2*retries[0] {
+		t.Errorf("waits %v: want at least two, doubling", retries)
+	}
+}
+
 // A runner's store is never made anew: with the database missing,
 // OpenExisting fails as unavailable (and makes no file), waits for it when
 // asked to, and opens it once it is back. SQLite only: it is about a file
@@ -1989,30 +2022,7 @@ func TestOpenExisting(t *testing.T) {
 	if err := os.Rename(filepath.Dir(file), moved); err != nil {
 		t.Fatal(err)
 	}
-	var retries []time.Duration
-	back := make(chan struct{})
-	go func() {
-		time.Sleep(400 * time.Millisecond)
-		os.Rename(moved, filepath.Dir(file))
-		close(back)
-	}()
-	st, err := OpenExisting(ctx, "", varDir, func(err error, wait time.Duration) {
-		if !errors.Is(err, ErrUnavailable) {
-			t.Errorf("retry told %v, want ErrUnavailable", err)
-		}
-		retries = append(retries, wait)
-	})
-	<-back
-	if err != nil {
-		t.Fatalf("OpenExisting once the database is back: %v", err)
-	}
-	defer st.Close()
-	if l, err := st.ListByID(ctx, "test.example.com"); err != nil || l == nil {
-		t.Errorf("the list after the database came back: %v, %v", l, err)
-	}
-	if len(retries) < 2 || retries[1] != 2*retries[0] {
-		t.Errorf("waits %v: want at least two, doubling", retries)
-	}
+	checkOpenExistingWaits(t, "", varDir, func() { os.Rename(moved, filepath.Dir(file)) })
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
