@@ -124,6 +124,22 @@ func OpenExisting(ctx context.Context, dbURL, varDir string, retry func(err erro
 		}
 		open = func() (*Store, error) { return openExistingSQLite(ctx, file) }
 	}
+	return waitOpen(ctx, open, retry)
+}
+
+// OpenWaiting is Open, waiting as OpenExisting does for a database that
+// is unavailable: what `mailmanctl start` uses, which creates the SQLite
+// database of a new site but must not fail because PostgreSQL is still
+// starting.
+func OpenWaiting(ctx context.Context, dbURL, varDir string, retry func(err error, wait time.Duration)) (*Store, error) {
+	return waitOpen(ctx, func() (*Store, error) { return Open(ctx, dbURL, varDir) }, retry)
+}
+
+// waitOpen calls open until it succeeds, fails for a reason other than
+// ErrUnavailable, or ctx ends, waiting between tries from 100 ms doubling
+// up to 30 s; retry (if not nil, else open is called once) is told each
+// failure and the wait that follows.
+func waitOpen(ctx context.Context, open func() (*Store, error), retry func(err error, wait time.Duration)) (*Store, error) {
 	wait := 100 * time.Millisecond
 	for {
 		st, err := open()
@@ -133,7 +149,7 @@ func OpenExisting(ctx context.Context, dbURL, varDir string, retry func(err erro
 		retry(err, wait)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("open store: %w (gave up: %v)", ctx.Err(), err)
+			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)

@@ -125,20 +125,13 @@ func openStoreAtStart(cfg *config.Config, log *slog.Logger) (*store.Store, error
 	timeout := cfg.Master.StartTimeout.D()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	wait := 100 * time.Millisecond
-	for {
-		st, err := store.Open(ctx, cfg.Database.URL, cfg.VarDir())
-		if err == nil || !errors.Is(err, store.ErrUnavailable) {
-			return st, err
-		}
+	st, err := store.OpenWaiting(ctx, cfg.Database.URL, cfg.VarDir(), func(err error, wait time.Duration) {
 		log.Warn("database unavailable; waiting for it", "error", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (waited %s, [master] start_timeout)", err, timeout)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%w (waited %s, [master] start_timeout)", err, timeout)
 	}
+	return st, err
 }
 
 // startDetached runs `start -f` as a new session with its output in the
