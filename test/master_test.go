@@ -2,7 +2,6 @@ package test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -281,7 +280,7 @@ func TestStartMigratesTheStoreAndReportsItsFailure(t *testing.T) {
 	s.Stop()
 	// A database that cannot be reached fails the start, with the reason
 	// and without the password.
-	closed := freeLoopbackPort(t)
+	closed := mailmantest.FreePort(t)
 	cfg, _ := os.ReadFile(s.Config)
 	os.WriteFile(s.Config, append(cfg, []byte(fmt.Sprintf("\n[database]\nurl = \"postgres://mailman:secret@127.0.0.1:%d/mailman?connect_timeout=2\"\n[master]\nstart_timeout = \"1s\"\n", closed))...), 0o644)
 	_, errOut, code := s.Ctl("start", "retry")
@@ -292,15 +291,4 @@ func TestStartMigratesTheStoreAndReportsItsFailure(t *testing.T) {
 	if _, _, code := s.Ctl("status"); code != 1 {
 		t.Error("a master runs after a failed start")
 	}
-}
-
-// freeLoopbackPort is a loopback port with nothing listening on it.
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

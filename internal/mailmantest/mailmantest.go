@@ -81,7 +81,7 @@ func NewSite(tb testing.TB, extra string) *Site {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: freePort(tb), SMTPPort: freePort(tb), tb: tb}
+	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: FreePort(tb), SMTPPort: FreePort(tb), tb: tb}
 	toml := fmt.Sprintf("[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\ntransport_file_type = \"regex\"\n\n%s",
 		s.LMTPPort, s.SMTPPort, extra)
 	if err := os.WriteFile(s.Config, []byte(toml), 0o644); err != nil {
@@ -123,7 +123,8 @@ func (s *Site) SetMTA(key, value string) {
 	}
 }
 
-func freePort(tb testing.TB) int {
+// FreePort is a loopback port nothing listens on, for a test to hand out.
+func FreePort(tb testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

@@ -61,7 +61,7 @@ func HavePostfix(tb testing.TB) {
 func (s *Site) StartPostfix(users ...string) *Postfix {
 	s.tb.Helper()
 	HavePostfix(s.tb)
-	p := &Postfix{Dir: filepath.Join(s.Dir, "postfix"), Inbound: freePort(s.tb), Submit: freePort(s.tb), site: s, tb: s.tb}
+	p := &Postfix{Dir: filepath.Join(s.Dir, "postfix"), Inbound: FreePort(s.tb), Submit: FreePort(s.tb), site: s, tb: s.tb}
 	etc := filepath.Join(p.Dir, "etc")
 	for _, d := range []string{etc, filepath.Join(p.Dir, "queue"), filepath.Join(p.Dir, "log")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
