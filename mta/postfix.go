@@ -83,11 +83,12 @@ func (p Postfix) Write(lists []string, now time.Time) (Written, error) {
 		w.Warning = fmt.Sprintf("%s not found (is Postfix installed?): run postmap on %s", args[0], strings.Join(w.Files, " and "))
 		return w, nil
 	}
+	// One postmap builds every table named.
 	for _, f := range w.Files {
-		cmd := exec.Command(args[0], append(args[1:], "hash:"+f)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return w, fmt.Errorf("%w: %s hash:%s: %v: %s", ErrPostmap, p.Postmap, f, err, bytes.TrimSpace(out))
-		}
+		args = append(args, "hash:"+f)
+	}
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		return w, fmt.Errorf("%w: %s: %v: %s", ErrPostmap, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	w.Postmap = true
 	return w, nil
