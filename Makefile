@@ -1,7 +1,7 @@
 # The targets a postmaster or a developer needs; `make help` lists them.
 GO       ?= go
 # Fuzzing runs a number of executions per target, about 8 s each at
-# FUZZX=1, rather than a duration (see cmd/mailman-reliability).
+# FUZZX=1, rather than a duration (see internal/cmd/mailman-reliability).
 FUZZX ?= 1
 MAILMAN ?= auto
 # Benchmarks that write files run where var_dir would be (the root file
@@ -28,7 +28,7 @@ check: ## formatting and vet
 
 bench: build ## the benchmark suite: this project beside Mailman 3.3.8 (Debian's mailman3, installed when run as root; MAILMAN=off skips it) and the machine's limits; rewrites the table in docs/benchmarks.md
 	mkdir -p $(BENCHDIR)
-	$(GO) run ./cmd/mailman-bench -bin bin/mailmanctl -dir $(BENCHDIR) -mailman $(MAILMAN) -out docs/benchmarks.md
+	$(GO) run ./internal/cmd/mailman-bench -bin bin/mailmanctl -dir $(BENCHDIR) -mailman $(MAILMAN) -out docs/benchmarks.md
 	rm -rf $(BENCHDIR)
 
 microbench: ## the go test benchmarks of each part (switchboard, store, runners, commands, the binary)
@@ -43,11 +43,11 @@ microbench: ## the go test benchmarks of each part (switchboard, store, runners,
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench Ingest -benchtime 3000x -count 3 ./test
 	rm -rf $(BENCHDIR)
 
-fuzz: ## run each fuzz target for a number of executions (about 8 s each; FUZZX=8 for about a minute); the targets are listed in cmd/mailman-reliability
-	$(GO) run ./cmd/mailman-reliability fuzz -x $(FUZZX)
+fuzz: ## run each fuzz target for a number of executions (about 8 s each; FUZZX=8 for about a minute); the targets are listed in internal/cmd/mailman-reliability
+	$(GO) run ./internal/cmd/mailman-reliability fuzz -x $(FUZZX)
 
 reliability: ## the whole test suite with the fault, crash and load figures, and every fuzz target; rewrites the tables in docs/reliability.md
-	$(GO) run ./cmd/mailman-reliability report -x $(FUZZX) -out docs/reliability.md
+	$(GO) run ./internal/cmd/mailman-reliability report -x $(FUZZX) -out docs/reliability.md
 
 clean: ## remove what the build made
 	rm -rf bin $(BENCHDIR)

@@ -22,7 +22,7 @@ func TestEveryFuzzTargetIsListed(t *testing.T) {
 	for _, f := range fuzzTargets {
 		listed[f.pkg+" "+f.name] = true
 	}
-	root := "../.."
+	root := "../../.."
 	found := map[string]bool{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
