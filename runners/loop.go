@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -310,8 +311,8 @@ func (l *Loop) dispose(e *switchboard.Entry) (out Outcome, err error) {
 // where it came from and why, so that `mailmanctl unshunt` can replay it.
 func (l *Loop) shunt(log *slog.Logger, e *switchboard.Entry, cause error) {
 	md := e.Msgdata.Clone()
-	md.Set("whichq", l.Queue.Name())
-	md.Set("error", cause.Error())
+	md.Set(msgdata.WhichQ, l.Queue.Name())
+	md.Set(msgdata.Error, cause.Error())
 	name, err := l.Shunt.Enqueue(e.Message, md)
 	if err != nil {
 		log.Error("cannot shunt; preserving in bad", "cause", cause, "error", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -62,7 +63,7 @@ func (q *testQueues) enqueue(t *testing.T, ids ...string) []string {
 	var names []string
 	for _, id := range ids {
 		md := switchboard.Msgdata{}
-		md.Set("listid", "test.example.com")
+		md.Set(msgdata.ListID, "test.example.com")
 		name, err := q.incoming.Enqueue([]byte("Message-ID: <"+id+">\n\nbody\n"), md)
 		if err != nil {
 			t.Fatal(err)
@@ -118,13 +119,13 @@ func TestLoopShuntsErrorsAndPanicsAndUnshuntReplays(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Msgdata.String("whichq") != "incoming" {
-			t.Errorf("%s: whichq = %q", e.MessageID(), e.Msgdata.String("whichq"))
+		if e.Msgdata.String(msgdata.WhichQ) != "incoming" {
+			t.Errorf("%s: whichq = %q", e.MessageID(), e.Msgdata.String(msgdata.WhichQ))
 		}
-		if !strings.HasPrefix(e.Msgdata.String("error"), wantErr[e.MessageID()]) {
-			t.Errorf("%s: error = %q", e.MessageID(), e.Msgdata.String("error"))
+		if !strings.HasPrefix(e.Msgdata.String(msgdata.Error), wantErr[e.MessageID()]) {
+			t.Errorf("%s: error = %q", e.MessageID(), e.Msgdata.String(msgdata.Error))
 		}
-		if e.Msgdata.String("listid") != "test.example.com" {
+		if e.Msgdata.String(msgdata.ListID) != "test.example.com" {
 			t.Errorf("%s lost its metadata", e.MessageID())
 		}
 	}
@@ -142,10 +143,10 @@ func TestLoopShuntsErrorsAndPanicsAndUnshuntReplays(t *testing.T) {
 	ready, _, _ = q.incoming.Ready(switchboard.Whole, time.Now())
 	for _, f := range ready {
 		e, _ := switchboard.ReadFile(filepath.Join(q.incoming.Dir(), f))
-		if _, ok := e.Msgdata["whichq"]; ok {
+		if _, ok := e.Msgdata[msgdata.WhichQ]; ok {
 			t.Error("unshunted entry still carries whichq")
 		}
-		if _, ok := e.Msgdata["error"]; ok {
+		if _, ok := e.Msgdata[msgdata.Error]; ok {
 			t.Error("unshunted entry still carries error")
 		}
 	}
@@ -159,7 +160,7 @@ func TestUnshuntDiscardAndUnknownQueue(t *testing.T) {
 	q := newQueues(t)
 	for _, whichq := range []string{"incoming", "nowhere"} {
 		md := switchboard.Msgdata{}
-		md.Set("whichq", whichq)
+		md.Set(msgdata.WhichQ, whichq)
 		if _, err := q.shunt.Enqueue([]byte("Message-ID: <"+whichq+">\n\n"), md); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -65,7 +66,7 @@ func Unshunt(shunt *switchboard.Switchboard, open func(queue string) (*switchboa
 }
 
 func requeue(e *switchboard.Entry, open func(string) (*switchboard.Switchboard, error)) (queue, name string, err error) {
-	queue = e.Msgdata.String("whichq")
+	queue = e.Msgdata.String(msgdata.WhichQ)
 	if queue == "" {
 		queue = DefaultWhichq
 	}
@@ -75,8 +76,8 @@ func requeue(e *switchboard.Entry, open func(string) (*switchboard.Switchboard, 
 	}
 	defer q.Close()
 	md := e.Msgdata.Clone()
-	delete(md, "whichq")
-	delete(md, "error")
+	delete(md, msgdata.WhichQ)
+	delete(md, msgdata.Error)
 	name, err = q.Enqueue(e.Message, md)
 	return queue, name, err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -74,7 +75,7 @@ func TestInjectQueuesQfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Msgdata.String("listid") != "test.example.com" || !e.Msgdata.Bool("to_list") || e.Msgdata.Int("original_size") != len(message) {
+	if e.Msgdata.String(msgdata.ListID) != "test.example.com" || !e.Msgdata.Bool(msgdata.ToList) || e.Msgdata.Int(msgdata.OriginalSize) != len(message) {
 		t.Errorf("msgdata = %v", e.Msgdata)
 	}
 	if string(e.Message) != message {
@@ -166,8 +167,8 @@ func TestUnshuntCommand(t *testing.T) {
 	defer shunt.Close()
 	for _, whichq := range []string{"pipeline", "nonsense"} {
 		md := switchboard.Msgdata{}
-		md.Set("whichq", whichq)
-		md.Set("error", "borked")
+		md.Set(msgdata.WhichQ, whichq)
+		md.Set(msgdata.Error, "borked")
 		if _, err := shunt.Enqueue([]byte(message), md); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -171,7 +172,7 @@ func cmdInject(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		md.Set("listid", a.ListID())
+		md.Set(msgdata.ListID, a.ListID())
 	}
 	var msg []byte
 	if len(rest) == 0 || rest[0] == "-" {
@@ -185,10 +186,10 @@ func cmdInject(e *env, args []string) error {
 	if len(msg) == 0 {
 		return errors.New("the message is empty")
 	}
-	md.Set("original_size", len(msg))
-	md.Set("received_time", time.Now().UTC().Format(time.RFC3339Nano))
+	md.Set(msgdata.OriginalSize, len(msg))
+	md.Set(msgdata.ReceivedTime, time.Now().UTC().Format(time.RFC3339Nano))
 	if *queue == "incoming" {
-		md.Set("to_list", true)
+		md.Set(msgdata.ToList, true)
 	}
 	cfg, err := config.FromEnvironment(*cfgPath)
 	if err != nil {

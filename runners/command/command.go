@@ -21,9 +21,10 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/incoming"
-	"github.com/mailman-go/mailman/runners/notice"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -53,7 +54,7 @@ const pauseOnStore = 5 * time.Second
 
 // Dispose runs the commands of one message.
 func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
-	listID := e.Msgdata.String("listid")
+	listID := e.Msgdata.String(msgdata.ListID)
 	list, err := h.Store.ListByID(ctx, listID)
 	switch {
 	case errors.Is(err, store.ErrNoSuchList):
@@ -177,7 +178,7 @@ func (s *session) once(key string) bool {
 // run answers an automatic response to -request mail when the list sends
 // one, runs the commands, and sends the results.
 func (s *session) run() error {
-	if s.md.Bool("to_request") && s.list.AutorespondRequests != "none" {
+	if s.md.Bool(msgdata.ToRequest) && s.list.AutorespondRequests != "none" {
 		if err := s.autorespond(); err != nil {
 			return err
 		}
@@ -188,7 +189,7 @@ func (s *session) run() error {
 	}
 	var remaining, ignored []string
 	var err error
-	switch sub := s.md.String("subaddress"); sub {
+	switch sub := s.md.String(msgdata.Subaddress); sub {
 	case "join", "leave", "confirm":
 		// The address is the command: nothing else in the message is read,
 		// and all went well unless a command says otherwise.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/incoming"
 	"github.com/mailman-go/mailman/store"
@@ -80,12 +81,12 @@ func letter(headers, body string) string {
 func (f *fixture) dispose(t testing.TB, raw, sub string) {
 	t.Helper()
 	md := switchboard.Msgdata{}
-	md.Set("listid", "test.example.com")
+	md.Set(msgdata.ListID, "test.example.com")
 	if sub != "" {
-		md.Set("subaddress", sub)
+		md.Set(msgdata.Subaddress, sub)
 	}
 	if sub == "request" {
-		md.Set("to_request", true)
+		md.Set(msgdata.ToRequest, true)
 	}
 	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "test", Message: []byte(raw), Msgdata: md}); err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ type sent struct {
 func (s sent) recipients(t *testing.T) []string {
 	t.Helper()
 	var rs []string
-	if _, err := s.md.Get("recipients", &rs); err != nil {
+	if _, err := s.md.Get(msgdata.Recipients, &rs); err != nil {
 		t.Fatal(err)
 	}
 	return rs
@@ -230,7 +231,7 @@ echo hello
 			t.Errorf("reply %s %q, want %q", name, got, want)
 		}
 	}
-	if r.md.String("listid") != "test.example.com" || !r.md.Bool("nodecorate") || !r.md.Bool("reduced_list_headers") ||
+	if r.md.String(msgdata.ListID) != "test.example.com" || !r.md.Bool(msgdata.NoDecorate) || !r.md.Bool(msgdata.ReducedListHeaders) ||
 		!slices.Equal(r.recipients(t), []string{"anne@example.org"}) {
 		t.Errorf("reply metadata %v", r.md)
 	}
@@ -895,11 +896,11 @@ func TestLoopGuard(t *testing.T) {
 func TestShunted(t *testing.T) {
 	f := newFixture(t)
 	md := switchboard.Msgdata{}
-	md.Set("listid", "gone.example.com")
+	md.Set(msgdata.ListID, "gone.example.com")
 	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "x", Message: []byte(letter("Subject: help\r\n", "")), Msgdata: md}); !errors.Is(err, incoming.ErrListGone) {
 		t.Errorf("list gone: %v", err)
 	}
-	md.Set("listid", "test.example.com")
+	md.Set(msgdata.ListID, "test.example.com")
 	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "x", Message: []byte("no header here\r\n"), Msgdata: md}); err == nil {
 		t.Error("a message that is not one: no error")
 	}

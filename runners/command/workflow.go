@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/mailman-go/mailman/message"
-	"github.com/mailman-go/mailman/runners/notice"
+	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/store"
 )
 

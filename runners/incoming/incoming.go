@@ -11,10 +11,9 @@
 // (rules.go). The package knows the store and the switchboard; it does not
 // deliver anything itself.
 //
-// Metadata of the entries it writes: to pipeline, the entry's own plus
-// "envsender" and, once a moderator approved it, "moderator_approved"; to
-// virgin, "listid", "recipients" (the addresses to deliver to),
-// "reduced_list_headers" and "nodecorate", as Mailman's notices carry.
+// Metadata of the entries it writes (package msgdata): to pipeline, the
+// entry's own plus EnvSender and, once a moderator approved it,
+// ModeratorApproved; to virgin, a notice's (notice.Msgdata).
 package incoming
 
 import (
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -57,7 +57,7 @@ const pauseOnStore = 5 * time.Second
 
 // Dispose runs the entry through its list's chain.
 func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
-	listID := e.Msgdata.String("listid")
+	listID := e.Msgdata.String(msgdata.ListID)
 	list, err := h.Store.ListByID(ctx, listID)
 	switch {
 	case errors.Is(err, store.ErrNoSuchList):
@@ -77,11 +77,11 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 		store:   h.Store,
 		now:     h.now(),
 	}
-	if _, ok := p.Msgdata["envsender"]; !ok {
-		p.Msgdata.Set("envsender", "noreply@"+list.Address.Domain)
+	if _, ok := p.Msgdata[msgdata.EnvSender]; !ok {
+		p.Msgdata.Set(msgdata.EnvSender, "noreply@"+list.Address.Domain)
 	}
 	start := "default-posting-chain"
-	if p.Msgdata.Bool("to_owner") {
+	if p.Msgdata.Bool(msgdata.ToOwner) {
 		start = "default-owner-chain"
 	}
 	if err := h.process(ctx, p, start); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -58,12 +59,12 @@ func entry(raw string, md switchboard.Msgdata) *switchboard.Entry {
 	if md == nil {
 		md = switchboard.Msgdata{}
 	}
-	md.Set("listid", "test.example.com")
-	if _, ok := md["to_owner"]; !ok {
-		md.Set("to_list", true)
+	md.Set(msgdata.ListID, "test.example.com")
+	if _, ok := md[msgdata.ToOwner]; !ok {
+		md.Set(msgdata.ToList, true)
 	}
-	if _, ok := md["original_size"]; !ok {
-		md.Set("original_size", len(raw))
+	if _, ok := md[msgdata.OriginalSize]; !ok {
+		md.Set(msgdata.OriginalSize, len(raw))
 	}
 	return &switchboard.Entry{Name: "test", Message: []byte(raw), Msgdata: md}
 }
@@ -263,7 +264,7 @@ func TestMemberPostIsAccepted(t *testing.T) {
 	if msg.Has("X-Mailman-Rule-Hits") {
 		t.Errorf("X-Mailman-Rule-Hits kept: %q", msg.Get("X-Mailman-Rule-Hits"))
 	}
-	if got := out[0].Msgdata.String("envsender"); got != "noreply@example.com" {
+	if got := out[0].Msgdata.String(msgdata.EnvSender); got != "noreply@example.com" {
 		t.Errorf("envsender %q", got)
 	}
 }
@@ -298,7 +299,7 @@ func (f *fixture) notices(t *testing.T) map[string]*switchboard.Entry {
 
 func recipients(e *switchboard.Entry) []string {
 	var rs []string
-	e.Msgdata.Get("recipients", &rs)
+	e.Msgdata.Get(msgdata.Recipients, &rs)
 	slices.Sort(rs)
 	return rs
 }
@@ -502,7 +503,7 @@ func TestOwnerChain(t *testing.T) {
 	f := newFixture(t)
 	f.dispose(t, post("zoe@example.org"), switchboard.Msgdata{"to_owner": []byte("true")})
 	out := f.queued(t, f.pipeline)
-	if len(out) != 1 || !out[0].Msgdata.Bool("to_owner") || len(f.held(t)) != 0 {
+	if len(out) != 1 || !out[0].Msgdata.Bool(msgdata.ToOwner) || len(f.held(t)) != 0 {
 		t.Fatalf("pipeline %d, held %d", len(out), len(f.held(t)))
 	}
 	if m, _ := message.Parse(out[0].Message); m.Has("X-Mailman-Rule-Misses") {
@@ -513,7 +514,7 @@ func TestOwnerChain(t *testing.T) {
 func TestVanishedListIsShunted(t *testing.T) {
 	f := newFixture(t)
 	e := entry(post("anne@example.com"), nil)
-	e.Msgdata.Set("listid", "gone.example.com")
+	e.Msgdata.Set(msgdata.ListID, "gone.example.com")
 	_, err := f.h.Dispose(context.Background(), e)
 	if !errors.Is(err, ErrListGone) {
 		t.Fatalf("Dispose: %v, want ErrListGone", err)
@@ -567,7 +568,7 @@ func TestModerator(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := f.queued(t, f.pipeline)
-	if len(out) != 1 || !out[0].Msgdata.Bool("moderator_approved") || out[0].Msgdata.String("listid") != "test.example.com" {
+	if len(out) != 1 || !out[0].Msgdata.Bool(msgdata.ModeratorApproved) || out[0].Msgdata.String(msgdata.ListID) != "test.example.com" {
 		t.Errorf("accepted: pipeline %d %v", len(out), out)
 	}
 	if _, err := m.Reject(ctx, hs[1].ID, "Off topic"); err != nil {

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
-	"github.com/mailman-go/mailman/runners/notice"
+	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -32,7 +33,7 @@ func (m *Moderator) Accept(ctx context.Context, id int64) (*store.HeldMessage, e
 	if err := json.Unmarshal(h.Msgdata, &md); err != nil {
 		return nil, fmt.Errorf("held message %d: metadata: %w", id, err)
 	}
-	md.Set("moderator_approved", true)
+	md.Set(msgdata.ModeratorApproved, true)
 	if _, err := m.Pipeline.Enqueue(h.Message, md); err != nil {
 		return nil, fmt.Errorf("held message %d: %w", id, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
-	"github.com/mailman-go/mailman/runners/notice"
+	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/store"
 )
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -374,7 +375,7 @@ func TestSMTPFaults(t *testing.T) {
 			if want := f.now.Add(defaultRetryDelay); !due.Equal(want) {
 				t.Errorf("due in %s, want %s", due.Sub(f.now), defaultRetryDelay)
 			}
-			if n := es[0].Msgdata.Int("attempts"); n != 1 {
+			if n := es[0].Msgdata.Int(msgdata.Attempts); n != 1 {
 				t.Errorf("attempts %d, want 1", n)
 			}
 

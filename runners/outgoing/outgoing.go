@@ -10,11 +10,10 @@
 // bounce events are scored later, or how the retry queue moves messages
 // back (the retry runner does that when an entry is due).
 //
-// Metadata it reads: "listid" (empty for a site notice), "recipients",
-// "envsender", "nodecorate", "verp", "post_id"; and the retry state it
-// writes on the entries it parks in retry: "recipients" (those still owed),
-// "verp" (the decision sticks across attempts), "attempts",
-// "last_recip_count" and "deliver_until" (RFC 3339).
+// Metadata it reads (package msgdata): ListID (empty for a site notice),
+// Recipients, EnvSender, NoDecorate, VERP, PostID; and the retry state it
+// writes on the entries it parks in retry: Recipients (those still owed),
+// VERP, Attempts, LastRecipCount and DeliverUntil.
 package outgoing
 
 import (
@@ -31,6 +30,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -85,11 +85,11 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 	start := time.Now()
 	md := e.Msgdata
 	msgID := e.MessageID()
-	listID := md.String("listid")
+	listID := md.String(msgdata.ListID)
 	log := h.Log.With("message_id", msgID, "list", listID)
 
 	var rcpts []string
-	if _, err := md.Get("recipients", &rcpts); err != nil {
+	if _, err := md.Get(msgdata.Recipients, &rcpts); err != nil {
 		return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
 	}
 	// Sorted, as Mailman sends its RCPTs, and each once: a duplicate would
@@ -112,7 +112,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 		}
 		list = l
 	}
-	from := md.String("envsender")
+	from := md.String(msgdata.EnvSender)
 	if from == "" {
 		if list == nil {
 			return runners.Done, fmt.Errorf("entry %s: a message for no list needs an envsender", e.Name)
@@ -121,7 +121,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 	}
 
 	data := e.Message
-	if list != nil && !md.Bool("nodecorate") {
+	if list != nil && !md.Bool(msgdata.NoDecorate) {
 		// Decorated once for every recipient, VERP or not: the footer
 		// names no member.
 		if decorated, err := decorate(e.Message, list); err != nil {
@@ -189,8 +189,8 @@ func (h *Handler) retry(log *slog.Logger, e *switchboard.Entry, temporary []refu
 	now := h.now()
 	md := e.Msgdata.Clone()
 	var last int
-	hasLast, lastErr := md.Get("last_recip_count", &last)
-	until, untilErr := time.Parse(time.RFC3339, md.String("deliver_until"))
+	hasLast, lastErr := md.Get(msgdata.LastRecipCount, &last)
+	until, untilErr := time.Parse(time.RFC3339, md.String(msgdata.DeliverUntil))
 	switch {
 	case untilErr != nil || !hasLast || lastErr != nil || len(owed) < last:
 		// First failure, or some recipients were served since the last
@@ -201,13 +201,13 @@ func (h *Handler) retry(log *slog.Logger, e *switchboard.Entry, temporary []refu
 			"recipients", owed, "deliver_until", until.Format(time.RFC3339), "reply", first.reason())
 		return false, nil
 	}
-	attempts := md.Int("attempts") + 1
+	attempts := md.Int(msgdata.Attempts) + 1
 	due := now.Add(backoff(orDefault(h.Settings.RetryDelay, defaultRetryDelay), attempts))
-	md.Set("recipients", owed)
-	md.Set("verp", verp)
-	md.Set("attempts", attempts)
-	md.Set("last_recip_count", len(owed))
-	md.Set("deliver_until", until.Format(time.RFC3339))
+	md.Set(msgdata.Recipients, owed)
+	md.Set(msgdata.VERP, verp)
+	md.Set(msgdata.Attempts, attempts)
+	md.Set(msgdata.LastRecipCount, len(owed))
+	md.Set(msgdata.DeliverUntil, until.Format(time.RFC3339))
 	// The message as it came, not as decorated: the next attempt decorates
 	// it again, and a footer must not be added twice.
 	name, err := h.Retry.EnqueueAt(due, e.Message, md)
@@ -241,10 +241,10 @@ func backoff(first time.Duration, attempts int) time.Duration {
 // envelope sender of its own: a decision already in the metadata stands,
 // else every VERPInterval-th post is VERPed.
 func useVERP(md switchboard.Msgdata, interval int) bool {
-	if _, ok := md["verp"]; ok {
-		return md.Bool("verp")
+	if _, ok := md[msgdata.VERP]; ok {
+		return md.Bool(msgdata.VERP)
 	}
-	return interval > 0 && md.Int("post_id")%interval == 0
+	return interval > 0 && md.Int(msgdata.PostID)%interval == 0
 }
 
 // verpSender is envsender LOCAL@DOMAIN made LOCAL+user=host@DOMAIN for

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -77,7 +78,7 @@ func newFixture(t *testing.T, o sinkOptions) *fixture {
 // entry is raw queued with md, for the list unless md says "listid".
 func entry(raw string, md map[string]any) *switchboard.Entry {
 	e := &switchboard.Entry{Name: "test", Message: []byte(raw), Msgdata: switchboard.Msgdata{}}
-	e.Msgdata.Set("listid", "test.example.com")
+	e.Msgdata.Set(msgdata.ListID, "test.example.com")
 	for k, v := range md {
 		e.Msgdata.Set(k, v)
 	}
@@ -137,7 +138,7 @@ func (f *fixture) bounces(t *testing.T) []string {
 func recipients(t *testing.T, e *switchboard.Entry) []string {
 	t.Helper()
 	var rs []string
-	if _, err := e.Msgdata.Get("recipients", &rs); err != nil {
+	if _, err := e.Msgdata.Get(msgdata.Recipients, &rs); err != nil {
 		t.Fatal(err)
 	}
 	return rs
@@ -494,9 +495,9 @@ func TestRetryState(t *testing.T) {
 			f.sink.refuse(bart, 450, "Mailbox busy")
 			md := map[string]any{"recipients": tt.rcpts}
 			if b := tt.before; b != nil {
-				md["last_recip_count"] = b.lastCount
-				md["deliver_until"] = f.now.Add(b.until).Format(time.RFC3339)
-				md["attempts"] = b.attempts
+				md[msgdata.LastRecipCount] = b.lastCount
+				md[msgdata.DeliverUntil] = f.now.Add(b.until).Format(time.RFC3339)
+				md[msgdata.Attempts] = b.attempts
 			}
 			f.dispose(t, entry(post, md))
 
@@ -525,8 +526,8 @@ func TestRetryState(t *testing.T) {
 			if !due.Equal(f.now.Add(tt.due)) {
 				t.Errorf("due in %s, want %s", due.Sub(f.now), tt.due)
 			}
-			got := state{lastCount: e.Msgdata.Int("last_recip_count"), attempts: e.Msgdata.Int("attempts")}
-			until, err := time.Parse(time.RFC3339, e.Msgdata.String("deliver_until"))
+			got := state{lastCount: e.Msgdata.Int(msgdata.LastRecipCount), attempts: e.Msgdata.Int(msgdata.Attempts)}
+			until, err := time.Parse(time.RFC3339, e.Msgdata.String(msgdata.DeliverUntil))
 			if err != nil {
 				t.Fatal(err)
 			}

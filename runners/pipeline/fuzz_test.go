@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -52,7 +53,7 @@ func FuzzPipeline(f *testing.F) {
 	h := &Handler{Store: site.Store, Outgoing: out, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		md := switchboard.Msgdata{}
-		md.Set("listid", "test.example.com")
+		md.Set(msgdata.ListID, "test.example.com")
 		_, err := h.Dispose(context.Background(), &switchboard.Entry{Name: "fuzz", Message: raw, Msgdata: md})
 		queued := runnertest.Take(t, out)
 		in, parseErr := message.Parse(raw)

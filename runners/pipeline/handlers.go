@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 )
@@ -33,7 +34,7 @@ func (p *post) address(sub string) string {
 // memberRecipients: the regular members with delivery enabled, minus the
 // sender when they do not want their own posts.
 func memberRecipients(ctx context.Context, p *post) error {
-	if _, ok := p.md["recipients"]; ok {
+	if _, ok := p.md[msgdata.Recipients]; ok {
 		return nil
 	}
 	ms, err := p.store.Members(ctx, p.list.Address, store.Regular)
@@ -50,7 +51,7 @@ func memberRecipients(ctx context.Context, p *post) error {
 		rcpts = append(rcpts, a)
 	}
 	slices.Sort(rcpts)
-	p.md.Set("recipients", slices.Compact(rcpts))
+	p.md.Set(msgdata.Recipients, slices.Compact(rcpts))
 	return nil
 }
 
@@ -69,9 +70,9 @@ func ownerRecipients(ctx context.Context, p *post) error {
 		}
 	}
 	slices.Sort(rcpts)
-	p.md.Set("recipients", slices.Compact(rcpts))
-	p.md.Set("nodecorate", true)
-	p.md.Set("verp", true)
+	p.md.Set(msgdata.Recipients, slices.Compact(rcpts))
+	p.md.Set(msgdata.NoDecorate, true)
+	p.md.Set(msgdata.VERP, true)
 	return nil
 }
 
@@ -80,7 +81,7 @@ func ownerRecipients(ctx context.Context, p *post) error {
 // they have the copy sent to them directly.
 func avoidDuplicates(ctx context.Context, p *post) error {
 	var rcpts []string
-	p.md.Get("recipients", &rcpts)
+	p.md.Get(msgdata.Recipients, &rcpts)
 	explicit := map[string]bool{}
 	for _, a := range p.msg.Addresses("To", "Cc", "Resent-To", "Resent-Cc") {
 		explicit[a] = a != strings.ToLower(p.list.PostingAddress)
@@ -98,7 +99,7 @@ func avoidDuplicates(ctx context.Context, p *post) error {
 		}
 		kept = append(kept, r)
 	}
-	p.md.Set("recipients", kept)
+	p.md.Set(msgdata.Recipients, kept)
 	return nil
 }
 
@@ -126,7 +127,7 @@ func cookHeaders(_ context.Context, p *post) error {
 	if p.virgin || p.list == nil {
 		return nil
 	}
-	p.md.Set("original_sender", p.sender())
+	p.md.Set(msgdata.OriginalSender, p.sender())
 	p.msg.Set("X-BeenThere", p.list.PostingAddress)
 	if p.list.ReplyGoesToList == "point_to_list" {
 		reply := []string{p.list.PostingAddress}
@@ -152,7 +153,7 @@ func subjectPrefix(_ context.Context, p *post) error {
 		return nil
 	}
 	original := p.msg.Decoded("Subject")
-	p.md.Set("original_subject", original)
+	p.md.Set(msgdata.OriginalSubject, original)
 	// The prefix as it may already stand in the subject, with any number
 	// in place of %d.
 	old := regexp.MustCompile(`(?i)^\s*` + strings.ReplaceAll(regexp.QuoteMeta(strings.TrimSpace(prefix)), "%d", `\d+`) + `\s*`)
@@ -169,7 +170,7 @@ func subjectPrefix(_ context.Context, p *post) error {
 		break
 	}
 	subject = strings.TrimSpace(subject)
-	p.md.Set("stripped_subject", subject)
+	p.md.Set(msgdata.StrippedSubject, subject)
 	if subject == "" {
 		subject = "(no subject)"
 	}
@@ -197,7 +198,7 @@ func rfc2369(_ context.Context, p *post) error {
 	p.msg.Add("List-Owner", "<mailto:"+p.address("owner")+">")
 	p.msg.Add("List-Subscribe", "<mailto:"+p.address("join")+">")
 	p.msg.Add("List-Unsubscribe", "<mailto:"+p.address("leave")+">")
-	if !p.md.Bool("reduced_list_headers") {
+	if !p.md.Bool(msgdata.ReducedListHeaders) {
 		p.msg.Add("List-Post", "<mailto:"+p.list.PostingAddress+">")
 	}
 	return nil
@@ -210,7 +211,7 @@ func afterDelivery(ctx context.Context, p *post) error {
 	if err != nil {
 		return err
 	}
-	p.md.Set("post_id", id)
+	p.md.Set(msgdata.PostID, id)
 	p.list.PostID = id
 	return nil
 }
@@ -219,9 +220,9 @@ func afterDelivery(ctx context.Context, p *post) error {
 // address unless the message already names its envelope sender.
 func toOutgoing(_ context.Context, p *post) error {
 	if p.list != nil {
-		env := p.md.String("envsender")
+		env := p.md.String(msgdata.EnvSender)
 		if env == "" || env == "noreply@"+p.list.Address.Domain {
-			p.md.Set("envsender", p.address("bounces"))
+			p.md.Set(msgdata.EnvSender, p.address("bounces"))
 		}
 	}
 	name, err := p.outgoing.Enqueue(p.msg.Bytes(), p.md)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -82,7 +83,7 @@ type Handler struct {
 // Dispose runs the entry through the owner or the posting pipeline.
 func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
 	steps := postingPipeline
-	if e.Msgdata.Bool("to_owner") {
+	if e.Msgdata.Bool(msgdata.ToOwner) {
 		steps = ownerPipeline
 	}
 	now := time.Now()
@@ -106,7 +107,7 @@ func (h *VirginHandler) Dispose(ctx context.Context, e *switchboard.Entry) (runn
 
 func run(ctx context.Context, st *store.Store, out *switchboard.Switchboard, log *slog.Logger, e *switchboard.Entry, steps []handler, virgin bool, now time.Time) (runners.Outcome, error) {
 	p := &post{md: e.Msgdata.Clone(), store: st, now: now, virgin: virgin, outgoing: out}
-	if id := p.md.String("listid"); id != "" {
+	if id := p.md.String(msgdata.ListID); id != "" {
 		list, err := st.ListByID(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNoSuchList):
@@ -133,7 +134,7 @@ func run(ctx context.Context, st *store.Store, out *switchboard.Switchboard, log
 		}
 	}
 	var rcpts []string
-	p.md.Get("recipients", &rcpts)
-	log.Info("pipeline", "list", p.md.String("listid"), "message_id", msg.Get("Message-ID"), "recipients", len(rcpts), "entry", p.entry)
+	p.md.Get(msgdata.Recipients, &rcpts)
+	log.Info("pipeline", "list", p.md.String(msgdata.ListID), "message_id", msg.Get("Message-ID"), "recipients", len(rcpts), "entry", p.entry)
 	return runners.Done, nil
 }

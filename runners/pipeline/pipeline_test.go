@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -46,7 +47,7 @@ func (f *fixture) newPost(t *testing.T, raw string, md switchboard.Msgdata) *pos
 	if md == nil {
 		md = switchboard.Msgdata{}
 	}
-	md.Set("listid", "test.example.com")
+	md.Set(msgdata.ListID, "test.example.com")
 	return &post{list: l, msg: m, md: md, store: f.st, now: time.Now(), outgoing: f.out}
 }
 
@@ -69,7 +70,7 @@ func (f *fixture) outgoing(t *testing.T) []*switchboard.Entry {
 
 func recipients(md switchboard.Msgdata) []string {
 	var rs []string
-	md.Get("recipients", &rs)
+	md.Get(msgdata.Recipients, &rs)
 	return rs
 }
 
@@ -153,7 +154,7 @@ func TestHandlers(t *testing.T) {
 				}
 			}},
 		{"owner-recipients", nil, "From: zoe@example.org\r\n\r\nx", nil, ownerRecipients, func(t *testing.T, p *post) {
-			if got := recipients(p.md); !slices.Equal(got, []string{"mona@example.com", "owen@example.com"}) || !p.md.Bool("nodecorate") || !p.md.Bool("verp") {
+			if got := recipients(p.md); !slices.Equal(got, []string{"mona@example.com", "owen@example.com"}) || !p.md.Bool(msgdata.NoDecorate) || !p.md.Bool(msgdata.VERP) {
 				t.Errorf("recipients %v, md %v", got, p.md)
 			}
 		}},
@@ -164,7 +165,7 @@ func TestHandlers(t *testing.T) {
 		}},
 		{"cook-headers: a post", nil, "From: anne@example.com\r\nReply-To: anne@example.com\r\n\r\nx", nil, cookHeaders, func(t *testing.T, p *post) {
 			if p.msg.Get("Precedence") != "list" || p.msg.Get("X-BeenThere") != "test@example.com" || p.msg.Get("X-Mailman-Version") != Version ||
-				p.md.String("original_sender") != "anne@example.com" || p.msg.Get("Reply-To") != "anne@example.com" {
+				p.md.String(msgdata.OriginalSender) != "anne@example.com" || p.msg.Get("Reply-To") != "anne@example.com" {
 				t.Errorf("headers:\n%s", p.msg.Bytes())
 			}
 		}},
@@ -200,13 +201,13 @@ func TestHandlers(t *testing.T) {
 			}
 		}},
 		{"after-delivery", nil, "From: a@x\r\n\r\nx", nil, afterDelivery, func(t *testing.T, p *post) {
-			if p.md.Int("post_id") != 1 {
-				t.Errorf("post_id %d", p.md.Int("post_id"))
+			if p.md.Int(msgdata.PostID) != 1 {
+				t.Errorf("post_id %d", p.md.Int(msgdata.PostID))
 			}
 		}},
 		{"to-outgoing", nil, "From: a@x\r\n\r\nx", switchboard.Msgdata{"envsender": []byte(`"noreply@example.com"`)}, toOutgoing, func(t *testing.T, p *post) {
-			if p.entry == "" || p.md.String("envsender") != "test-bounces@example.com" {
-				t.Errorf("entry %q, envsender %q", p.entry, p.md.String("envsender"))
+			if p.entry == "" || p.md.String(msgdata.EnvSender) != "test-bounces@example.com" {
+				t.Errorf("entry %q, envsender %q", p.entry, p.md.String(msgdata.EnvSender))
 			}
 		}},
 	}
@@ -231,8 +232,8 @@ func TestDispose(t *testing.T) {
 	raw := []byte("From: anne@example.com\r\nTo: test@example.com\r\nSubject: Hi\r\nApproved: pw\r\n\r\nbody\r\n")
 	for range 2 {
 		e := &switchboard.Entry{Name: "x", Message: raw, Msgdata: switchboard.Msgdata{}}
-		e.Msgdata.Set("listid", "test.example.com")
-		e.Msgdata.Set("envsender", "noreply@example.com")
+		e.Msgdata.Set(msgdata.ListID, "test.example.com")
+		e.Msgdata.Set(msgdata.EnvSender, "noreply@example.com")
 		if _, err := h.Dispose(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +249,7 @@ func TestDispose(t *testing.T) {
 	if got := recipients(out[0].Msgdata); !slices.Equal(got, []string{"anne@example.com", "bart@example.com", "cris@example.com"}) {
 		t.Errorf("recipients %v", got)
 	}
-	if out[0].Msgdata.Int("post_id") != 1 || out[1].Msgdata.Int("post_id") != 2 || out[0].Msgdata.String("envsender") != "test-bounces@example.com" {
+	if out[0].Msgdata.Int(msgdata.PostID) != 1 || out[1].Msgdata.Int(msgdata.PostID) != 2 || out[0].Msgdata.String(msgdata.EnvSender) != "test-bounces@example.com" {
 		t.Errorf("md %v / %v", out[0].Msgdata, out[1].Msgdata)
 	}
 	e := &switchboard.Entry{Name: "y", Message: raw, Msgdata: switchboard.Msgdata{"listid": []byte(`"gone.example.com"`)}}
@@ -261,9 +262,9 @@ func TestVirgin(t *testing.T) {
 	f := newFixture(t)
 	h := &VirginHandler{Store: f.st, Outgoing: f.out, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	e := &switchboard.Entry{Name: "n", Message: []byte("From: test-bounces@example.com\r\nTo: zoe@example.org\r\nPrecedence: bulk\r\nSubject: notice\r\n\r\nx\r\n"), Msgdata: switchboard.Msgdata{}}
-	e.Msgdata.Set("listid", "test.example.com")
-	e.Msgdata.Set("recipients", []string{"zoe@example.org"})
-	e.Msgdata.Set("reduced_list_headers", true)
+	e.Msgdata.Set(msgdata.ListID, "test.example.com")
+	e.Msgdata.Set(msgdata.Recipients, []string{"zoe@example.org"})
+	e.Msgdata.Set(msgdata.ReducedListHeaders, true)
 	if _, err := h.Dispose(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestVirgin(t *testing.T) {
 	}
 	m, _ := message.Parse(out[0].Message)
 	if m.Get("Precedence") != "bulk" || !m.Has("List-Id") || m.Has("List-Post") || m.Get("Subject") != "notice" ||
-		!slices.Equal(recipients(out[0].Msgdata), []string{"zoe@example.org"}) || out[0].Msgdata.String("envsender") != "test-bounces@example.com" {
+		!slices.Equal(recipients(out[0].Msgdata), []string{"zoe@example.org"}) || out[0].Msgdata.String(msgdata.EnvSender) != "test-bounces@example.com" {
 		t.Errorf("notice:\n%s\n%v", out[0].Message, out[0].Msgdata)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -22,8 +23,8 @@ func TestDueEntriesMoveToOutgoing(t *testing.T) {
 	}
 	retry, outgoing, shunt := open("retry"), open("outgoing"), open("shunt")
 	md := switchboard.Msgdata{}
-	md.Set("listid", "test.example.com")
-	md.Set("recipients", []string{"cris@example.com"})
+	md.Set(msgdata.ListID, "test.example.com")
+	md.Set(msgdata.Recipients, []string{"cris@example.com"})
 	if _, err := retry.Enqueue([]byte("Message-ID: <due>\n\nbody\n"), md); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestDueEntriesMoveToOutgoing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rcpts []string
-	e.Msgdata.Get("recipients", &rcpts)
+	e.Msgdata.Get(msgdata.Recipients, &rcpts)
 	if e.MessageID() != "<due>" || len(rcpts) != 1 || rcpts[0] != "cris@example.com" {
 		t.Errorf("moved %s with recipients %v", e.MessageID(), rcpts)
 	}
