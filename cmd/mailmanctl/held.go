@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
-	"github.com/mailman-go/mailman/runners/incoming"
+	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -130,7 +130,7 @@ func cmdHeldShow(e *env, args []string) error {
 }
 
 // moderate carries out a decision on held message id.
-func moderate(e *env, name string, args []string, extra func(fs *flag.FlagSet), decide func(*incoming.Moderator, int64) (*store.HeldMessage, error), done string) error {
+func moderate(e *env, name string, args []string, extra func(fs *flag.FlagSet), decide func(*moderation.Moderator, int64) (*store.HeldMessage, error), done string) error {
 	id, st, cfg, err := heldCommand(e, name, args, extra)
 	if err != nil {
 		return err
@@ -147,7 +147,7 @@ func moderate(e *env, name string, args []string, extra func(fs *flag.FlagSet), 
 		return err
 	}
 	defer virgin.Close()
-	h, err := decide(&incoming.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin}, id)
+	h, err := decide(&moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin}, id)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func moderate(e *env, name string, args []string, extra func(fs *flag.FlagSet), 
 }
 
 func cmdHeldAccept(e *env, args []string) error {
-	return moderate(e, "held accept", args, nil, func(m *incoming.Moderator, id int64) (*store.HeldMessage, error) {
+	return moderate(e, "held accept", args, nil, func(m *moderation.Moderator, id int64) (*store.HeldMessage, error) {
 		return m.Accept(context.Background(), id)
 	}, "Accepted")
 }
@@ -165,13 +165,13 @@ func cmdHeldReject(e *env, args []string) error {
 	var reason *string
 	return moderate(e, "held reject", args, func(fs *flag.FlagSet) {
 		reason = fs.String("reason", "", "why, for the sender")
-	}, func(m *incoming.Moderator, id int64) (*store.HeldMessage, error) {
+	}, func(m *moderation.Moderator, id int64) (*store.HeldMessage, error) {
 		return m.Reject(context.Background(), id, *reason)
 	}, "Rejected")
 }
 
 func cmdHeldDiscard(e *env, args []string) error {
-	return moderate(e, "held discard", args, nil, func(m *incoming.Moderator, id int64) (*store.HeldMessage, error) {
+	return moderate(e, "held discard", args, nil, func(m *moderation.Moderator, id int64) (*store.HeldMessage, error) {
 		return m.Discard(context.Background(), id)
 	}, "Discarded")
 }

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/incoming"
@@ -41,7 +43,7 @@ type Settings struct {
 type Handler struct {
 	Store     *store.Store
 	Virgin    *switchboard.Switchboard
-	Moderator *incoming.Moderator
+	Moderator *moderation.Moderator
 	Settings  Settings
 	Log       *slog.Logger
 	// Now is the clock; tests set it.
@@ -227,7 +229,7 @@ func (s *session) run() error {
 		s.log.Info("command results not sent: the message has no sender address")
 		return nil
 	}
-	fields := notice.Fields(s.list, notice.Address(s.list, "bounces"), s.sender, "The results of your email commands", s.now)
+	fields := notice.Fields(s.list, notice.Address(s.list, mta.Bounces), s.sender, "The results of your email commands", s.now)
 	s.log.Info("command results sent", "to", s.sender)
 	return s.send(message.NewText(fields, s.out.String()), s.sender)
 }
@@ -321,12 +323,12 @@ func (s *session) autorespond() error {
 		return err
 	}
 	subject := fmt.Sprintf("Auto-response for your message to the \"%s\" mailing list", s.list.DisplayName)
-	fields := append(notice.Fields(s.list, notice.Address(s.list, "bounces"), s.sender, subject, s.now),
+	fields := append(notice.Fields(s.list, notice.Address(s.list, mta.Bounces), s.sender, subject, s.now),
 		message.Field{Name: "X-Mailer", Value: "mailman-go replybot"},
 		message.Field{Name: "X-Ack", Value: "No"})
 	text := s.list.AutoresponseRequestText
 	if strings.TrimSpace(text) == "" {
-		text = fmt.Sprintf("Your message to %s has been received.\n", notice.Address(s.list, "request"))
+		text = fmt.Sprintf("Your message to %s has been received.\n", notice.Address(s.list, mta.Request))
 	}
 	s.log.Info("request message answered automatically", "to", s.sender)
 	return s.send(message.NewText(fields, text), s.sender)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/incoming"
@@ -37,7 +38,7 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{site: site, st: site.Store, list: site.List, virgin: site.Queue("virgin"), pipeline: site.Queue("pipeline")}
 	f.h = &Handler{
 		Store: f.st, Virgin: f.virgin,
-		Moderator: &incoming.Moderator{Store: f.st, Pipeline: f.pipeline, Virgin: f.virgin},
+		Moderator: &moderation.Moderator{Store: f.st, Pipeline: f.pipeline, Virgin: f.virgin},
 		Settings:  Settings{PendingRequestLife: 72 * time.Hour, ModeratorRequestLife: 180 * 24 * time.Hour},
 		Log:       slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/store"
 )
@@ -52,7 +53,7 @@ func decodeRequest(p *store.Pending) (request, error) {
 // request to the moderators; open subscribes a verified address at once.
 func (s *session) subscribe(sub store.Subscription) error {
 	who := person(sub.Address, sub.DisplayName)
-	if s.isListAddress(sub.Address) {
+	if mta.IsListAddress(s.list.PostingAddress, sub.Address) {
 		s.printf("%s is not a valid address to subscribe: it is one of the list's own", sub.Address)
 		s.respond = true
 		return nil
@@ -144,28 +145,6 @@ func (s *session) unsubscribe(m *store.Member) error {
 	return nil
 }
 
-// isListAddress reports whether address is one of the list's own, which
-// would make the list a member of itself.
-func (s *session) isListAddress(address string) bool {
-	local, domain, _ := strings.Cut(strings.ToLower(address), "@")
-	if domain != s.list.Address.Domain {
-		return false
-	}
-	if local == s.list.Address.Name {
-		return true
-	}
-	rest, ok := strings.CutPrefix(local, s.list.Address.Name+"-")
-	if !ok {
-		return false
-	}
-	rest, _, _ = strings.Cut(rest, "+")
-	switch rest {
-	case "bounces", "confirm", "join", "leave", "owner", "request", "subscribe", "unsubscribe":
-		return true
-	}
-	return false
-}
-
 // finishSubscription makes the member, using up token, and welcomes them.
 func (s *session) finishSubscription(r request, token string) error {
 	m, err := s.h.Store.Subscribe(s.ctx, s.list.ListID, r.Subscription, token)
@@ -190,13 +169,13 @@ func (s *session) finishSubscription(r request, token string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Welcome to the \"%s\" mailing list!\n\n", s.list.DisplayName)
 	fmt.Fprintf(&b, "To post to this list, send your message to:\n\n    %s\n\n", s.list.PostingAddress)
-	fmt.Fprintf(&b, "To leave the list, send a message to:\n\n    %s\n", notice.Address(s.list, "leave"))
+	fmt.Fprintf(&b, "To leave the list, send a message to:\n\n    %s\n", notice.Address(s.list, mta.Leave))
 	if text := strings.TrimSpace(s.list.WelcomeMessage); text != "" {
 		fmt.Fprintf(&b, "\n%s\n", text)
 	}
 	subject := fmt.Sprintf("Welcome to the \"%s\" mailing list", s.list.DisplayName)
 	to := (&mail.Address{Name: m.DisplayName, Address: m.Address}).String()
-	return s.send(message.NewText(notice.Fields(s.list, notice.Address(s.list, "request"), to, subject, s.now), b.String()), m.Address)
+	return s.send(message.NewText(notice.Fields(s.list, notice.Address(s.list, mta.Request), to, subject, s.now), b.String()), m.Address)
 }
 
 // finishUnsubscription removes the member, using up token, and says
@@ -223,10 +202,10 @@ func (s *session) finishUnsubscription(r request, token string) error {
 	}
 	text := strings.TrimSpace(s.list.GoodbyeMessage)
 	if text == "" {
-		text = fmt.Sprintf("You are no longer a member of the %s mailing list, and get no more of\nits posts. To join again, send a message to %s.", s.list.PostingAddress, notice.Address(s.list, "join"))
+		text = fmt.Sprintf("You are no longer a member of the %s mailing list, and get no more of\nits posts. To join again, send a message to %s.", s.list.PostingAddress, notice.Address(s.list, mta.Join))
 	}
 	subject := fmt.Sprintf("You have been unsubscribed from the %s mailing list", s.list.DisplayName)
-	fields := notice.Fields(s.list, notice.Address(s.list, "bounces"), m.Address, subject, s.now)
+	fields := notice.Fields(s.list, notice.Address(s.list, mta.Bounces), m.Address, subject, s.now)
 	return s.send(message.NewText(fields, text+"\n"), m.Address)
 }
 
@@ -242,11 +221,11 @@ func (s *session) askConfirmation(typ string, r request) error {
 	if typ == pendingUnsubscription {
 		verb, what = "leave", "be removed from"
 	}
-	confirmAddr := s.list.Address.Name + "-confirm+" + token + "@" + s.list.Address.Domain
+	confirmAddr := mta.SubPlus(s.list.PostingAddress, mta.Confirm, token)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Someone, perhaps you, asked that the address\n\n    %s\n\n", r.Address)
 	fmt.Fprintf(&b, "%s the %s mailing list. To confirm, reply to this message;\n", what, s.list.PostingAddress)
-	fmt.Fprintf(&b, "what the reply says does not matter. Or send a message to\n%s with this line as its subject:\n\n    confirm %s\n\n", notice.Address(s.list, "request"), token)
+	fmt.Fprintf(&b, "what the reply says does not matter. Or send a message to\n%s with this line as its subject:\n\n    confirm %s\n\n", notice.Address(s.list, mta.Request), token)
 	fmt.Fprintf(&b, "If you did not ask for this, ignore this message: nothing happens, and\nthe request expires on %s.\n", s.now.Add(life).UTC().Format("2 January 2006 at 15:04 UTC"))
 	subject := fmt.Sprintf("Your confirmation is needed to %s the %s mailing list.", verb, s.list.PostingAddress)
 	fields := []message.Field{
@@ -291,12 +270,12 @@ func (s *session) askModerators(typ string, r request, token string) error {
 	if typ == pendingUnsubscription {
 		what, subject = "leave", fmt.Sprintf("New unsubscription request from %s by %s", s.list.DisplayName, r.Address)
 	}
-	confirmAddr := s.list.Address.Name + "-confirm+" + next + "@" + s.list.Address.Domain
+	confirmAddr := mta.SubPlus(s.list.PostingAddress, mta.Confirm, next)
 	var b strings.Builder
 	fmt.Fprintf(&b, "As a moderator of %s, your approval is needed for\n\n    %s\n\nto %s the list.\n\n", s.list.PostingAddress, person(r.Address, r.DisplayName), what)
-	fmt.Fprintf(&b, "To approve, reply to this message, or send a message to %s\nwith this line as its subject:\n\n    confirm %s\n\n", notice.Address(s.list, "request"), next)
+	fmt.Fprintf(&b, "To approve, reply to this message, or send a message to %s\nwith this line as its subject:\n\n    confirm %s\n\n", notice.Address(s.list, mta.Request), next)
 	fmt.Fprintf(&b, "To refuse, do nothing: the request expires on %s.\n", s.now.Add(life).UTC().Format("2 January 2006 at 15:04 UTC"))
-	fields := notice.Fields(s.list, confirmAddr, notice.Address(s.list, "owner"), subject, s.now)
+	fields := notice.Fields(s.list, confirmAddr, notice.Address(s.list, mta.Owner), subject, s.now)
 	// The moderators' reply goes to the -confirm address; Auto-Submitted
 	// and Precedence stay, as in every notice, which their reply drops.
 	s.log.Info("moderators asked", "type", typ, "address", r.Address, "token", next)

@@ -7,43 +7,16 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/store"
 )
-
-// listHeaders are headers only list mail carries: a post that has one came
-// from a list, which must not be answered.
-var listHeaders = []string{"List-Id", "List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe", "List-Archive", "List-Owner"}
-
-// acknowledgeable reports whether msg may be answered automatically
-// (RFC 3834): not a bounce, an automatic reply, bulk or list mail, and not
-// one whose sender asked for no acknowledgement.
-func acknowledgeable(msg *message.Message) bool {
-	if msg.Has("X-No-Ack") || strings.EqualFold(msg.Get("X-Ack"), "no") || msg.Has("Precedence") {
-		return false
-	}
-	if as := msg.Get("Auto-Submitted"); as != "" && !strings.EqualFold(as, "no") {
-		return false
-	}
-	if msg.Has("Return-Path") && strings.Trim(msg.Get("Return-Path"), "<> ") == "" {
-		return false
-	}
-	if msg.Has("X-MailFrom") && strings.Trim(msg.Get("X-MailFrom"), "<> ") == "" {
-		return false
-	}
-	for _, h := range listHeaders {
-		if msg.Has(h) {
-			return false
-		}
-	}
-	return true
-}
 
 // tellSender sends the sender of a held post its notice, within the
 // site's daily limit of notices per sender: the last one says it is the
 // last, and later ones are not sent.
 func (h *Handler) tellSender(ctx context.Context, p *Post, held *store.HeldMessage) error {
-	if !p.List.RespondToPostRequests || held.Sender == "" || !acknowledgeable(p.Msg) {
+	if !p.List.RespondToPostRequests || held.Sender == "" || !notice.MayAnswer(p.Msg) {
 		return nil
 	}
 	subject := fmt.Sprintf("Your message to %s awaits moderator approval", p.List.PostingAddress)
@@ -70,7 +43,7 @@ func (h *Handler) tellSender(ctx context.Context, p *Post, held *store.HeldMessa
 		subject = "Last autoresponse notification for today"
 		fmt.Fprintf(&b, "\nThis is the last notice of this kind you will get from %s today;\nlater messages held today will not be acknowledged.\n", p.List.PostingAddress)
 	}
-	msg := message.NewText(notice.Fields(p.List, notice.Address(p.List, "bounces"), held.Sender, subject, p.now), b.String())
+	msg := message.NewText(notice.Fields(p.List, notice.Address(p.List, mta.Bounces), held.Sender, subject, p.now), b.String())
 	return h.queueNotice(msg, p.List, []string{held.Sender})
 }
 
@@ -84,7 +57,7 @@ func (h *Handler) tellModerators(ctx context.Context, list *store.List, held *st
 	if len(to) == 0 {
 		return fmt.Errorf("the list has no owner or moderator to tell")
 	}
-	owner := notice.Address(list, "owner")
+	owner := notice.Address(list, mta.Owner)
 	var b strings.Builder
 	fmt.Fprintf(&b, "As a moderator of %s, your approval is needed for this post:\n\n", list.PostingAddress)
 	fmt.Fprintf(&b, "    List:    %s\n    From:    %s\n    Subject: %s\n", list.PostingAddress, senderOrUnknown(held.Sender), orNone(held.Subject))
@@ -94,7 +67,7 @@ func (h *Handler) tellModerators(ctx context.Context, list *store.List, held *st
 	}
 	fmt.Fprintf(&b, "\nTo approve or discard it: mailmanctl held accept|discard %d on the\nserver, or reply to the last part of this message, keeping its\nSubject: a reply discards the post, and a reply with the header\n\"Approved: <the list's moderator password>\" approves it.\n", held.ID)
 	stub := message.NewText([]message.Field{
-		{Name: "From", Value: notice.Address(list, "request")},
+		{Name: "From", Value: notice.Address(list, mta.Request)},
 		{Name: "Subject", Value: "confirm " + token},
 		{Name: "Message-ID", Value: message.NewMessageID(list.Address.Domain)},
 	}, "Reply to this message, keeping its Subject, to discard the held post;\nadd an \"Approved: <password>\" header to approve it instead.\n")
@@ -105,22 +78,6 @@ func (h *Handler) tellModerators(ctx context.Context, list *store.List, held *st
 		{ContentType: "message/rfc822", Body: stub},
 	})
 	return h.queueNotice(msg, list, to)
-}
-
-// rejectNotice is the bounce of a rejected post: the reasons and the post.
-func rejectNotice(list *store.List, post *message.Message, sender string, reasons []string, now time.Time) []byte {
-	text := "[No bounce details are available]\n"
-	if len(reasons) > 0 {
-		text = fmt.Sprintf("Your message to %s was rejected:\n\n    %s\n", list.PostingAddress, strings.Join(reasons, "\n    "))
-	}
-	subject := post.Decoded("Subject")
-	if subject == "" {
-		subject = "Your message to " + list.PostingAddress + " was rejected"
-	}
-	return message.NewMultipart(notice.Fields(list, notice.Address(list, "owner"), sender, subject, now), []message.Part{
-		{ContentType: "text/plain; charset=\"utf-8\"", Body: []byte(text)},
-		{ContentType: "message/rfc822", Body: post.Bytes()},
-	})
 }
 
 // queueNotice queues a message the system wrote for the virgin runner,

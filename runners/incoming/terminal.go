@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mailman-go/mailman/moderation"
+	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 )
@@ -97,10 +99,10 @@ func (h *Handler) reject(_ context.Context, p *Post) error {
 	p.addRuleHeaders()
 	h.Log.Info("REJECT", "list", p.List.ListID, "message_id", p.Msg.Get("Message-ID"),
 		"sender", p.Sender(), "reasons", strings.Join(p.Reasons, "; "))
-	if !acknowledgeable(p.Msg) || p.Sender() == "" {
+	if !notice.MayAnswer(p.Msg) || p.Sender() == "" {
 		return nil
 	}
-	return h.queueNotice(rejectNotice(p.List, p.Msg, p.Sender(), p.Reasons, p.now), p.List, []string{p.Sender()})
+	return h.queueNotice(moderation.RejectNotice(p.List, p.Msg, p.Sender(), p.Reasons, p.now), p.List, []string{p.Sender()})
 }
 
 // addRuleHeaders says which rules matched and which did not. Headers of

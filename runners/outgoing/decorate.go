@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/store"
 )
 
@@ -16,7 +17,7 @@ func footer(list *store.List) []string {
 	return []string{
 		"_______________________________________________",
 		list.DisplayName + " mailing list -- " + list.PostingAddress,
-		"To unsubscribe send an email to " + list.Address.Name + "-leave@" + list.Address.Domain,
+		"To unsubscribe send an email to " + mta.Sub(list.PostingAddress, mta.Leave),
 	}
 }
 

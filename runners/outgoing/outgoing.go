@@ -24,13 +24,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -117,7 +117,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 		if list == nil {
 			return runners.Done, fmt.Errorf("entry %s: a message for no list needs an envsender", e.Name)
 		}
-		from = list.Address.Name + "-bounces@" + list.Address.Domain
+		from = mta.Sub(list.PostingAddress, mta.Bounces)
 	}
 
 	data := e.Message
@@ -245,18 +245,6 @@ func useVERP(md switchboard.Msgdata, interval int) bool {
 		return md.Bool(msgdata.VERP)
 	}
 	return interval > 0 && md.Int(msgdata.PostID)%interval == 0
-}
-
-// verpSender is envsender LOCAL@DOMAIN made LOCAL+user=host@DOMAIN for
-// rcpt user@host, so that a bounce names the recipient it is about. An
-// unqualified address is left alone, as Mailman does.
-func verpSender(envsender, rcpt string) string {
-	at := strings.LastIndexByte(envsender, '@')
-	rat := strings.LastIndexByte(rcpt, '@')
-	if at < 0 || rat < 0 {
-		return envsender
-	}
-	return envsender[:at] + "+" + rcpt[:rat] + "=" + rcpt[rat+1:] + envsender[at:]
 }
 
 // lineEnding is the line ending raw's header uses.

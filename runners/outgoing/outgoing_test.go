@@ -713,19 +713,6 @@ func TestUseVERP(t *testing.T) {
 	}
 }
 
-func TestVERPSender(t *testing.T) {
-	tests := []struct{ envsender, rcpt, want string }{
-		{"test-bounces@example.com", "anne@example.org", "test-bounces+anne=example.org@example.com"},
-		{"test-bounces@example.com", "anne", "test-bounces@example.com"},
-		{"bounces", "anne@example.org", "bounces"},
-	}
-	for _, tt := range tests {
-		if got := verpSender(tt.envsender, tt.rcpt); got != tt.want {
-			t.Errorf("verpSender(%q, %q) = %q, want %q", tt.envsender, tt.rcpt, got, tt.want)
-		}
-	}
-}
-
 func TestDecorate(t *testing.T) {
 	test := &store.List{Address: store.ListAddress{Name: "test", Domain: "example.com"},
 		PostingAddress: "test@example.com", DisplayName: "Test"}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/mailman-go/mailman/mta"
 )
 
 // connErrorCode is the code Mailman gives a recipient when the conversation
@@ -80,7 +82,7 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 	var txns []txn
 	if verp {
 		for _, r := range rcpts {
-			txns = append(txns, txn{verpSender(from, r), []string{r}})
+			txns = append(txns, txn{mta.VERP(from, r), []string{r}})
 		}
 	} else {
 		size := h.Settings.MaxRecipients

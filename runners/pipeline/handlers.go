@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 )
@@ -22,13 +23,6 @@ func (p *post) sender() string {
 		return a[0]
 	}
 	return ""
-}
-
-func (p *post) address(sub string) string {
-	if sub == "" {
-		return p.list.PostingAddress
-	}
-	return p.list.Address.Name + "-" + sub + "@" + p.list.Address.Domain
 }
 
 // memberRecipients: the regular members with delivery enabled, minus the
@@ -194,10 +188,10 @@ func rfc2369(_ context.Context, p *post) error {
 		id = p.list.DisplayName + " " + id
 	}
 	p.msg.Add("List-Id", id)
-	p.msg.Add("List-Help", "<mailto:"+p.address("request")+"?subject=help>")
-	p.msg.Add("List-Owner", "<mailto:"+p.address("owner")+">")
-	p.msg.Add("List-Subscribe", "<mailto:"+p.address("join")+">")
-	p.msg.Add("List-Unsubscribe", "<mailto:"+p.address("leave")+">")
+	p.msg.Add("List-Help", "<mailto:"+mta.Sub(p.list.PostingAddress, mta.Request)+"?subject=help>")
+	p.msg.Add("List-Owner", "<mailto:"+mta.Sub(p.list.PostingAddress, mta.Owner)+">")
+	p.msg.Add("List-Subscribe", "<mailto:"+mta.Sub(p.list.PostingAddress, mta.Join)+">")
+	p.msg.Add("List-Unsubscribe", "<mailto:"+mta.Sub(p.list.PostingAddress, mta.Leave)+">")
 	if !p.md.Bool(msgdata.ReducedListHeaders) {
 		p.msg.Add("List-Post", "<mailto:"+p.list.PostingAddress+">")
 	}
@@ -222,7 +216,7 @@ func toOutgoing(_ context.Context, p *post) error {
 	if p.list != nil {
 		env := p.md.String(msgdata.EnvSender)
 		if env == "" || env == "noreply@"+p.list.Address.Domain {
-			p.md.Set(msgdata.EnvSender, p.address("bounces"))
+			p.md.Set(msgdata.EnvSender, mta.Sub(p.list.PostingAddress, mta.Bounces))
 		}
 	}
 	name, err := p.outgoing.Enqueue(p.msg.Bytes(), p.md)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/command"
 	"github.com/mailman-go/mailman/runners/incoming"
@@ -109,7 +110,7 @@ var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler,
 		}
 		return &command.Handler{
 			Store: st, Virgin: virgin, Log: log,
-			Moderator: &incoming.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin},
+			Moderator: &moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin},
 			Settings: command.Settings{
 				PendingRequestLife:   r.cfg.Mailman.PendingRequestLife.D(),
 				ModeratorRequestLife: r.cfg.Mailman.ModeratorRequestLife.D(),

@@ -1,13 +1,21 @@
-package incoming
+// Package moderation owns what a moderator does with a held post: accept
+// it (on to the pipeline, as approved), reject it (a bounce to its sender
+// with the reasons), or discard it; and the bounce of a rejected post,
+// which the incoming runner's reject chain sends too. `mailmanctl held`,
+// the command runner's confirmations and the REST API all decide through
+// it. It imports no runner: it writes the queues they read.
+package moderation
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -54,11 +62,11 @@ func (m *Moderator) Reject(ctx context.Context, id int64, reason string) (*store
 	if err != nil {
 		return nil, fmt.Errorf("held message %d: %w", id, err)
 	}
-	if h.Sender != "" && acknowledgeable(msg) {
+	if h.Sender != "" && notice.MayAnswer(msg) {
 		if reason == "" {
 			reason = "The moderator gave no reason."
 		}
-		bounce := rejectNotice(list, msg, h.Sender, []string{reason}, time.Now())
+		bounce := RejectNotice(list, msg, h.Sender, []string{reason}, time.Now())
 		if _, err := m.Virgin.Enqueue(bounce, notice.Msgdata(list, []string{h.Sender})); err != nil {
 			return nil, fmt.Errorf("held message %d: %w", id, err)
 		}
@@ -73,4 +81,21 @@ func (m *Moderator) Discard(ctx context.Context, id int64) (*store.HeldMessage, 
 		return nil, err
 	}
 	return h, m.Store.DeleteHeld(ctx, id)
+}
+
+// RejectNotice is the bounce of a rejected post: the reasons and the post,
+// from the list's -owner address.
+func RejectNotice(list *store.List, post *message.Message, sender string, reasons []string, now time.Time) []byte {
+	text := "[No bounce details are available]\n"
+	if len(reasons) > 0 {
+		text = fmt.Sprintf("Your message to %s was rejected:\n\n    %s\n", list.PostingAddress, strings.Join(reasons, "\n    "))
+	}
+	subject := post.Decoded("Subject")
+	if subject == "" {
+		subject = "Your message to " + list.PostingAddress + " was rejected"
+	}
+	return message.NewMultipart(notice.Fields(list, notice.Address(list, mta.Owner), sender, subject, now), []message.Part{
+		{ContentType: "text/plain; charset=\"utf-8\"", Body: []byte(text)},
+		{ContentType: "message/rfc822", Body: post.Bytes()},
+	})
 }

@@ -1,0 +1,46 @@
+package mta
+
+import "testing"
+
+func TestAddressForms(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{Sub("test@example.com", Post), "test@example.com"},
+		{Sub("test@example.com", Bounces), "test-bounces@example.com"},
+		{Sub("my-list@lists.example.com", Leave), "my-list-leave@lists.example.com"},
+		{SubPlus("test@example.com", Confirm, "abc123"), "test-confirm+abc123@example.com"},
+		{SubPlus("test@example.com", Request, ""), "test-request@example.com"},
+		{VERP("test-bounces@example.com", "anne@example.org"), "test-bounces+anne=example.org@example.com"},
+		{VERP("test-bounces@example.com", "anne"), "test-bounces@example.com"},
+		{VERP("bounces", "anne@example.org"), "bounces"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestIsListAddress(t *testing.T) {
+	tests := []struct {
+		address string
+		want    bool
+	}{
+		{"test@example.com", true},
+		{"TEST@Example.COM", true},
+		{"test-bounces@example.com", true},
+		{"test-bounces+anne=example.org@example.com", true},
+		{"test-confirm+token@example.com", true},
+		{"test-unsubscribe@example.com", true},
+		{"test+anything@example.com", true},
+		{"test-other@example.com", false},
+		{"test@example.org", false},
+		{"tester@example.com", false},
+		{"anne@example.com", false},
+		{"test", false},
+	}
+	for _, tt := range tests {
+		if got := IsListAddress("test@example.com", tt.address); got != tt.want {
+			t.Errorf("IsListAddress(test@example.com, %q) = %v, want %v", tt.address, got, tt.want)
+		}
+	}
+}
