@@ -7,11 +7,14 @@ MAILMAN ?= auto
 # Benchmarks that write files run where var_dir would be (the root file
 # system), not in /tmp, which may be a tmpfs with no real fsync.
 BENCHDIR ?= $(CURDIR)/.bench-tmp
+# What `mailmanctl version` says: the checkout's git describe.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/mailman-go/mailman/internal/version.release=$(VERSION)
 
 .PHONY: build run test test-postfix check bench microbench fuzz reliability clean help
 
 build: ## build bin/mailmanctl
-	$(GO) build -o bin/mailmanctl ./cmd/mailmanctl
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mailmanctl ./cmd/mailmanctl
 
 run: build ## run the master and its runners in the foreground on the built-in defaults (var/ here)
 	bin/mailmanctl start -f

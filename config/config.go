@@ -17,13 +17,13 @@ type Config struct {
 	// File is the absolute path of the file loaded, so that relative paths in
 	// it keep their meaning if the process changes directory; "" for the
 	// built-in defaults.
-	File     string            `toml:"-"`
-	Mailman  Mailman           `toml:"mailman"`
-	Paths    Paths             `toml:"paths"`
-	MTA      MTA               `toml:"mta"`
-	Database Database          `toml:"database"`
-	Master   Master            `toml:"master"`
-	Runner   map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
+	File         string            `toml:"-"`
+	Mailman      Mailman           `toml:"mailman"`
+	PathSettings PathSettings      `toml:"paths"`
+	MTA          MTA               `toml:"mta"`
+	Database     Database          `toml:"database"`
+	Master       Master            `toml:"master"`
+	Runner       map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
 }
 
 // Mailman holds site-wide settings of the list server itself.
@@ -33,8 +33,9 @@ type Mailman struct {
 	ModeratorRequestLife Duration `toml:"moderator_request_life"` // how long a token sent to the moderators (a held post, a request to approve) stays valid
 }
 
-// Paths says where Mailman keeps its files.
-type Paths struct {
+// PathSettings is the [paths] section: where the site keeps its files.
+// Paths is what lies in var_dir.
+type PathSettings struct {
 	VarDir string `toml:"var_dir"` // relative to the folder of Config.File; see Config.VarDir
 }
 
@@ -91,26 +92,68 @@ type Runner struct {
 	Start          bool     `toml:"start"` // whether `start` with no runner names starts it
 }
 
+// RunnerInfo describes one runner. Runners is the one description of them
+// all: RunnerNames, QueueNames and the defaults of every [runner.NAME]
+// section come from it, etc/mailman.toml is kept in step with it by a
+// test, and the registry has a builder for each runner it says is built.
+type RunnerInfo struct {
+	Name string
+	// Queue says the runner serves the queue of its name; a server (lmtp,
+	// which fills other queues) has none.
+	Queue bool
+	// Start is the default of its start key: true once it is built.
+	Start bool
+}
+
+// Runners are every runner, in the order they start.
+var Runners = []RunnerInfo{
+	{Name: "lmtp", Start: true},
+	{Name: "incoming", Queue: true, Start: true},
+	{Name: "command", Queue: true, Start: true},
+	{Name: "pipeline", Queue: true, Start: true},
+	{Name: "outgoing", Queue: true, Start: true},
+	{Name: "virgin", Queue: true, Start: true},
+	{Name: "bounces", Queue: true},
+	{Name: "retry", Queue: true, Start: true},
+}
+
+// QueuesWithoutRunner hold what a person must look at: shunt (what a
+// runner failed on) and bad (what was corrupt or crashed its runner).
+var QueuesWithoutRunner = []string{"shunt", "bad"}
+
 // RunnerNames lists every runner, in the order they start.
-var RunnerNames = []string{"lmtp", "incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry"}
+var RunnerNames = func() []string {
+	var names []string
+	for _, r := range Runners {
+		names = append(names, r.Name)
+	}
+	return names
+}()
 
-// QueueNames lists every queue directory. lmtp has no queue (it fills
-// incoming); shunt and bad have no runner, since they hold what a person must
-// look at.
-var QueueNames = []string{"incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry", "shunt", "bad"}
+// QueueNames lists every queue directory: those of the runners that serve
+// one, then QueuesWithoutRunner.
+var QueueNames = func() []string {
+	var names []string
+	for _, r := range Runners {
+		if r.Queue {
+			names = append(names, r.Name)
+		}
+	}
+	return append(names, QueuesWithoutRunner...)
+}()
 
-// startByDefault says which runners `start` with no names starts: those built
-// so far. When a runner is built, flip it here and on its start line in
-// etc/mailman.toml.
-var startByDefault = map[string]bool{
-	"lmtp":     true,
-	"incoming": true,
-	"command":  true,
-	"pipeline": true,
-	"outgoing": true,
-	"virgin":   true,
-	"bounces":  false,
-	"retry":    true,
+// DefaultRunner is the [runner.NAME] section every runner starts from;
+// Start is each runner's own (RunnerInfo.Start).
+func DefaultRunner() Runner {
+	return Runner{
+		Instances:   1,
+		SleepTime:   Duration(time.Second),
+		MaxRestarts: 10,
+		// Far beyond any message's normal time (a post to 100,000
+		// members takes seconds), and beyond smtp_timeout, which
+		// bounds a stalled MTA on its own.
+		MessageTimeout: Duration(30 * time.Minute),
+	}
 }
 
 // Default returns the built-in configuration, Mailman's own defaults where it
@@ -122,7 +165,7 @@ func Default() *Config {
 			PendingRequestLife:   Duration(3 * 24 * time.Hour),
 			ModeratorRequestLife: Duration(180 * 24 * time.Hour),
 		},
-		Paths: Paths{VarDir: "var"},
+		PathSettings: PathSettings{VarDir: "var"},
 		MTA: MTA{
 			LMTPHost: "127.0.0.1",
 			LMTPPort: 8024,
@@ -153,17 +196,10 @@ func Default() *Config {
 		},
 		Runner: make(map[string]Runner, len(RunnerNames)),
 	}
-	for _, name := range RunnerNames {
-		c.Runner[name] = Runner{
-			Instances:   1,
-			SleepTime:   Duration(time.Second),
-			MaxRestarts: 10,
-			// Far beyond any message's normal time (a post to 100,000
-			// members takes seconds), and beyond smtp_timeout, which
-			// bounds a stalled MTA on its own.
-			MessageTimeout: Duration(30 * time.Minute),
-			Start:          startByDefault[name],
-		}
+	for _, r := range Runners {
+		settings := DefaultRunner()
+		settings.Start = r.Start
+		c.Runner[r.Name] = settings
 	}
 	return c
 }
@@ -205,7 +241,7 @@ func FromEnvironment(flagPath string) (*Config, error) {
 // from the folder of the configuration file, so that a site can be moved
 // whole, or from the current directory for the built-in defaults.
 func (c *Config) VarDir() string {
-	dir := c.Paths.VarDir
+	dir := c.PathSettings.VarDir
 	if c.File != "" && !filepath.IsAbs(dir) {
 		dir = filepath.Join(filepath.Dir(c.File), dir)
 	}
@@ -215,9 +251,4 @@ func (c *Config) VarDir() string {
 		return filepath.Clean(dir)
 	}
 	return abs
-}
-
-// QueueDir returns the directory of the named queue.
-func (c *Config) QueueDir(queue string) string {
-	return filepath.Join(c.VarDir(), "queue", queue)
 }

@@ -103,8 +103,13 @@ func TestDefault(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(c.Runner)); !reflect.DeepEqual(got, slices.Sorted(slices.Values(RunnerNames))) {
 		t.Errorf("Default().Runner has %v, want RunnerNames %v", got, RunnerNames)
 	}
-	if got := slices.Sorted(maps.Keys(startByDefault)); !reflect.DeepEqual(got, slices.Sorted(slices.Values(RunnerNames))) {
-		t.Errorf("startByDefault has %v, want RunnerNames %v", got, RunnerNames)
+	for _, r := range Runners {
+		if c.Runner[r.Name].Start != r.Start {
+			t.Errorf("[runner.%s] start = %v, want %v as Runners says", r.Name, c.Runner[r.Name].Start, r.Start)
+		}
+	}
+	if want := []string{"incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry", "shunt", "bad"}; !slices.Equal(QueueNames, want) {
+		t.Errorf("QueueNames = %v, want %v", QueueNames, want)
 	}
 	c.Runner["retry"] = Runner{}
 	if Default().Runner["retry"] == (Runner{}) {
@@ -154,7 +159,7 @@ func TestLoadOverlaysDefaults(t *testing.T) {
 			c.MTA.SMTPPort = 587
 		}},
 		{"strings", "[paths]\nvar_dir = '/srv/mailman'\n[database]\nurl = \"postgres://mailman@localhost/mailman\"\n", func(c *Config) {
-			c.Paths.VarDir = "/srv/mailman"
+			c.PathSettings.VarDir = "/srv/mailman"
 			c.Database.URL = "postgres://mailman@localhost/mailman"
 		}},
 		{"largest values", "[mta]\nlmtp_port = 65535\n[runner.virgin]\ninstances = 64\n", func(c *Config) {
@@ -355,8 +360,8 @@ func TestVarDir(t *testing.T) {
 			if got := c.VarDir(); got != tc.want {
 				t.Errorf("VarDir() = %q, want %q", got, tc.want)
 			}
-			if got, want := c.QueueDir("incoming"), filepath.Join(tc.want, "queue", "incoming"); got != want {
-				t.Errorf("QueueDir(incoming) = %q, want %q", got, want)
+			if got, want := c.Paths().Queue("incoming"), filepath.Join(tc.want, "queue", "incoming"); got != want {
+				t.Errorf("Paths().Queue(incoming) = %q, want %q", got, want)
 			}
 		})
 	}
@@ -450,8 +455,8 @@ func TestFromEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Paths.VarDir != tc.want {
-				t.Errorf("var_dir = %q, want %q", c.Paths.VarDir, tc.want)
+			if c.PathSettings.VarDir != tc.want {
+				t.Errorf("var_dir = %q, want %q", c.PathSettings.VarDir, tc.want)
 			}
 			if tc.want == "var" && c.File != "" {
 				t.Errorf("File = %q, want the built-in defaults", c.File)

@@ -260,7 +260,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mailman", "site_owner"}, emailAddress(c.Mailman.SiteOwner)},
 		{toml.Key{"mailman", "pending_request_life"}, positive(c.Mailman.PendingRequestLife)},
 		{toml.Key{"mailman", "moderator_request_life"}, positive(c.Mailman.ModeratorRequestLife)},
-		{toml.Key{"paths", "var_dir"}, notEmpty(c.Paths.VarDir)},
+		{toml.Key{"paths", "var_dir"}, notEmpty(c.PathSettings.VarDir)},
 		{toml.Key{"mta", "lmtp_host"}, notEmpty(c.MTA.LMTPHost)},
 		{toml.Key{"mta", "lmtp_port"}, port(c.MTA.LMTPPort)},
 		{toml.Key{"mta", "smtp_host"}, notEmpty(c.MTA.SMTPHost)},

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,8 @@ import (
 	"github.com/oklog/run"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/internal/atomicfile"
+	"github.com/mailman-go/mailman/switchboard"
 )
 
 // Environment variables a runner reads when the master starts it.
@@ -44,6 +47,37 @@ type Spec struct {
 }
 
 func (s Spec) String() string { return fmt.Sprintf("%s:%d:%d", s.Name, s.Slice, s.Count) }
+
+// ParseSpec parses Mailman's NAME[:SLICE:COUNT], a bare name being the
+// whole queue (SLICE 0 of COUNT 1), for a runner among known.
+func ParseSpec(spec string, known []string) (Spec, error) {
+	parts := strings.Split(spec, ":")
+	s := Spec{Name: parts[0], Count: 1}
+	if !slices.Contains(known, s.Name) {
+		return s, fmt.Errorf("unknown runner %q (runners: %s)", s.Name, strings.Join(known, ", "))
+	}
+	switch len(parts) {
+	case 1:
+		return s, nil
+	case 3:
+		var err1, err2 error
+		s.Slice, err1 = strconv.Atoi(parts[1])
+		s.Count, err2 = strconv.Atoi(parts[2])
+		if err1 != nil || err2 != nil {
+			return s, fmt.Errorf("runner %q: SLICE and COUNT must be numbers", spec)
+		}
+		if err := s.QueueSlice().Validate(); err != nil {
+			return s, fmt.Errorf("runner %q: %w", spec, err)
+		}
+		return s, nil
+	}
+	return s, fmt.Errorf("runner %q is not NAME or NAME:SLICE:COUNT", spec)
+}
+
+// QueueSlice is the part of the runner's queue the spec serves.
+func (s Spec) QueueSlice() switchboard.Slice {
+	return switchboard.Slice{Index: s.Slice, Count: s.Count}
+}
 
 // Options is what Run needs.
 type Options struct {
@@ -65,20 +99,20 @@ type Options struct {
 // and returns when it is told to stop (SIGTERM or SIGINT) or start-up fails.
 func Run(opts Options) error {
 	cfg := opts.Config
-	paths := PathsFor(cfg)
+	paths := cfg.Paths()
 	lk, err := lock(paths)
 	if err != nil {
 		opts.reportStart(err)
 		return err
 	}
-	defer lk.Close()
-	if err := writeAtomic(paths.PID, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+	defer lk.Release()
+	if err := atomicfile.WriteFile(paths.MasterPID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o660); err != nil {
 		err = fmt.Errorf("pid file: %w", err)
 		opts.reportStart(err)
 		return err
 	}
-	defer os.Remove(paths.PID)
-	defer os.Remove(paths.State)
+	defer os.Remove(paths.MasterPID)
+	defer os.Remove(paths.MasterState)
 	logFile, err := OpenLog(paths.Log)
 	if err != nil {
 		opts.reportStart(err)
@@ -194,5 +228,5 @@ func publish(path string, s State) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, b)
+	return atomicfile.WriteFile(path, b, 0o660)
 }

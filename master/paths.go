@@ -4,35 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/internal/flock"
 )
-
-// Paths are the master's files under var_dir.
-type Paths struct {
-	Lock  string // locks/master.lck: held with flock(2) while a master runs
-	PID   string // master.pid
-	State string // master.state.json: what `status` shows
-	Log   string // logs/mailman.log
-}
-
-// PathsFor returns the master's files for a configuration.
-func PathsFor(cfg *config.Config) Paths {
-	v := cfg.VarDir()
-	return Paths{
-		Lock:  filepath.Join(v, "locks", "master.lck"),
-		PID:   filepath.Join(v, "master.pid"),
-		State: filepath.Join(v, "master.state.json"),
-		Log:   filepath.Join(v, "logs", "mailman.log"),
-	}
-}
 
 // ErrNotRunning is returned when no master holds the lock.
 var ErrNotRunning = errors.New("GNU Mailman is not running")
@@ -47,59 +26,38 @@ func (e *AlreadyRunningError) Error() string {
 	return fmt.Sprintf("GNU Mailman is already running with pid %d", e.PID)
 }
 
+// lockWait is how long a busy master lock is tried before it is taken as
+// another master's: other tools probe it for a moment (see Running).
+const lockWait = 200 * time.Millisecond
+
 // lock takes the master lock. The kernel drops a flock when its holder
-// dies, so a crashed master never leaves a stale lock behind. Other tools
-// probe the lock for a moment (see Running), so a busy lock is tried again
-// briefly before it is taken as another master's.
-func lock(p Paths) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(p.Lock), 0o770); err != nil {
-		return nil, fmt.Errorf("master lock: %w", err)
+// dies, so a crashed master never leaves a stale lock behind.
+func lock(p config.Paths) (*flock.Lock, error) {
+	l, err := flock.Take(p.MasterLock, lockWait)
+	if errors.Is(err, flock.ErrBusy) {
+		pid, _ := readPID(p.MasterPID)
+		return nil, &AlreadyRunningError{PID: pid}
 	}
-	f, err := os.OpenFile(p.Lock, os.O_RDWR|os.O_CREATE, 0o660)
 	if err != nil {
 		return nil, fmt.Errorf("master lock: %w", err)
 	}
-	for try := 0; ; try++ {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("master lock %s: %w", p.Lock, err)
-		}
-		if try == 10 {
-			f.Close()
-			pid, _ := readPID(p.PID)
-			return nil, &AlreadyRunningError{PID: pid}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return l, nil
 }
 
 // Running returns the pid of the master of this var_dir, or ErrNotRunning.
 // The lock, not the pid file, says whether one runs (Mailman's status and
 // stop could disagree because they read different files).
-func Running(p Paths) (int, error) {
-	f, err := os.Open(p.Lock)
-	if errors.Is(err, fs.ErrNotExist) {
+func Running(p config.Paths) (int, error) {
+	held, err := flock.Held(p.MasterLock)
+	if err != nil {
+		return 0, fmt.Errorf("master lock: %w", err)
+	}
+	if !held {
 		return 0, ErrNotRunning
 	}
+	pid, err := readPID(p.MasterPID)
 	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
-	if err == nil {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		return 0, ErrNotRunning
-	}
-	if !errors.Is(err, syscall.EWOULDBLOCK) {
-		return 0, fmt.Errorf("master lock %s: %w", p.Lock, err)
-	}
-	pid, err := readPID(p.PID)
-	if err != nil {
-		return 0, fmt.Errorf("a master holds %s, but its pid file: %w", p.Lock, err)
+		return 0, fmt.Errorf("a master holds %s, but its pid file: %w", p.MasterLock, err)
 	}
 	return pid, nil
 }
@@ -114,15 +72,6 @@ func readPID(path string) (int, error) {
 		return 0, fmt.Errorf("%s does not hold a pid", path)
 	}
 	return pid, nil
-}
-
-// writeAtomic replaces path with data, so a reader never sees half a file.
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o660); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // State is what the master publishes in its state file for `status`.
@@ -145,14 +94,14 @@ type RunnerState struct {
 }
 
 // ReadState reads the state file of a running master.
-func ReadState(p Paths) (*State, error) {
-	b, err := os.ReadFile(p.State)
+func ReadState(p config.Paths) (*State, error) {
+	b, err := os.ReadFile(p.MasterState)
 	if err != nil {
 		return nil, err
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", p.State, err)
+		return nil, fmt.Errorf("%s: %w", p.MasterState, err)
 	}
 	return &s, nil
 }

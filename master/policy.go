@@ -11,6 +11,11 @@ const (
 	// cannot help (a bad configuration, a runner that does not exist):
 	// sysexits' EX_CONFIG.
 	ExitNoRestart = 78
+	// ExitStuck is what a runner exits with when a message hung in its
+	// handler for longer than message_timeout (EX_SOFTWARE): a failure
+	// that is restarted, unlike ExitNoRestart, so that the new process's
+	// recovery counts the attempt.
+	ExitStuck = 70
 )
 
 // Exit is how a runner process ended.

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mailman-go/mailman/config"
 )
 
 // child is one runner slice and its current process, if any.
@@ -53,7 +55,7 @@ type event struct {
 // by events from per-process goroutines and timers.
 type supervisor struct {
 	opts      Options
-	paths     Paths
+	paths     config.Paths
 	logFile   *LogFile
 	out       io.Writer // where runners' output lines go
 	log       *slog.Logger
@@ -68,7 +70,7 @@ type supervisor struct {
 	startedAt time.Time
 }
 
-func newSupervisor(opts Options, paths Paths, logFile *LogFile, out io.Writer, log *slog.Logger) *supervisor {
+func newSupervisor(opts Options, paths config.Paths, logFile *LogFile, out io.Writer, log *slog.Logger) *supervisor {
 	s := &supervisor{
 		opts: opts, paths: paths, logFile: logFile, out: out, log: log,
 		events:    make(chan event, 64),
@@ -160,7 +162,7 @@ func (s *supervisor) start(c *child) {
 		return
 	}
 	c.pid, c.state, c.startedAt = cmd.Process.Pid, "starting", time.Now()
-	s.log.Info("runner started", "name", c.spec.String(), "child_pid", c.pid)
+	s.log.Info("runner started", "child", c.spec.String(), "child_pid", c.pid)
 
 	var lastLine atomic.Pointer[string]
 	copied := make(chan struct{})
@@ -210,7 +212,7 @@ func (s *supervisor) copyOutput(spec Spec, pid int, r io.ReadCloser, last *atomi
 		if bytes.HasPrefix(line, []byte("time=")) {
 			s.out.Write(append(line, '\n'))
 		} else {
-			s.log.Warn("runner output", "name", spec.String(), "child_pid", pid, "line", string(line))
+			s.log.Warn("runner output", "child", spec.String(), "child_pid", pid, "line", string(line))
 		}
 		text := string(line)
 		last.Store(&text)
@@ -236,7 +238,7 @@ func (s *supervisor) handle(ev event) {
 		if c.state == "starting" {
 			c.state = "running"
 		}
-		s.log.Info("runner ready", "name", c.spec.String(), "child_pid", c.pid)
+		s.log.Info("runner ready", "child", c.spec.String(), "child_pid", c.pid)
 		if s.starting && s.allReady() {
 			s.starting = false
 			// Publish first: whoever ran start may run status next.
@@ -245,7 +247,7 @@ func (s *supervisor) handle(ev event) {
 		}
 	case evKill:
 		if c.pid != 0 {
-			s.log.Warn("runner did not stop in time; killing it", "name", c.spec.String(), "child_pid", c.pid,
+			s.log.Warn("runner did not stop in time; killing it", "child", c.spec.String(), "child_pid", c.pid,
 				"stop_timeout", s.opts.Config.Master.StopTimeout)
 			syscall.Kill(-c.pid, syscall.SIGKILL)
 		}
@@ -261,7 +263,7 @@ func (s *supervisor) handle(ev event) {
 func (s *supervisor) exited(c *child, ev event) {
 	ev.exit.Requested = c.requested
 	c.pid, c.lastExit = 0, ev.exit.String()
-	log := s.log.With("name", c.spec.String(), "exit", c.lastExit)
+	log := s.log.With("child", c.spec.String(), "exit", c.lastExit)
 	if ev.lastLine != "" {
 		log = log.With("last_output", ev.lastLine)
 	}
@@ -362,7 +364,7 @@ func (s *supervisor) shutdown() error {
 		switch ev.kind {
 		case evExit:
 			ev.c.pid, ev.c.state, ev.c.lastExit = 0, "stopped", ev.exit.String()
-			s.log.Info("runner stopped", "name", ev.c.spec.String(), "exit", ev.c.lastExit)
+			s.log.Info("runner stopped", "child", ev.c.spec.String(), "exit", ev.c.lastExit)
 		case evKill:
 			s.handle(ev)
 		}
@@ -414,7 +416,7 @@ func (s *supervisor) publish() {
 		}
 		st.Runners = append(st.Runners, r)
 	}
-	if err := publish(s.paths.State, st); err != nil {
+	if err := publish(s.paths.MasterState, st); err != nil {
 		s.log.Error("cannot write the state file", "error", err)
 	}
 }

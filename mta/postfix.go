@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailman-go/mailman/internal/atomicfile"
 )
 
 // The files Postfix reads, in Postfix.Dir, named as Mailman names them, so
@@ -66,7 +68,7 @@ func (p Postfix) Write(lists []string, now time.Time) (Written, error) {
 		body []byte
 	}{{TransportFile, transport}, {DomainsFile, domains}} {
 		path := filepath.Join(p.Dir, f.name)
-		if err := writeFileAtomic(path, append([]byte(head), f.body...)); err != nil {
+		if err := atomicfile.WriteFile(path, append([]byte(head), f.body...), 0o644); err != nil {
 			return w, fmt.Errorf("write postfix maps: %w", err)
 		}
 		w.Files = append(w.Files, path)
@@ -137,29 +139,4 @@ func (p Postfix) domains(lists []string) []byte {
 		}
 	}
 	return b.Bytes()
-}
-
-// writeFileAtomic replaces path with data: written aside, synced, renamed.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -27,7 +27,7 @@ func benchmarkWakeup(b *testing.B, watch bool, sleep time.Duration) {
 	l := &Loop{
 		Queue: q, Shunt: shunt, Slice: switchboard.Whole, SleepTime: sleep,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Handler: HandlerFunc(func(context.Context, *switchboard.Entry) (Outcome, error) {
+		Handler: HandlerFunc(func(context.Context, *switchboard.Entry, *slog.Logger) (Outcome, error) {
 			started <- time.Now()
 			return Done, nil
 		}),
@@ -35,7 +35,7 @@ func benchmarkWakeup(b *testing.B, watch bool, sleep time.Duration) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go l.Run(ctx)
+	go l.Run(ctx, nil)
 	time.Sleep(50 * time.Millisecond) // let the runner reach its wait
 	msg := []byte("Message-ID: <wake@example.com>\n\nbody\n")
 	var fromReturn, fromCall []time.Duration

@@ -1,8 +1,14 @@
-// Package runners owns the loop that every queue runner shares: recover the
-// slice's claimed entries, wait for work, dequeue, dispose, finish, and shunt
-// what fails. Each runner is a small Handler in a subpackage that only says
-// what to do with one message; everything about queues, crashes and
-// shutdown is decided here, once.
+// Package runners owns what every runner shares: the Runner shape that
+// queue runners and servers alike have, the Site a runner is built from,
+// and the loop of a queue runner: recover the slice's claimed entries, wait
+// for work, dequeue, dispose, finish, and shunt what fails. Each runner is
+// a small Handler (or, for a server, a Runner) in a subpackage that only
+// says what to do with one message; everything about queues, crashes,
+// temporary failures and shutdown is decided here, once.
+//
+// Log lines use one vocabulary of keys (logkeys_test.go): "list" is always a
+// list-id, "entry" a queue entry's name, "message_id" the Message-ID,
+// "rcpt" a recipient's address and "error" what went wrong.
 package runners
 
 import (
@@ -21,10 +27,12 @@ import (
 // claimed and, when it returns, finishes the entry, keeps it for later, or
 // shunts it.
 type Handler interface {
-	// Dispose deals with e. A non-nil error, or a panic, shunts the message
-	// with the error recorded. ctx is not cancelled by a stop request: the
-	// message in hand is allowed to finish.
-	Dispose(ctx context.Context, e *switchboard.Entry) (Outcome, error)
+	// Dispose deals with e, logging to log, which names the entry and its
+	// message. A non-nil error, or a panic, shunts the message with the
+	// error recorded, unless the error is temporary (see Temporary). ctx is
+	// not cancelled by a stop request: the message in hand is allowed to
+	// finish.
+	Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (Outcome, error)
 }
 
 // Periodic is a Handler that also has work to do on a schedule, besides
@@ -34,15 +42,15 @@ type Handler interface {
 type Periodic interface {
 	Handler
 	Every() time.Duration
-	Tick(ctx context.Context) error
+	Tick(ctx context.Context, log *slog.Logger) error
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, e *switchboard.Entry) (Outcome, error)
+type HandlerFunc func(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (Outcome, error)
 
 // Dispose calls f.
-func (f HandlerFunc) Dispose(ctx context.Context, e *switchboard.Entry) (Outcome, error) {
-	return f(ctx, e)
+func (f HandlerFunc) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (Outcome, error) {
+	return f(ctx, e, log)
 }
 
 // Outcome is what Dispose decided. The zero Outcome means done: the entry is
@@ -56,22 +64,41 @@ type Outcome struct {
 // Done is the Outcome of a message that has been dealt with.
 var Done = Outcome{}
 
-// TemporaryError is a failure that says nothing about the message itself (a
-// database that is down, a full disk): the message goes back to its place in
-// the queue, unchanged, and the loop pauses before trying again, instead of
-// shunting it.
-type TemporaryError struct {
-	Err        error
-	RetryAfter time.Duration
+// A temporary failure says nothing about the message itself (a database
+// that is down, a full disk): the message goes back to its place in the
+// queue, unchanged, and the loop pauses before trying again, instead of
+// shunting it. The loop decides it once, for every handler: an error is
+// temporary when the first in its chain with a Temporary method says so, as
+// the store's ErrUnavailable errors and the switchboard's failed writes
+// do. A handler returns such errors as they are, wrapped with context.
+type temporary interface{ Temporary() bool }
+
+// IsTemporary reports whether err is a temporary failure.
+func IsTemporary(err error) bool {
+	var t temporary
+	return errors.As(err, &t) && t.Temporary()
 }
 
-func (e *TemporaryError) Error() string { return "temporary failure: " + e.Err.Error() }
-func (e *TemporaryError) Unwrap() error { return e.Err }
+// TemporaryError marks a failure as temporary that does not say so itself
+// (a handler's own judgement), with the pause it asks for.
+type TemporaryError struct {
+	Err        error
+	RetryAfter time.Duration // 0: the loop's TemporaryPause
+}
 
-// Temporary marks err as temporary, to be retried after the given pause.
+func (e *TemporaryError) Error() string   { return "temporary failure: " + e.Err.Error() }
+func (e *TemporaryError) Unwrap() error   { return e.Err }
+func (e *TemporaryError) Temporary() bool { return true }
+
+// Temporary marks err as temporary, to be retried after the given pause
+// (0 for the loop's).
 func Temporary(err error, retryAfter time.Duration) error {
 	return &TemporaryError{Err: err, RetryAfter: retryAfter}
 }
+
+// DefaultTemporaryPause is how long the loop waits after a temporary
+// failure when neither the error nor the loop says otherwise.
+const DefaultTemporaryPause = 5 * time.Second
 
 // Loop runs one slice of one queue.
 type Loop struct {
@@ -81,7 +108,9 @@ type Loop struct {
 	Handler   Handler
 	SleepTime time.Duration // rescan period when no watcher event comes
 	Logger    *slog.Logger
-	OnReady   func() // called once, when the loop has recovered and is watching its queue
+	// TemporaryPause is the pause after a temporary failure that asks for
+	// none of its own; 0 means DefaultTemporaryPause.
+	TemporaryPause time.Duration
 
 	// StuckAfter, when set, bounds how long one message may stay in the
 	// handler; past it OnStuck is called, which in a runner process exits
@@ -117,9 +146,10 @@ func (l *Loop) Recover() error {
 	return err
 }
 
-// Run recovers, then processes entries as they arrive until ctx is done. A
-// stop lets the message in hand finish; Run then returns nil.
-func (l *Loop) Run(ctx context.Context) error {
+// Run recovers, then processes entries as they arrive until ctx is done,
+// calling ready (when not nil) once it watches its queue. A stop lets the
+// message in hand finish; Run then returns nil.
+func (l *Loop) Run(ctx context.Context, ready func()) error {
 	if err := l.Recover(); err != nil {
 		l.Logger.Error("recovery incomplete", "error", err)
 	}
@@ -135,8 +165,8 @@ func (l *Loop) Run(ctx context.Context) error {
 			wake = w.C
 		}
 	}
-	if l.OnReady != nil {
-		l.OnReady()
+	if ready != nil {
+		ready()
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -144,7 +174,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	var nextTick time.Time
 	for {
 		if periodic != nil && !l.clock().Before(nextTick) {
-			if err := periodic.Tick(ctx); err != nil {
+			if err := periodic.Tick(ctx, l.Logger); err != nil {
 				l.Logger.Error("periodic task failed", "error", err)
 			}
 			nextTick = l.clock().Add(periodic.Every())
@@ -250,7 +280,7 @@ func (l *Loop) processOne(file string) (progressed bool, pause time.Duration) {
 		l.Logger.Error("cannot dequeue", "file", file, "error", err)
 		return errors.Is(err, switchboard.ErrCorrupt), 0
 	}
-	log := l.Logger.With("entry", e.Name, "message_id", e.MessageID())
+	log := EntryLog(l.Logger, e)
 	if l.StuckAfter > 0 && l.OnStuck != nil {
 		watchdog := time.AfterFunc(l.StuckAfter, func() {
 			log.Error("message stuck in its handler; giving up the runner so that it is restarted and the entry recovered", "after", l.StuckAfter)
@@ -258,13 +288,13 @@ func (l *Loop) processOne(file string) (progressed bool, pause time.Duration) {
 		})
 		defer watchdog.Stop()
 	}
-	out, err := l.dispose(e)
-	var tmp *TemporaryError
+	out, err := l.dispose(e, log)
 	switch {
-	case errors.As(err, &tmp):
-		log.Warn("temporary failure; message kept in place, pausing", "error", tmp.Err, "pause", tmp.RetryAfter)
+	case IsTemporary(err):
+		pause := l.pauseFor(err)
+		log.Warn("temporary failure; message kept in place, pausing", "error", err, "pause", pause)
 		l.release(log, e)
-		return false, max(tmp.RetryAfter, time.Millisecond)
+		return false, pause
 	case err != nil:
 		l.shunt(log, e, err)
 	case !out.KeepUntil.IsZero():
@@ -282,6 +312,24 @@ func (l *Loop) processOne(file string) (progressed bool, pause time.Duration) {
 	return true, 0
 }
 
+// EntryLog is log naming the entry e and its message, as the loop hands
+// it to Dispose.
+func EntryLog(log *slog.Logger, e *switchboard.Entry) *slog.Logger {
+	return log.With("entry", e.Name, "message_id", e.MessageID())
+}
+
+// pauseFor is the pause a temporary failure asks for, or the loop's.
+func (l *Loop) pauseFor(err error) time.Duration {
+	var tmp *TemporaryError
+	if errors.As(err, &tmp) && tmp.RetryAfter > 0 {
+		return tmp.RetryAfter
+	}
+	if l.TemporaryPause > 0 {
+		return l.TemporaryPause
+	}
+	return DefaultTemporaryPause
+}
+
 func (l *Loop) release(log *slog.Logger, e *switchboard.Entry) {
 	if err := l.Queue.Release(e.Name); err != nil {
 		log.Error("cannot release entry; it will be recovered at the next start", "error", err)
@@ -296,7 +344,7 @@ func (l *Loop) finish(log *slog.Logger, e *switchboard.Entry) {
 
 // dispose calls the handler, turning a panic into an error so that one bad
 // message never takes its runner down.
-func (l *Loop) dispose(e *switchboard.Entry) (out Outcome, err error) {
+func (l *Loop) dispose(e *switchboard.Entry, log *slog.Logger) (out Outcome, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
@@ -304,7 +352,7 @@ func (l *Loop) dispose(e *switchboard.Entry) (out Outcome, err error) {
 	}()
 	// The message in hand must finish even when a stop is requested, so the
 	// handler's context is never cancelled by the loop.
-	return l.Handler.Dispose(context.Background(), e)
+	return l.Handler.Dispose(context.Background(), e, log)
 }
 
 // shunt parks a message whose disposal failed in the shunt queue, recording

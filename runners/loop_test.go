@@ -47,11 +47,11 @@ func (q *testQueues) open(name string) (*switchboard.Switchboard, error) {
 func (q *testQueues) loop(t *testing.T, h HandlerFunc) *Loop {
 	return &Loop{
 		Queue: q.incoming, Shunt: q.shunt, Slice: switchboard.Whole,
-		Handler: HandlerFunc(func(ctx context.Context, e *switchboard.Entry) (Outcome, error) {
+		Handler: HandlerFunc(func(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (Outcome, error) {
 			q.mu.Lock()
 			q.seen = append(q.seen, e.MessageID())
 			q.mu.Unlock()
-			return h(ctx, e)
+			return h(ctx, e, log)
 		}),
 		SleepTime: time.Hour,
 		Logger:    slog.New(slog.NewTextHandler(t.Output(), nil)),
@@ -91,7 +91,7 @@ func count(t *testing.T, s *switchboard.Switchboard) switchboard.Counts {
 func TestLoopShuntsErrorsAndPanicsAndUnshuntReplays(t *testing.T) {
 	q := newQueues(t)
 	q.enqueue(t, "ok1", "borked", "panic", "ok2")
-	l := q.loop(t, func(_ context.Context, e *switchboard.Entry) (Outcome, error) {
+	l := q.loop(t, func(_ context.Context, e *switchboard.Entry, _ *slog.Logger) (Outcome, error) {
 		switch e.MessageID() {
 		case "<borked>":
 			return Done, errors.New("borked")
@@ -150,7 +150,7 @@ func TestLoopShuntsErrorsAndPanicsAndUnshuntReplays(t *testing.T) {
 			t.Error("unshunted entry still carries error")
 		}
 	}
-	ok := q.loop(t, func(context.Context, *switchboard.Entry) (Outcome, error) { return Done, nil })
+	ok := q.loop(t, func(context.Context, *switchboard.Entry, *slog.Logger) (Outcome, error) { return Done, nil })
 	if n := ok.Drain(t.Context()); n != 2 {
 		t.Errorf("after unshunt the runner processed %d, want 2", n)
 	}
@@ -195,7 +195,7 @@ func TestLoopPreservesCorruptEntryAndGoesOn(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(q.incoming.Dir(), names[1]+".msg"), []byte("garbage"), 0o660); err != nil {
 		t.Fatal(err)
 	}
-	l := q.loop(t, func(context.Context, *switchboard.Entry) (Outcome, error) { return Done, nil })
+	l := q.loop(t, func(context.Context, *switchboard.Entry, *slog.Logger) (Outcome, error) { return Done, nil })
 	l.Drain(t.Context())
 	if got := q.seenIDs(); got != "<a> <c>" {
 		t.Errorf("handled %s, want <a> <c>", got)
@@ -215,7 +215,7 @@ func TestLoopKeepUntil(t *testing.T) {
 	q.enqueue(t, "later")
 	now := time.Now()
 	calls := 0
-	l := q.loop(t, func(_ context.Context, e *switchboard.Entry) (Outcome, error) {
+	l := q.loop(t, func(_ context.Context, e *switchboard.Entry, _ *slog.Logger) (Outcome, error) {
 		calls++
 		if calls == 1 {
 			e.Msgdata.Set("tries", 1)
@@ -249,7 +249,7 @@ func TestLoopTemporaryFailureKeepsMessageInPlace(t *testing.T) {
 	q := newQueues(t)
 	names := q.enqueue(t, "a", "b")
 	fail := true
-	l := q.loop(t, func(context.Context, *switchboard.Entry) (Outcome, error) {
+	l := q.loop(t, func(context.Context, *switchboard.Entry, *slog.Logger) (Outcome, error) {
 		if fail {
 			return Done, Temporary(errors.New("database is locked"), time.Minute)
 		}
@@ -279,7 +279,7 @@ func TestLoopStopLetsMessageInHandFinish(t *testing.T) {
 	q := newQueues(t)
 	q.enqueue(t, "first", "second")
 	inHand, release := make(chan struct{}), make(chan struct{})
-	l := q.loop(t, func(ctx context.Context, e *switchboard.Entry) (Outcome, error) {
+	l := q.loop(t, func(ctx context.Context, e *switchboard.Entry, _ *slog.Logger) (Outcome, error) {
 		if e.MessageID() == "<first>" {
 			close(inHand)
 			<-release
@@ -291,7 +291,7 @@ func TestLoopStopLetsMessageInHandFinish(t *testing.T) {
 	})
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error)
-	go func() { done <- l.Run(ctx) }()
+	go func() { done <- l.Run(ctx, nil) }()
 	<-inHand
 	stop()
 	close(release)
@@ -316,13 +316,13 @@ func TestLoopWakesOnEnqueueAndRecoversAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 2)
-	l := q.loop(t, func(_ context.Context, e *switchboard.Entry) (Outcome, error) {
+	l := q.loop(t, func(_ context.Context, e *switchboard.Entry, _ *slog.Logger) (Outcome, error) {
 		got <- e.MessageID()
 		return Done, nil
 	})
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
-	go l.Run(ctx)
+	go l.Run(ctx, nil)
 	// SleepTime is an hour, so only recovery and the watcher can bring
 	// these messages in before the deadline.
 	for _, want := range []string{"<crashed>", "<new>"} {
@@ -350,7 +350,7 @@ type ticker struct {
 
 func (k *ticker) Every() time.Duration { return k.every }
 
-func (k *ticker) Tick(context.Context) error {
+func (k *ticker) Tick(context.Context, *slog.Logger) error {
 	k.n++
 	k.ticks <- k.n
 	if k.n == 1 {
@@ -363,12 +363,12 @@ func (k *ticker) Tick(context.Context) error {
 // message and a long sleep_time, and a failed tick does not stop the next.
 func TestLoopTicksPeriodicHandler(t *testing.T) {
 	q := newQueues(t)
-	l := q.loop(t, func(context.Context, *switchboard.Entry) (Outcome, error) { return Done, nil })
+	l := q.loop(t, func(context.Context, *switchboard.Entry, *slog.Logger) (Outcome, error) { return Done, nil })
 	k := &ticker{HandlerFunc: l.Handler.(HandlerFunc), every: 20 * time.Millisecond, ticks: make(chan int, 10)}
 	l.Handler = k
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- l.Run(ctx) }()
+	go func() { done <- l.Run(ctx, nil) }()
 	for want := 1; want <= 3; want++ {
 		select {
 		case n := <-k.ticks:
@@ -398,7 +398,7 @@ func TestLoopTicksPeriodicHandler(t *testing.T) {
 func TestLoopWatchdogReportsStuckMessage(t *testing.T) {
 	q := newQueues(t)
 	release := make(chan struct{})
-	l := q.loop(t, func(ctx context.Context, e *switchboard.Entry) (Outcome, error) {
+	l := q.loop(t, func(ctx context.Context, e *switchboard.Entry, _ *slog.Logger) (Outcome, error) {
 		if e.MessageID() == "<stuck@test>" {
 			<-release
 		}

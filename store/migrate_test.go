@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailman-go/mailman/config"
 )
 
 // migrationFiles reads migrations/<backend> from the source tree, not
@@ -513,7 +515,7 @@ func TestMigrateConcurrentOpensNew(t *testing.T) {
 func TestOpenWaitsForWriteLockOnNewDatabase(t *testing.T) {
 	ctx := context.Background()
 	varDir := t.TempDir()
-	file := DefaultPath(varDir)
+	file := config.PathsIn(varDir).Database
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mailman-go/mailman/config"
 )
 
 //go:embed migrations
@@ -34,9 +36,14 @@ var (
 	ErrNoSuchHeld   = errors.New("no such held message")
 	// ErrUnavailable marks a failure of the database itself (locked for too
 	// long, gone, out of space): temporary, to be retried, never the
-	// message's fault.
-	ErrUnavailable = errors.New("database unavailable")
+	// message's fault. Its Temporary method says so to the runners' loop.
+	ErrUnavailable error = unavailableError{}
 )
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string   { return "database unavailable" }
+func (unavailableError) Temporary() bool { return true }
 
 // Store is an open store.
 type Store struct {
@@ -86,11 +93,8 @@ func (s *Store) queryRow(ctx context.Context, l *lazyStmt, args ...any) row {
 	return st.QueryRowContext(ctx, args...)
 }
 
-// DefaultPath is where the SQLite database goes when [database] url is empty.
-func DefaultPath(varDir string) string { return filepath.Join(varDir, "data", "mailman.db") }
-
 // Open opens the store named by url ([database] url): empty for SQLite at
-// DefaultPath(varDir), "sqlite:PATH" or "sqlite:///PATH" for SQLite
+// the var_dir's (config.Paths.Database), "sqlite:PATH" or "sqlite:///PATH" for SQLite
 // elsewhere (a relative PATH is taken from varDir), or "postgres://..."
 // (or "postgresql://...") for PostgreSQL. It creates an SQLite database if
 // needed (a PostgreSQL database must exist) and applies the migrations it
@@ -163,7 +167,7 @@ func isPostgres(dbURL string) bool {
 func sqlitePath(dbURL, varDir string) (string, error) {
 	switch {
 	case dbURL == "":
-		return DefaultPath(varDir), nil
+		return config.PathsIn(varDir).Database, nil
 	case strings.HasPrefix(dbURL, "sqlite:"):
 		p := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
 		if p == "" {

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mailman-go/mailman/config"
 )
 
 // listAddr parses a list address the test knows to be valid.
@@ -1563,7 +1565,7 @@ func TestOpenURL(t *testing.T) {
 		name, url string
 		file      func(varDir string) string
 	}{
-		{"empty", "", DefaultPath},
+		{"empty", "", func(v string) string { return filepath.Join(v, "data", "mailman.db") }},
 		{"relative", "sqlite:rel.db", func(v string) string { return filepath.Join(v, "rel.db") }},
 		{"relative in a new directory", "sqlite:sub/dir/rel.db", func(v string) string { return filepath.Join(v, "sub", "dir", "rel.db") }},
 		{"relative with //", "sqlite://rel2.db", func(v string) string { return filepath.Join(v, "rel2.db") }},
@@ -1716,8 +1718,8 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 			}
 			defer s.Close()
 			createList(t, s, "test@example.com")
-			if _, err := os.Stat(DefaultPath(varDir)); err != nil {
-				t.Errorf("no database at %s: %v", DefaultPath(varDir), err)
+			if _, err := os.Stat(config.PathsIn(varDir).Database); err != nil {
+				t.Errorf("no database at %s: %v", config.PathsIn(varDir).Database, err)
 			}
 			var timeout int
 			if err := s.db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&timeout); err != nil || timeout != 10000 {
@@ -2001,7 +2003,7 @@ func checkOpenExistingWaits(t *testing.T, dbURL, varDir string, restore func()) 
 func TestOpenExisting(t *testing.T) {
 	ctx := context.Background()
 	varDir := t.TempDir()
-	file := DefaultPath(varDir)
+	file := config.PathsIn(varDir).Database
 	if _, err := OpenExisting(ctx, "", varDir, nil); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("OpenExisting of no database: %v, want ErrUnavailable", err)
 	}

@@ -97,10 +97,21 @@ func (s *Switchboard) EnqueueAt(due time.Time, msg []byte, md Msgdata) (string, 
 		return "", err
 	}
 	if err := s.writeEntry(name, ext, data); err != nil {
-		return "", fmt.Errorf("enqueue in %s: %w", s.name, err)
+		return "", &WriteError{Queue: s.name, Err: err}
 	}
 	return name, nil
 }
+
+// WriteError is an entry that could not be written (a full disk, an I/O
+// error): a failure of the queue, not of the message, so it is Temporary.
+type WriteError struct {
+	Queue string
+	Err   error
+}
+
+func (e *WriteError) Error() string   { return "enqueue in " + e.Queue + ": " + e.Err.Error() }
+func (e *WriteError) Unwrap() error   { return e.Err }
+func (e *WriteError) Temporary() bool { return true }
 
 // newEntry names and encodes an entry: its base name, the extension of the
 // state it enters (ready or deferred) and the file's contents.

@@ -135,7 +135,7 @@ func BenchmarkIngest(b *testing.B) {
 	s.Start("lmtp")
 	defer s.Stop()
 	addr := fmt.Sprintf("127.0.0.1:%d", s.LMTPPort)
-	dir := filepath.Join(s.Dir, "var", "queue", "incoming")
+	dir := s.Paths().Queue("incoming")
 	d, err := os.Open(dir)
 	if err != nil {
 		b.Fatal(err)

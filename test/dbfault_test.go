@@ -17,7 +17,6 @@ import (
 
 	"github.com/mailman-go/mailman/internal/lmtpload"
 	"github.com/mailman-go/mailman/internal/mailmantest"
-	"github.com/mailman-go/mailman/store"
 )
 
 // dbFault is one way the database can fail under the running runners: start
@@ -189,7 +188,7 @@ func testDatabaseFault(t *testing.T, f dbFault) {
 	if r := post(c, "test@example.com", "primed@test"); !r.OK() {
 		t.Fatalf("a post before the fault: %v", r)
 	}
-	db := store.DefaultPath(filepath.Join(s.Dir, "var"))
+	db := s.Paths().Database
 	undo := f.start(t, db)
 	faultAt := time.Now()
 	// Still in the LMTP runner's cache of lists: accepted without the
@@ -290,7 +289,7 @@ func TestRunnerWaitsForMissingDatabase(t *testing.T) {
 	s.MustCtl("lists", "create", "test@example.com")
 	s.Start("lmtp", "incoming")
 	defer s.Stop()
-	db := store.DefaultPath(filepath.Join(s.Dir, "var"))
+	db := s.Paths().Database
 	undo := renameDataAway(t, db)
 	var killed []int
 	for _, r := range s.Status().Runners {

@@ -2,7 +2,6 @@ package test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +101,7 @@ func TestRefusedRecipientIsABounce(t *testing.T) {
 	if got := sink.Copies(); got["anne@example.com"] != 1 || got["bart@example.com"] != 1 || got["cris@example.com"] != 0 {
 		t.Errorf("copies %v", got)
 	}
-	st, err := store.Open(context.Background(), "", filepath.Join(s.Dir, "var"))
+	st, err := store.Open(context.Background(), "", s.Paths().VarDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func TestRunnerWithBadConfigIsNotRestarted(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	// status reads the broken configuration too, so read the master's state file.
 	state := func() master.RunnerState {
-		st, err := master.ReadState(master.Paths{State: filepath.Join(s.Dir, "var", "master.state.json")})
+		st, err := master.ReadState(s.Paths())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +274,7 @@ func TestUSR1RestartsEveryRunnerWithoutCountingFailures(t *testing.T) {
 func TestStartMigratesTheStoreAndReportsItsFailure(t *testing.T) {
 	s := mailmantest.NewSite(t, "")
 	s.Start("retry")
-	if _, err := os.Stat(filepath.Join(s.Dir, "var", "data", "mailman.db")); err != nil {
+	if _, err := os.Stat(s.Paths().Database); err != nil {
 		t.Errorf("start did not create the store: %v", err)
 	}
 	s.Stop()

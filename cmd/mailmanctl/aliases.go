@@ -3,17 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/store"
 )
-
-func init() {
-	register(command{"aliases", "[--directory DIR]", "write the Postfix maps of every list (transport_maps, relay_domains) and run postmap on them", cmdAliases})
-}
 
 // cmdAliases writes the maps whatever [mta] incoming says: a postmaster who
 // asks for them wants them.
@@ -60,7 +55,7 @@ func writeMaps(cfg *config.Config, st *store.Store, dir string) (mta.Written, er
 		addrs[i] = l.PostingAddress
 	}
 	if dir == "" {
-		dir = filepath.Join(cfg.VarDir(), "data")
+		dir = cfg.Paths().Data
 	}
 	p := mta.Postfix{Dir: dir, LMTPHost: cfg.MTA.LMTPHost, LMTPPort: cfg.MTA.LMTPPort,
 		FileType: cfg.MTA.TransportFileType, Postmap: cfg.MTA.PostmapCommand}

@@ -10,14 +10,6 @@ import (
 	"github.com/mailman-go/mailman/store"
 )
 
-func init() {
-	register(
-		command{"bans list", "[LIST] [--json]", "show the addresses banned from a list (no LIST: from every list)", cmdBansList},
-		command{"bans add", "LIST|--site PATTERN", "ban an address or a ^regex from a list, or from every list", cmdBansAdd},
-		command{"bans remove", "LIST|--site PATTERN", "lift a ban", cmdBansRemove},
-	)
-}
-
 // banScope turns a list address into the list-id the store's bans take,
 // checking that the list exists so that the error names the address the
 // user typed; "" is the site.

@@ -16,18 +16,9 @@ import (
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/master"
+	"github.com/mailman-go/mailman/runners/registry"
 	"github.com/mailman-go/mailman/store"
 )
-
-func init() {
-	register(
-		command{"start", "[-f] [NAME[:SLICE:COUNT]...]", "start the master and its runners (all with start = true when none is named)", cmdStart},
-		command{"stop", "", "stop the master and every runner, and wait until they have exited", cmdStop},
-		command{"restart", "", "restart every runner (no failure is counted)", cmdRestart},
-		command{"reopen", "", "reopen the log file (after logrotate)", cmdReopen},
-		command{"status", "[--json]", "show the master and each runner: pid, state, restarts, uptime", cmdStatus},
-	)
-}
 
 // envStartFD names the descriptor on which a detached master reports to the
 // `start` that launched it.
@@ -55,7 +46,7 @@ func runnerSpecs(cfg *config.Config, names []string) ([]master.Spec, error) {
 		return specs, nil
 	}
 	for _, n := range names {
-		s, err := parseRunnerSpec(n)
+		s, err := master.ParseSpec(n, config.RunnerNames)
 		if err != nil {
 			return nil, usageError{err.Error()}
 		}
@@ -101,8 +92,8 @@ func cmdStart(e *env, args []string) error {
 			if err := st.Close(); err != nil {
 				return err
 			}
-			return publishLMTPJournal(cfg)
-		}, Finish: func() error { return publishLMTPJournal(cfg) }}
+			return registry.Settle(cfg)
+		}, Finish: func() error { return registry.Settle(cfg) }}
 		if fd, err := strconv.Atoi(os.Getenv(envStartFD)); err == nil {
 			opts.Ready = os.NewFile(uintptr(fd), "start")
 		} else {
@@ -110,7 +101,7 @@ func cmdStart(e *env, args []string) error {
 		}
 		return master.Run(opts)
 	}
-	if pid, err := master.Running(master.PathsFor(cfg)); err == nil {
+	if pid, err := master.Running(cfg.Paths()); err == nil {
 		return fmt.Errorf("GNU Mailman is already running with pid %d", pid)
 	}
 	return startDetached(e, cfg, exe, args)
@@ -137,7 +128,7 @@ func openStoreAtStart(cfg *config.Config, log *slog.Logger) (*store.Store, error
 // startDetached runs `start -f` as a new session with its output in the
 // log, and waits for it to say that every runner is ready, or why not.
 func startDetached(e *env, cfg *config.Config, exe string, args []string) error {
-	paths := master.PathsFor(cfg)
+	paths := cfg.Paths()
 	logFile, err := master.OpenLog(paths.Log)
 	if err != nil {
 		return err
@@ -179,7 +170,7 @@ func startDetached(e *env, cfg *config.Config, exe string, args []string) error 
 
 // signalMaster sends sig to the master of cfg and returns its pid.
 func signalMaster(cfg *config.Config, sig syscall.Signal) (int, error) {
-	pid, err := master.Running(master.PathsFor(cfg))
+	pid, err := master.Running(cfg.Paths())
 	if errors.Is(err, master.ErrNotRunning) {
 		return 0, notRunning{}
 	}
@@ -221,7 +212,7 @@ func cmdStop(e *env, args []string) error {
 	// The master gives each runner stop_timeout before killing it.
 	timeout := cfg.Master.StopTimeout.D() + 5*time.Second
 	stopped := waitUntil(timeout, func() bool {
-		_, err := master.Running(master.PathsFor(cfg))
+		_, err := master.Running(cfg.Paths())
 		return errors.Is(err, master.ErrNotRunning)
 	})
 	if !stopped {
@@ -239,7 +230,7 @@ func cmdRestart(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	paths := master.PathsFor(cfg)
+	paths := cfg.Paths()
 	before, err := master.ReadState(paths)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -299,7 +290,7 @@ func cmdStatus(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	paths := master.PathsFor(cfg)
+	paths := cfg.Paths()
 	pid, err := master.Running(paths)
 	if errors.Is(err, master.ErrNotRunning) {
 		if *asJSON {

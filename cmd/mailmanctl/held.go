@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,16 +14,6 @@ import (
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
-
-func init() {
-	register(
-		command{"held list", "[LIST] [--json]", "show the posts held for a moderator", cmdHeldList},
-		command{"held show", "ID", "show a held post whole", cmdHeldShow},
-		command{"held accept", "ID", "post a held message to its list", cmdHeldAccept},
-		command{"held reject", "ID [--reason TEXT]", "bounce a held message to its sender", cmdHeldReject},
-		command{"held discard", "ID", "drop a held message", cmdHeldDiscard},
-	)
-}
 
 // heldJSON is a held post as `held list --json` prints it.
 type heldJSON struct {
@@ -136,7 +125,7 @@ func moderate(e *env, name string, args []string, extra func(fs *flag.FlagSet), 
 		return err
 	}
 	defer st.Close()
-	root := filepath.Join(cfg.VarDir(), "queue")
+	root := cfg.Paths().Queues
 	pipeline, err := switchboard.Open(root, "pipeline")
 	if err != nil {
 		return err

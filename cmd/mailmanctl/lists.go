@@ -16,19 +16,6 @@ import (
 	"github.com/mailman-go/mailman/store"
 )
 
-func init() {
-	register(
-		command{"lists create", "ADDR [--owner ADDR]... [--display-name NAME]", "create a mailing list", cmdListsCreate},
-		command{"lists remove", "ADDR", "remove a mailing list with its members and held messages", cmdListsRemove},
-		command{"lists list", "[--json]", "show every mailing list", cmdListsList},
-		command{"lists show", "ADDR [--json]", "show a list's settings", cmdListsShow},
-		command{"lists set", "ADDR KEY VALUE", "change one setting of a list", cmdListsSet},
-		command{"members add", "LIST ADDR... [--role ROLE] [--file FILE|-]", "subscribe addresses (one per line in FILE)", cmdMembersAdd},
-		command{"members remove", "LIST ADDR... [--role ROLE]", "unsubscribe addresses", cmdMembersRemove},
-		command{"members list", "LIST [--role ROLE] [--json]", "show a list's members", cmdMembersList},
-	)
-}
-
 // openStore opens the store of the configuration at cfgPath.
 func openStore(cfgPath string) (*store.Store, error) {
 	cfg, err := config.FromEnvironment(cfgPath)

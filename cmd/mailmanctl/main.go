@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/mailman-go/mailman/internal/version"
 )
 
 // Exit statuses. The master reads a runner's status to decide whether to
@@ -29,10 +32,48 @@ type command struct {
 	run     func(env *env, args []string) error
 }
 
-// commands is every verb; main dispatches on the longest matching name.
-var commands []command
+// commands is every verb, in one table; main dispatches on the longest
+// matching name, and help lists them sorted.
+var commands = []command{
+	{"start", "[-f] [NAME[:SLICE:COUNT]...]", "start the master and its runners (all with start = true when none is named)", cmdStart},
+	{"stop", "", "stop the master and every runner, and wait until they have exited", cmdStop},
+	{"restart", "", "restart every runner (no failure is counted)", cmdRestart},
+	{"reopen", "", "reopen the log file (after logrotate)", cmdReopen},
+	{"status", "[--json]", "show the master and each runner: pid, state, restarts, uptime", cmdStatus},
+	{"runner", "NAME[:SLICE:COUNT]", "run one runner (or one slice of it) in the foreground", cmdRunner},
+	{"queues", "[--json]", "count the entries in every queue, bad and shunt included", cmdQueues},
+	{"qfile", "[--json] FILE", "show the metadata and the message of one queue entry", cmdQfile},
+	{"inject", "[--queue NAME] [--list ADDR] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
+	{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
+	{"lists create", "ADDR [--owner ADDR]... [--display-name NAME]", "create a mailing list", cmdListsCreate},
+	{"lists remove", "ADDR", "remove a mailing list with its members and held messages", cmdListsRemove},
+	{"lists list", "[--json]", "show every mailing list", cmdListsList},
+	{"lists show", "ADDR [--json]", "show a list's settings", cmdListsShow},
+	{"lists set", "ADDR KEY VALUE", "change one setting of a list", cmdListsSet},
+	{"members add", "LIST ADDR... [--role ROLE] [--file FILE|-]", "subscribe addresses (one per line in FILE)", cmdMembersAdd},
+	{"members remove", "LIST ADDR... [--role ROLE]", "unsubscribe addresses", cmdMembersRemove},
+	{"members list", "LIST [--role ROLE] [--json]", "show a list's members", cmdMembersList},
+	{"members set", "LIST ADDR KEY VALUE [--role ROLE]", "change one setting of a member (moderation_action, delivery_enabled, receive_own_postings, receive_list_copy)", cmdMembersSet},
+	{"held list", "[LIST] [--json]", "show the posts held for a moderator", cmdHeldList},
+	{"held show", "ID", "show a held post whole", cmdHeldShow},
+	{"held accept", "ID", "post a held message to its list", cmdHeldAccept},
+	{"held reject", "ID [--reason TEXT]", "bounce a held message to its sender", cmdHeldReject},
+	{"held discard", "ID", "drop a held message", cmdHeldDiscard},
+	{"bans list", "[LIST] [--json]", "show the addresses banned from a list (no LIST: from every list)", cmdBansList},
+	{"bans add", "LIST|--site PATTERN", "ban an address or a ^regex from a list, or from every list", cmdBansAdd},
+	{"bans remove", "LIST|--site PATTERN", "lift a ban", cmdBansRemove},
+	{"version", "", "show the version of this build", cmdVersion},
+	{"aliases", "[--directory DIR]", "write the Postfix maps of every list (transport_maps, relay_domains) and run postmap on them", cmdAliases},
+}
 
-func register(c ...command) { commands = append(commands, c...) }
+func cmdVersion(e *env, args []string) error {
+	fs, _ := e.flags("version")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "mailmanctl %s (%s)\n", version.String(), runtime.Version())
+	return nil
+}
 
 // env is what a command runs with: where it writes and how it finds its
 // configuration.

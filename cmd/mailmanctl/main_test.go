@@ -157,6 +157,15 @@ func TestCommandErrors(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	c := newCtl(t)
+	c.check("", []string{"version"}, exitOK, "mailmanctl ")
+	c.check("", []string{"version", "extra"}, exitUsage, `unexpected argument "extra"`)
+	if _, out, _ := c.run("", "help"); !strings.Contains(out, "version") {
+		t.Errorf("help does not list version:\n%s", out)
+	}
+}
+
 func TestUnshuntCommand(t *testing.T) {
 	c := newCtl(t)
 	root := filepath.Join(c.dir, "var", "queue")

@@ -7,10 +7,6 @@ import (
 	"github.com/mailman-go/mailman/store"
 )
 
-func init() {
-	register(command{"members set", "LIST ADDR KEY VALUE [--role ROLE]", "change one setting of a member (moderation_action, delivery_enabled, receive_own_postings, receive_list_copy)", cmdMembersSet})
-}
-
 func cmdMembersSet(e *env, args []string) error {
 	fs, cfgPath := e.flags("members set")
 	role := roleFlag(fs)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -21,15 +20,6 @@ import (
 	"github.com/mailman-go/mailman/switchboard"
 )
 
-func init() {
-	register(
-		command{"queues", "[--json]", "count the entries in every queue, bad and shunt included", cmdQueues},
-		command{"qfile", "[--json] FILE", "show the metadata and the message of one queue entry", cmdQfile},
-		command{"inject", "[--queue NAME] [--list ADDR] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
-		command{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
-	)
-}
-
 // queueRoot returns the folder holding the queues of the configuration at
 // cfgPath, and fails when it does not exist rather than creating queues for a
 // configuration nothing uses.
@@ -38,7 +28,7 @@ func queueRoot(cfgPath string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	root := filepath.Join(cfg.VarDir(), "queue")
+	root := cfg.Paths().Queues
 	if _, err := os.Stat(root); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("no queues in %s: nothing has run with this configuration yet (var_dir = %s)", root, cfg.VarDir())
@@ -195,7 +185,7 @@ func cmdInject(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, err := openQueue(filepath.Join(cfg.VarDir(), "queue"), *queue)
+	q, err := openQueue(cfg.Paths().Queues, *queue)
 	if err != nil {
 		return err
 	}

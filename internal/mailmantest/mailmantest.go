@@ -203,11 +203,14 @@ func (s *Site) WaitFor(what string, timeout time.Duration, cond func() bool) {
 	}
 }
 
+// Paths is the layout of the site's var_dir.
+func (s *Site) Paths() config.Paths { return config.PathsIn(filepath.Join(s.Dir, "var")) }
+
 // LogPath is the site's log file.
-func (s *Site) LogPath() string { return filepath.Join(s.Dir, "var", "logs", "mailman.log") }
+func (s *Site) LogPath() string { return s.Paths().Log }
 
 // QueueRoot is the folder holding the site's queues.
-func (s *Site) QueueRoot() string { return filepath.Join(s.Dir, "var", "queue") }
+func (s *Site) QueueRoot() string { return s.Paths().Queues }
 
 // Queue opens one of the site's queues.
 func (s *Site) Queue(name string) *switchboard.Switchboard {
@@ -220,9 +223,10 @@ func (s *Site) Queue(name string) *switchboard.Switchboard {
 	return q
 }
 
-// Drain runs the named runner in this process until its queue has no ready
-// entry left, and returns how many entries it processed: for tests that
-// need a runner's effect without processes.
+// Drain runs the named queue runner in this process, built as the runner
+// process builds it, until its queue has no ready entry left, and returns
+// how many entries it processed: for tests that need a runner's effect
+// without processes.
 func (s *Site) Drain(name string) int {
 	s.tb.Helper()
 	cfg, err := config.Load(s.Config)
@@ -233,14 +237,15 @@ func (s *Site) Drain(name string) int {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	h, cleanup, err := registry.Handler(context.Background(), name, cfg, log)
+	site := runners.NewSite(context.Background(), cfg, name, switchboard.Whole, log)
+	defer site.Close()
+	r, err := registry.Builders.Build(site)
 	if err != nil {
 		s.tb.Fatal(err)
 	}
-	defer cleanup()
-	l := &runners.Loop{
-		Queue: s.Queue(name), Shunt: s.Queue("shunt"), Slice: switchboard.Whole, Handler: h,
-		SleepTime: time.Second, Logger: log,
+	l, ok := r.(*runners.Loop)
+	if !ok {
+		s.tb.Fatalf("runner %s serves no queue", name)
 	}
 	if err := l.Recover(); err != nil {
 		s.tb.Fatal(err)

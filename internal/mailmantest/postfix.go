@@ -70,7 +70,7 @@ func (s *Site) StartPostfix(users ...string) *Postfix {
 	}
 	// Postfix's daemons run as postfix and deliver as nobody: they must
 	// reach the maps and the mailboxes under the site's private folder.
-	for _, d := range []string{s.Dir, filepath.Join(s.Dir, "var"), filepath.Join(s.Dir, "var", "data")} {
+	for _, d := range []string{s.Dir, s.Paths().VarDir, s.Paths().Data} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			s.tb.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func (s *Site) StartPostfix(users ...string) *Postfix {
 	}
 	run(s.tb, "chown", "nobody:nogroup", mail)
 	run(s.tb, "chown", "postfix:postfix", data)
-	varData := filepath.Join(s.Dir, "var", "data")
+	varData := s.Paths().Data
 	mainCF := fmt.Sprintf(`# A private instance for one test: loopback only, nothing delivered outside.
 compatibility_level = 3.6
 queue_directory = %[1]s/queue

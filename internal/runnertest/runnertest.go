@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -48,7 +49,7 @@ func New(tb testing.TB, people map[store.Role][]string) *Site {
 			tb.Fatal(err)
 		}
 	}
-	return &Site{Store: st, List: a, Root: filepath.Join(dir, "queue"), tb: tb}
+	return &Site{Store: st, List: a, Root: config.PathsIn(dir).Queues, tb: tb}
 }
 
 // Queue opens the named queue, closed when the test ends.

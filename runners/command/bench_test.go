@@ -14,7 +14,7 @@ import (
 // write fsync'd.
 func BenchmarkJoinConfirm(b *testing.B) {
 	f := newFixture(b)
-	f.h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	i := 0
 	for b.Loop() {
 		i++

@@ -9,7 +9,7 @@
 // a function given the session and its words. A command says whether the
 // next line is read. The package knows the store and the switchboard; what
 // it sends goes through the virgin queue, and an approved held post goes to
-// the pipeline queue through incoming's Moderator.
+// the pipeline queue through package moderation.
 package command
 
 import (
@@ -26,7 +26,6 @@ import (
 	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/runners"
-	"github.com/mailman-go/mailman/runners/incoming"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -45,30 +44,50 @@ type Handler struct {
 	Virgin    *switchboard.Switchboard
 	Moderator *moderation.Moderator
 	Settings  Settings
-	Log       *slog.Logger
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
 
-// pauseOnStore is how long the runner waits before trying again when the
-// store cannot be reached: the message is not at fault, so it stays queued.
-const pauseOnStore = 5 * time.Second
+// New is the runner's handler for a site.
+func New(s *runners.Site) (runners.Handler, error) {
+	st, err := s.Store()
+	if err != nil {
+		return nil, err
+	}
+	virgin, err := s.Queue("virgin")
+	if err != nil {
+		return nil, err
+	}
+	pipeline, err := s.Queue("pipeline")
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{
+		Store: st, Virgin: virgin,
+		Moderator: &moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin},
+		Settings: Settings{
+			PendingRequestLife:   s.Config.Mailman.PendingRequestLife.D(),
+			ModeratorRequestLife: s.Config.Mailman.ModeratorRequestLife.D(),
+		},
+	}, nil
+}
 
-// Dispose runs the commands of one message.
-func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+// Dispose runs the commands of one message. A store that cannot be reached
+// is a temporary failure (the loop decides): the message stays queued.
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
 	listID := e.Msgdata.String(msgdata.ListID)
 	list, err := h.Store.ListByID(ctx, listID)
 	switch {
 	case errors.Is(err, store.ErrNoSuchList):
-		return runners.Done, fmt.Errorf("list %s: %w", listID, incoming.ErrListGone)
+		return runners.Done, fmt.Errorf("list %s: %w", listID, runners.ErrListGone)
 	case err != nil:
-		return runners.Done, runners.Temporary(err, pauseOnStore)
+		return runners.Done, fmt.Errorf("list %s: %w", listID, err)
 	}
 	msg, err := message.Parse(e.Message)
 	if err != nil {
 		return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
 	}
-	log := h.Log.With("entry", e.Name, "message_id", msg.Get("Message-ID"), "list", listID)
+	log = log.With("list", listID)
 	if why := automatic(msg); why != "" {
 		log.Info("command message discarded: it was sent automatically", "why", why)
 		return runners.Done, nil
@@ -77,11 +96,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 	if addrs := senders(msg); len(addrs) > 0 {
 		s.sender = addrs[0]
 	}
-	err = s.run()
-	if errors.Is(err, store.ErrUnavailable) {
-		return runners.Done, runners.Temporary(err, pauseOnStore)
-	}
-	return runners.Done, err
+	return runners.Done, s.run()
 }
 
 // evictEvery is how often expired requests are removed, as Mailman's
@@ -94,13 +109,13 @@ func (h *Handler) Every() time.Duration { return evictEvery }
 // Tick removes the pending requests whose time ran out, so that no token
 // outlives its pending_request_life (or moderator_request_life) even if
 // no one ever tries it.
-func (h *Handler) Tick(ctx context.Context) error {
+func (h *Handler) Tick(ctx context.Context, log *slog.Logger) error {
 	n, err := h.Store.EvictExpired(ctx, h.now())
 	if err != nil {
 		return fmt.Errorf("evict expired requests: %w", err)
 	}
 	if n > 0 {
-		h.Log.Info("expired requests removed", "count", n)
+		log.Info("expired requests removed", "count", n)
 	}
 	return nil
 }
@@ -230,7 +245,7 @@ func (s *session) run() error {
 		return nil
 	}
 	fields := notice.Fields(s.list, notice.Address(s.list, mta.Bounces), s.sender, "The results of your email commands", s.now)
-	s.log.Info("command results sent", "to", s.sender)
+	s.log.Info("command results sent", "rcpt", s.sender)
 	return s.send(message.NewText(fields, s.out.String()), s.sender)
 }
 
@@ -330,6 +345,6 @@ func (s *session) autorespond() error {
 	if strings.TrimSpace(text) == "" {
 		text = fmt.Sprintf("Your message to %s has been received.\n", notice.Address(s.list, mta.Request))
 	}
-	s.log.Info("request message answered automatically", "to", s.sender)
+	s.log.Info("request message answered automatically", "rcpt", s.sender)
 	return s.send(message.NewText(fields, text), s.sender)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
-	"github.com/mailman-go/mailman/runners/incoming"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -30,17 +29,18 @@ type fixture struct {
 	list     store.ListAddress
 	virgin   *switchboard.Switchboard
 	pipeline *switchboard.Switchboard
+	log      *slog.Logger
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	site := runnertest.New(t, map[store.Role][]string{store.Owner: {"owen@example.com"}, store.Moderator: {"mona@example.com"}})
-	f := &fixture{site: site, st: site.Store, list: site.List, virgin: site.Queue("virgin"), pipeline: site.Queue("pipeline")}
+	f := &fixture{site: site, st: site.Store, list: site.List, virgin: site.Queue("virgin"), pipeline: site.Queue("pipeline"),
+		log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	f.h = &Handler{
 		Store: f.st, Virgin: f.virgin,
 		Moderator: &moderation.Moderator{Store: f.st, Pipeline: f.pipeline, Virgin: f.virgin},
 		Settings:  Settings{PendingRequestLife: 72 * time.Hour, ModeratorRequestLife: 180 * 24 * time.Hour},
-		Log:       slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
 	return f
 }
@@ -89,7 +89,7 @@ func (f *fixture) dispose(t testing.TB, raw, sub string) {
 	if sub == "request" {
 		md.Set(msgdata.ToRequest, true)
 	}
-	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "test", Message: []byte(raw), Msgdata: md}); err != nil {
+	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "test", Message: []byte(raw), Msgdata: md}, f.log); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -492,7 +492,7 @@ func TestJoinRefused(t *testing.T) {
 // say so.
 func TestJoinNoAddressResult(t *testing.T) {
 	f := newFixture(t)
-	s := &session{h: f.h, ctx: context.Background(), md: switchboard.Msgdata{}, respond: true, seen: map[string]bool{}, log: f.h.Log}
+	s := &session{h: f.h, ctx: context.Background(), md: switchboard.Msgdata{}, respond: true, seen: map[string]bool{}, log: f.log}
 	var err error
 	if s.msg, err = message.Parse([]byte("Subject: join\r\n\r\n")); err != nil {
 		t.Fatal(err)
@@ -898,11 +898,11 @@ func TestShunted(t *testing.T) {
 	f := newFixture(t)
 	md := switchboard.Msgdata{}
 	md.Set(msgdata.ListID, "gone.example.com")
-	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "x", Message: []byte(letter("Subject: help\r\n", "")), Msgdata: md}); !errors.Is(err, incoming.ErrListGone) {
+	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "x", Message: []byte(letter("Subject: help\r\n", "")), Msgdata: md}, f.log); !errors.Is(err, runners.ErrListGone) {
 		t.Errorf("list gone: %v", err)
 	}
 	md.Set(msgdata.ListID, "test.example.com")
-	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "x", Message: []byte("no header here\r\n"), Msgdata: md}); err == nil {
+	if _, err := f.h.Dispose(context.Background(), &switchboard.Entry{Name: "x", Message: []byte("no header here\r\n"), Msgdata: md}, f.log); err == nil {
 		t.Error("a message that is not one: no error")
 	}
 }
@@ -921,7 +921,7 @@ func TestTickEvictsExpired(t *testing.T) {
 	}
 	f.h.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	var _ runners.Periodic = f.h
-	if err := f.h.Tick(ctx); err != nil {
+	if err := f.h.Tick(ctx, f.log); err != nil {
 		t.Fatal(err)
 	}
 	f.h.Now = nil

@@ -44,14 +44,14 @@ func runConfirm(s *session, _ string, args []string) (bool, error) {
 		s.respond = true
 		return false, nil
 	}
-	s.log.Info("confirming", "type", p.Type, "token", token)
+	s.log.Info("confirming", "type", p.Type)
 	switch p.Type {
 	case store.PendingHeld:
 		return false, s.confirmHeld(token)
 	case pendingSubscription, pendingUnsubscription:
 		r, err := decodeRequest(p)
 		if err != nil {
-			s.log.Error("pending request dropped", "err", err)
+			s.log.Error("pending request dropped", "error", err)
 			if err := s.h.Store.DeletePending(s.ctx, token); err != nil {
 				return false, err
 			}
@@ -128,16 +128,16 @@ func (s *session) confirmHeld(token string) error {
 		if _, err := s.h.Moderator.Discard(s.ctx, held.ID); err != nil {
 			return err
 		}
-		s.log.Info("held message discarded by confirmation", "held", held.ID, "held_message_id", held.MessageID)
+		s.log.Info("held message discarded by confirmation", "held_id", held.ID, "held_message_id", held.MessageID)
 		s.printf("Message discarded")
 	case s.list.CheckModeratorPassword(password):
 		if _, err := s.h.Moderator.Accept(s.ctx, held.ID); err != nil {
 			return err
 		}
-		s.log.Info("held message accepted by confirmation", "held", held.ID, "held_message_id", held.MessageID)
+		s.log.Info("held message accepted by confirmation", "held_id", held.ID, "held_message_id", held.MessageID)
 		s.printf("Message accepted")
 	default:
-		s.log.Warn("held message confirmation with a wrong moderator password", "held", held.ID)
+		s.log.Warn("held message confirmation with a wrong moderator password", "held_id", held.ID)
 		s.printf("Invalid Approved: password")
 		s.respond = true
 	}

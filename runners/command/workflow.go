@@ -239,7 +239,7 @@ func (s *session) askConfirmation(typ string, r request) error {
 		// automatic itself.
 		{Name: "Auto-Submitted", Value: "auto-generated"},
 	}
-	s.log.Info("confirmation sent", "type", typ, "address", r.Address, "token", token)
+	s.log.Info("confirmation sent", "type", typ, "address", r.Address)
 	return s.send(message.NewText(fields, b.String()), r.Address)
 }
 
@@ -278,7 +278,7 @@ func (s *session) askModerators(typ string, r request, token string) error {
 	fields := notice.Fields(s.list, confirmAddr, notice.Address(s.list, mta.Owner), subject, s.now)
 	// The moderators' reply goes to the -confirm address; Auto-Submitted
 	// and Precedence stay, as in every notice, which their reply drops.
-	s.log.Info("moderators asked", "type", typ, "address", r.Address, "token", next)
+	s.log.Info("moderators asked", "type", typ, "address", r.Address)
 	return s.send(message.NewText(fields, b.String()), to...)
 }
 

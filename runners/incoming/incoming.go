@@ -43,27 +43,41 @@ type Handler struct {
 	Pipeline *switchboard.Switchboard
 	Virgin   *switchboard.Switchboard
 	Settings Settings
-	Log      *slog.Logger
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
 
-// ErrListGone is the reason an entry whose list no longer exists is shunted.
-var ErrListGone = errors.New("the list no longer exists")
+// New is the runner's handler for a site.
+func New(s *runners.Site) (runners.Handler, error) {
+	st, err := s.Store()
+	if err != nil {
+		return nil, err
+	}
+	pipeline, err := s.Queue("pipeline")
+	if err != nil {
+		return nil, err
+	}
+	virgin, err := s.Queue("virgin")
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{Store: st, Pipeline: pipeline, Virgin: virgin, Settings: Settings{
+		ModeratorRequestLife:   s.Config.Mailman.ModeratorRequestLife.D(),
+		MaxAutoresponsesPerDay: s.Config.MTA.MaxAutoresponsesPerDay,
+	}}, nil
+}
 
-// pauseOnStore is how long the runner waits before trying again when the
-// store cannot be reached: the message is not at fault, so it stays queued.
-const pauseOnStore = 5 * time.Second
-
-// Dispose runs the entry through its list's chain.
-func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+// Dispose runs the entry through its list's chain. A store that cannot be
+// reached is a temporary failure (the loop decides): the message is not
+// at fault, so it stays queued.
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
 	listID := e.Msgdata.String(msgdata.ListID)
 	list, err := h.Store.ListByID(ctx, listID)
 	switch {
 	case errors.Is(err, store.ErrNoSuchList):
-		return runners.Done, fmt.Errorf("list %s: %w", listID, ErrListGone)
+		return runners.Done, fmt.Errorf("list %s: %w", listID, runners.ErrListGone)
 	case err != nil:
-		return runners.Done, runners.Temporary(err, pauseOnStore)
+		return runners.Done, fmt.Errorf("list %s: %w", listID, err)
 	}
 	msg, err := message.Parse(e.Message)
 	if err != nil {
@@ -76,6 +90,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 		Senders: senders(msg),
 		store:   h.Store,
 		now:     h.now(),
+		log:     log.With("list", list.ListID),
 	}
 	if _, ok := p.Msgdata[msgdata.EnvSender]; !ok {
 		p.Msgdata.Set(msgdata.EnvSender, "noreply@"+list.Address.Domain)
@@ -84,13 +99,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 	if p.Msgdata.Bool(msgdata.ToOwner) {
 		start = "default-owner-chain"
 	}
-	if err := h.process(ctx, p, start); err != nil {
-		if errors.Is(err, store.ErrUnavailable) {
-			return runners.Done, runners.Temporary(err, pauseOnStore)
-		}
-		return runners.Done, err
-	}
-	return runners.Done, nil
+	return runners.Done, h.process(ctx, p, start)
 }
 
 func (h *Handler) now() time.Time {
@@ -120,6 +129,7 @@ type Post struct {
 
 	store *store.Store
 	now   time.Time
+	log   *slog.Logger // names the entry, its message and its list
 }
 
 // Sender is whom the post is from for the people told about it.

@@ -30,6 +30,7 @@ type fixture struct {
 	list     store.ListAddress
 	pipeline *switchboard.Switchboard
 	virgin   *switchboard.Switchboard
+	log      *slog.Logger
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -37,10 +38,10 @@ func newFixture(t *testing.T) *fixture {
 	site := runnertest.New(t, map[store.Role][]string{
 		store.Owner: {"owen@example.com"}, store.Moderator: {"mona@example.com"}, store.Regular: {"anne@example.com"},
 	})
-	f := &fixture{site: site, st: site.Store, list: site.List, pipeline: site.Queue("pipeline"), virgin: site.Queue("virgin")}
+	f := &fixture{site: site, st: site.Store, list: site.List, pipeline: site.Queue("pipeline"), virgin: site.Queue("virgin"),
+		log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	f.h = &Handler{Store: f.st, Pipeline: f.pipeline, Virgin: f.virgin,
-		Settings: Settings{ModeratorRequestLife: 72 * time.Hour, MaxAutoresponsesPerDay: 10},
-		Log:      slog.New(slog.NewTextHandler(t.Output(), nil))}
+		Settings: Settings{ModeratorRequestLife: 72 * time.Hour, MaxAutoresponsesPerDay: 10}}
 	return f
 }
 
@@ -71,7 +72,7 @@ func entry(raw string, md switchboard.Msgdata) *switchboard.Entry {
 
 func (f *fixture) dispose(t *testing.T, raw string, md switchboard.Msgdata) {
 	t.Helper()
-	if _, err := f.h.Dispose(context.Background(), entry(raw, md)); err != nil {
+	if _, err := f.h.Dispose(context.Background(), entry(raw, md), f.log); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -102,7 +103,7 @@ func (f *fixture) newPost(t *testing.T, raw string, md switchboard.Msgdata) *Pos
 		t.Fatal(err)
 	}
 	e := entry(raw, md)
-	return &Post{List: list, Msg: msg, Msgdata: e.Msgdata, Senders: senders(msg), store: f.st, now: time.Now()}
+	return &Post{List: list, Msg: msg, Msgdata: e.Msgdata, Senders: senders(msg), store: f.st, now: time.Now(), log: f.log}
 }
 
 // TestRules shows each rule of the posting chain hitting and missing.
@@ -515,12 +516,11 @@ func TestVanishedListIsShunted(t *testing.T) {
 	f := newFixture(t)
 	e := entry(post("anne@example.com"), nil)
 	e.Msgdata.Set(msgdata.ListID, "gone.example.com")
-	_, err := f.h.Dispose(context.Background(), e)
-	if !errors.Is(err, ErrListGone) {
-		t.Fatalf("Dispose: %v, want ErrListGone", err)
+	_, err := f.h.Dispose(context.Background(), e, f.log)
+	if !errors.Is(err, runners.ErrListGone) {
+		t.Fatalf("Dispose: %v, want runners.ErrListGone", err)
 	}
-	var temp *runners.TemporaryError
-	if errors.As(err, &temp) {
+	if runners.IsTemporary(err) {
 		t.Error("a vanished list is not a temporary failure")
 	}
 }

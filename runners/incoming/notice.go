@@ -27,7 +27,7 @@ func (h *Handler) tellSender(ctx context.Context, p *Post, held *store.HeldMessa
 			return err
 		}
 		if n > max {
-			h.Log.Info("held-post notice not sent: the sender had their notices for today", "list", p.List.ListID, "sender", held.Sender)
+			p.log.Info("held-post notice not sent: the sender had their notices for today", "sender", held.Sender)
 			return nil
 		}
 		last = n == max

@@ -8,7 +8,6 @@ import (
 
 	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/notice"
-	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 )
 
@@ -17,9 +16,9 @@ func (h *Handler) accept(_ context.Context, p *Post) error {
 	p.addRuleHeaders()
 	name, err := h.Pipeline.Enqueue(p.Msg.Bytes(), p.Msgdata)
 	if err != nil {
-		return runners.Temporary(err, pauseOnStore)
+		return err
 	}
-	h.Log.Info("ACCEPT", "list", p.List.ListID, "message_id", p.Msg.Get("Message-ID"), "entry", name)
+	p.log.Info("ACCEPT", "new_entry", name)
 	return nil
 }
 
@@ -28,15 +27,15 @@ func (h *Handler) accept(_ context.Context, p *Post) error {
 func (h *Handler) owner(_ context.Context, p *Post) error {
 	name, err := h.Pipeline.Enqueue(p.Msg.Bytes(), p.Msgdata)
 	if err != nil {
-		return runners.Temporary(err, pauseOnStore)
+		return err
 	}
-	h.Log.Info("OWNER", "list", p.List.ListID, "message_id", p.Msg.Get("Message-ID"), "entry", name)
+	p.log.Info("OWNER", "new_entry", name)
 	return nil
 }
 
 // discard drops the post; only the log keeps a trace.
 func (h *Handler) discard(_ context.Context, p *Post) error {
-	h.Log.Info("DISCARD", "list", p.List.ListID, "message_id", p.Msg.Get("Message-ID"),
+	p.log.Info("DISCARD",
 		"sender", p.Sender(), "hits", strings.Join(p.Hits, "; "), "reasons", strings.Join(p.Reasons, "; "))
 	return nil
 }
@@ -80,14 +79,14 @@ func (h *Handler) hold(ctx context.Context, p *Post) error {
 		return err
 	}
 	held.ID = id
-	h.Log.Info("HOLD", "list", p.List.ListID, "message_id", held.MessageID, "sender", held.Sender,
+	p.log.Info("HOLD", "sender", held.Sender,
 		"held_id", id, "reasons", strings.Join(p.Reasons, "; "))
 	if err := h.tellSender(ctx, p, held); err != nil {
-		h.Log.Error("cannot send the held-post notice to the sender", "list", p.List.ListID, "held_id", id, "error", err)
+		p.log.Error("cannot send the held-post notice to the sender", "held_id", id, "error", err)
 	}
 	if p.List.AdminImmedNotify {
 		if err := h.tellModerators(ctx, p.List, held, token); err != nil {
-			h.Log.Error("cannot send the held-post notice to the moderators", "list", p.List.ListID, "held_id", id, "error", err)
+			p.log.Error("cannot send the held-post notice to the moderators", "held_id", id, "error", err)
 		}
 	}
 	return nil
@@ -97,7 +96,7 @@ func (h *Handler) hold(ctx context.Context, p *Post) error {
 // not be answered (an automatic reply, a bounce).
 func (h *Handler) reject(_ context.Context, p *Post) error {
 	p.addRuleHeaders()
-	h.Log.Info("REJECT", "list", p.List.ListID, "message_id", p.Msg.Get("Message-ID"),
+	p.log.Info("REJECT",
 		"sender", p.Sender(), "reasons", strings.Join(p.Reasons, "; "))
 	if !notice.MayAnswer(p.Msg) || p.Sender() == "" {
 		return nil

@@ -41,7 +41,7 @@ func startFailingServer(t *testing.T, tweak func(*config.Config), failing string
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
-	cfg.Paths.VarDir = dir
+	cfg.PathSettings.VarDir = dir
 	cfg.MTA.MaxMessageSize = 64 << 10
 	if tweak != nil {
 		tweak(cfg)

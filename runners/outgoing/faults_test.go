@@ -260,7 +260,7 @@ func disposeWithin(t *testing.T, f *fixture, e *switchboard.Entry, limit time.Du
 	}
 	ch := make(chan result, 1)
 	go func() {
-		out, err := f.h.Dispose(context.Background(), e)
+		out, err := f.h.Dispose(context.Background(), e, runners.EntryLog(f.log, e))
 		ch <- result{out, err}
 	}()
 	select {

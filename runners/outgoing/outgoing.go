@@ -57,7 +57,6 @@ type Handler struct {
 	Store    *store.Store
 	Retry    *switchboard.Switchboard
 	Settings Settings
-	Log      *slog.Logger
 	Now      func() time.Time // nil means time.Now
 
 	// rootCAs, when set, replaces the system's trusted roots for the
@@ -69,24 +68,42 @@ type Handler struct {
 	down   bool         // the last connection attempt failed: the next success is logged
 }
 
-var _ runners.Handler = (*Handler)(nil)
+// New is the runner's handler for a site; it keeps a connection to the
+// mail server open across messages, closed with the site.
+func New(s *runners.Site) (runners.Handler, error) {
+	st, err := s.Store()
+	if err != nil {
+		return nil, err
+	}
+	retry, err := s.Queue("retry")
+	if err != nil {
+		return nil, err
+	}
+	m := s.Config.MTA
+	h := &Handler{Store: st, Retry: retry, Settings: Settings{
+		Host: m.SMTPHost, Port: m.SMTPPort, User: m.SMTPUser, Pass: m.SMTPPass, SecureMode: m.SMTPSecureMode, Timeout: m.SMTPTimeout.D(),
+		MaxRecipients: m.MaxRecipients, VERPInterval: m.VERPDeliveryInterval,
+		RetryPeriod: m.DeliveryRetryPeriod.D(), RetryDelay: m.DeliveryRetryDelay.D(),
+	}}
+	s.OnClose(h.Close)
+	return h, nil
+}
 
 const (
-	// pauseOnFailure is how long the loop waits when the store or the retry
-	// queue fails: the message is not at fault, so it stays where it is.
-	pauseOnFailure     = 5 * time.Second
 	defaultRetryDelay  = time.Minute
 	maxRetryDelay      = time.Hour
 	defaultRetryPeriod = 5 * 24 * time.Hour
 )
 
-// Dispose delivers e to its recipients.
-func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+// Dispose delivers e to its recipients. A store or a retry queue that
+// fails is a temporary failure (the loop decides): the message is not at
+// fault, so it stays where it is.
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
 	start := time.Now()
 	md := e.Msgdata
 	msgID := e.MessageID()
 	listID := md.String(msgdata.ListID)
-	log := h.Log.With("message_id", msgID, "list", listID)
+	log = log.With("list", listID)
 
 	var rcpts []string
 	if _, err := md.Get(msgdata.Recipients, &rcpts); err != nil {
@@ -106,9 +123,9 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 		l, err := h.Store.ListByID(ctx, listID)
 		switch {
 		case errors.Is(err, store.ErrNoSuchList):
-			return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
+			return runners.Done, fmt.Errorf("list %s: %w", listID, runners.ErrListGone)
 		case err != nil:
-			return runners.Done, runners.Temporary(fmt.Errorf("look up list %s: %w", listID, err), pauseOnFailure)
+			return runners.Done, fmt.Errorf("look up list %s: %w", listID, err)
 		}
 		list = l
 	}
@@ -152,7 +169,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 		if err != nil {
 			// Nothing is lost: the entry stays in outgoing and is tried again
 			// in full, a duplicate copy for those already served at worst.
-			return runners.Done, runners.Temporary(fmt.Errorf("park %s in %s: %w", e.Name, h.Retry.Name(), err), pauseOnFailure)
+			return runners.Done, fmt.Errorf("park %s in %s: %w", e.Name, h.Retry.Name(), err)
 		}
 		if ok {
 			deferred = len(temporary)
@@ -162,14 +179,14 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 		if !r.permanent() {
 			continue
 		}
-		log.Warn("recipient refused for good", "recipient", r.rcpt, "reply", r.reason())
+		log.Warn("recipient refused for good", "rcpt", r.rcpt, "reply", r.reason())
 		if list == nil {
 			continue
 		}
 		// A lost bounce event only delays a member's removal, while giving
 		// up here would deliver the message again: log and go on.
 		if err := h.Store.RecordBounce(ctx, list.ListID, r.rcpt, msgID, r.reason()); err != nil {
-			log.Error("cannot record bounce", "recipient", r.rcpt, "error", err)
+			log.Error("cannot record bounce", "rcpt", r.rcpt, "error", err)
 		}
 	}
 	log.Info("delivery done", "delivered", delivered, "refused", permanent, "deferred", deferred,

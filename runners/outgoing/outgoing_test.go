@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -42,6 +41,7 @@ type fixture struct {
 	sink  *sink
 	now   time.Time
 	logs  *bytes.Buffer
+	log   *slog.Logger // what the loop hands Dispose; writes to logs too
 }
 
 func newFixture(t *testing.T, o sinkOptions) *fixture {
@@ -68,9 +68,9 @@ func newFixture(t *testing.T, o sinkOptions) *fixture {
 			RetryPeriod:   5 * 24 * time.Hour,
 			Hostname:      "lists.example.com",
 		},
-		Log: slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), f.logs), nil)),
 		Now: func() time.Time { return f.now },
 	}
+	f.log = slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), f.logs), nil))
 	t.Cleanup(func() { f.h.Close() })
 	return f
 }
@@ -87,7 +87,7 @@ func entry(raw string, md map[string]any) *switchboard.Entry {
 
 func (f *fixture) dispose(t *testing.T, e *switchboard.Entry) {
 	t.Helper()
-	out, err := f.h.Dispose(context.Background(), e)
+	out, err := f.h.Dispose(context.Background(), e, runners.EntryLog(f.log, e))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -677,12 +677,11 @@ func TestDisposeErrors(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(f)
 			}
-			_, err := f.h.Dispose(context.Background(), entry(post, tt.md))
-			var tmp *runners.TemporaryError
+			_, err := f.h.Dispose(context.Background(), entry(post, tt.md), f.log)
 			switch {
 			case err == nil:
 				t.Fatal("no error")
-			case errors.As(err, &tmp) != tt.temporary:
+			case runners.IsTemporary(err) != tt.temporary:
 				t.Errorf("error %v: temporary %v, want %v", err, !tt.temporary, tt.temporary)
 			}
 		})

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -50,11 +48,11 @@ func FuzzPipeline(f *testing.F) {
 		store.Regular: {"anne@example.com", "Bart <BART@example.com>", "cris@example.com"},
 	})
 	out := site.Queue("outgoing")
-	h := &Handler{Store: site.Store, Outgoing: out, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := &Handler{Store: site.Store, Outgoing: out}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		md := switchboard.Msgdata{}
 		md.Set(msgdata.ListID, "test.example.com")
-		_, err := h.Dispose(context.Background(), &switchboard.Entry{Name: "fuzz", Message: raw, Msgdata: md})
+		_, err := h.Dispose(context.Background(), &switchboard.Entry{Name: "fuzz", Message: raw, Msgdata: md}, discardLog)
 		queued := runnertest.Take(t, out)
 		in, parseErr := message.Parse(raw)
 		if parseErr != nil {

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailman-go/mailman/internal/version"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/mta"
-	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 )
 
@@ -113,7 +113,7 @@ func cleanse(_ context.Context, p *post) error {
 // X-BeenThere (which the loop rule reads) and Reply-To munging.
 func cookHeaders(_ context.Context, p *post) error {
 	if !p.msg.Has("X-Mailman-Version") {
-		p.msg.Add("X-Mailman-Version", Version)
+		p.msg.Add("X-Mailman-Version", version.Header())
 	}
 	if !p.msg.Has("Precedence") {
 		p.msg.Add("Precedence", "list")
@@ -221,7 +221,7 @@ func toOutgoing(_ context.Context, p *post) error {
 	}
 	name, err := p.outgoing.Enqueue(p.msg.Bytes(), p.md)
 	if err != nil {
-		return runners.Temporary(err, pauseOnStore)
+		return err
 	}
 	p.entry = name
 	return nil

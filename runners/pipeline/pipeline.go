@@ -22,14 +22,6 @@ import (
 	"github.com/mailman-go/mailman/switchboard"
 )
 
-// Version is what X-Mailman-Version says.
-const Version = "mailman-go 0.1"
-
-// ErrListGone is the reason an entry whose list no longer exists is shunted.
-var ErrListGone = errors.New("the list no longer exists")
-
-const pauseOnStore = 5 * time.Second
-
 // post is one message going through a pipeline.
 type post struct {
 	list     *store.List
@@ -76,12 +68,32 @@ var (
 type Handler struct {
 	Store    *store.Store
 	Outgoing *switchboard.Switchboard
-	Log      *slog.Logger
 	Now      func() time.Time // nil means time.Now
 }
 
+// New is the pipeline runner's handler for a site.
+func New(s *runners.Site) (runners.Handler, error) {
+	st, out, err := storeAndOutgoing(s)
+	return &Handler{Store: st, Outgoing: out}, err
+}
+
+// NewVirgin is the virgin runner's handler for a site.
+func NewVirgin(s *runners.Site) (runners.Handler, error) {
+	st, out, err := storeAndOutgoing(s)
+	return &VirginHandler{Store: st, Outgoing: out}, err
+}
+
+func storeAndOutgoing(s *runners.Site) (*store.Store, *switchboard.Switchboard, error) {
+	st, err := s.Store()
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := s.Queue("outgoing")
+	return st, out, err
+}
+
 // Dispose runs the entry through the owner or the posting pipeline.
-func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
+func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
 	steps := postingPipeline
 	if e.Msgdata.Bool(msgdata.ToOwner) {
 		steps = ownerPipeline
@@ -90,19 +102,18 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Ou
 	if h.Now != nil {
 		now = h.Now()
 	}
-	return run(ctx, h.Store, h.Outgoing, h.Log, e, steps, false, now)
+	return run(ctx, h.Store, h.Outgoing, log, e, steps, false, now)
 }
 
 // VirginHandler is the virgin runner's: messages the system wrote itself.
 type VirginHandler struct {
 	Store    *store.Store
 	Outgoing *switchboard.Switchboard
-	Log      *slog.Logger
 }
 
 // Dispose runs the entry through the virgin pipeline.
-func (h *VirginHandler) Dispose(ctx context.Context, e *switchboard.Entry) (runners.Outcome, error) {
-	return run(ctx, h.Store, h.Outgoing, h.Log, e, virginPipeline, true, time.Now())
+func (h *VirginHandler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
+	return run(ctx, h.Store, h.Outgoing, log, e, virginPipeline, true, time.Now())
 }
 
 func run(ctx context.Context, st *store.Store, out *switchboard.Switchboard, log *slog.Logger, e *switchboard.Entry, steps []handler, virgin bool, now time.Time) (runners.Outcome, error) {
@@ -111,9 +122,9 @@ func run(ctx context.Context, st *store.Store, out *switchboard.Switchboard, log
 		list, err := st.ListByID(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNoSuchList):
-			return runners.Done, fmt.Errorf("list %s: %w", id, ErrListGone)
+			return runners.Done, fmt.Errorf("list %s: %w", id, runners.ErrListGone)
 		case err != nil:
-			return runners.Done, runners.Temporary(err, pauseOnStore)
+			return runners.Done, fmt.Errorf("list %s: %w", id, err)
 		}
 		p.list = list
 	} else if !virgin {
@@ -126,15 +137,11 @@ func run(ctx context.Context, st *store.Store, out *switchboard.Switchboard, log
 	p.msg = msg
 	for _, s := range steps {
 		if err := s.run(ctx, p); err != nil {
-			var temp *runners.TemporaryError
-			if errors.As(err, &temp) || errors.Is(err, store.ErrUnavailable) {
-				return runners.Done, runners.Temporary(err, pauseOnStore)
-			}
 			return runners.Done, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	var rcpts []string
 	p.md.Get(msgdata.Recipients, &rcpts)
-	log.Info("pipeline", "list", p.md.String(msgdata.ListID), "message_id", msg.Get("Message-ID"), "recipients", len(rcpts), "entry", p.entry)
+	log.Info("pipeline", "list", p.md.String(msgdata.ListID), "recipients", len(rcpts), "new_entry", p.entry)
 	return runners.Done, nil
 }

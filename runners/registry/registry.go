@@ -1,162 +1,85 @@
-// Package registry knows every queue runner by name and how to build its
-// handler: adding a runner is one line here. The runner command and the
-// test harness both build runners through it.
+// Package registry knows every runner by name and how to build it: adding
+// a runner is one line in Builders (its package's Builder, or
+// runners.Serve of its handler's constructor) and its entry in
+// config.Runners, with its [runner.NAME] section in etc/mailman.toml. The
+// runner process, the master's start and stop, and the test harness all
+// build runners through it, so none of them names a runner.
 package registry
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
-	"time"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/mailman-go/mailman/config"
-	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/runners/command"
 	"github.com/mailman-go/mailman/runners/incoming"
+	"github.com/mailman-go/mailman/runners/lmtp"
 	"github.com/mailman-go/mailman/runners/outgoing"
 	"github.com/mailman-go/mailman/runners/pipeline"
 	"github.com/mailman-go/mailman/runners/retry"
-	"github.com/mailman-go/mailman/store"
-	"github.com/mailman-go/mailman/switchboard"
 )
 
-// resources opens what handlers need and closes it all at once.
-type resources struct {
-	ctx     context.Context
-	root    string
-	cfg     *config.Config
-	log     *slog.Logger
-	closers []func() error
+// Registry maps runner names to their builders.
+type Registry map[string]runners.Builder
+
+// Builders is every runner this version has.
+var Builders = Registry{
+	"lmtp":     lmtp.Build,
+	"incoming": runners.Serve(incoming.New),
+	"command":  runners.Serve(command.New),
+	"pipeline": runners.Serve(pipeline.New),
+	"virgin":   runners.Serve(pipeline.NewVirgin),
+	"outgoing": runners.Serve(outgoing.New),
+	"retry":    runners.Serve(retry.New),
 }
 
-func (r *resources) queue(name string) (*switchboard.Switchboard, error) {
-	q, err := switchboard.Open(r.root, name)
-	if err == nil {
-		r.closers = append(r.closers, q.Close)
-	}
-	return q, err
+// settlers put right, while no runner runs, what a runner killed at the
+// wrong moment left behind.
+var settlers = []func(cfg *config.Config) error{
+	lmtp.PublishJournal,
 }
 
-func (r *resources) store() (*store.Store, error) {
-	st, err := OpenStore(r.ctx, r.cfg, r.log)
-	if err == nil {
-		r.closers = append(r.closers, st.Close)
-	}
-	return st, err
+// ErrNotBuilt is a runner the configuration knows that this version does
+// not have yet.
+var ErrNotBuilt = errors.New("runner not built yet")
+
+// With returns r and the runner name built by b: for a test that adds a
+// runner of its own.
+func (r Registry) With(name string, b runners.Builder) Registry {
+	out := maps.Clone(r)
+	out[name] = b
+	return out
 }
 
-// OpenStore opens a runner's store: never a new one, and waiting, with a
-// log line each try, for one that is unavailable until ctx ends.
-func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
-	return store.OpenExisting(ctx, cfg.Database.URL, cfg.VarDir(), func(err error, wait time.Duration) {
-		log.Warn("database unavailable; waiting for it", "error", err, "retry_in", wait)
-	})
-}
+// Names are the runners r can build, sorted.
+func (r Registry) Names() []string { return slices.Sorted(maps.Keys(r)) }
 
-// storeAnd opens the store and the named queue, for a handler that needs
-// both.
-func (r *resources) storeAnd(queue string) (*store.Store, *switchboard.Switchboard, error) {
-	st, err := r.store()
-	if err != nil {
-		return nil, nil, err
-	}
-	q, err := r.queue(queue)
-	return st, q, err
-}
-
-func (r *resources) close() {
-	for i := len(r.closers) - 1; i >= 0; i-- {
-		r.closers[i]()
-	}
-}
-
-// builders make the handler of each runner that serves a queue.
-var builders = map[string]func(r *resources, log *slog.Logger) (runners.Handler, error){
-	"retry": func(r *resources, _ *slog.Logger) (runners.Handler, error) {
-		out, err := r.queue("outgoing")
-		if err != nil {
-			return nil, err
-		}
-		return &retry.Handler{Outgoing: out}, nil
-	},
-	"incoming": func(r *resources, log *slog.Logger) (runners.Handler, error) {
-		st, err := r.store()
-		if err != nil {
-			return nil, err
-		}
-		pipeline, err := r.queue("pipeline")
-		if err != nil {
-			return nil, err
-		}
-		virgin, err := r.queue("virgin")
-		if err != nil {
-			return nil, err
-		}
-		return &incoming.Handler{Store: st, Pipeline: pipeline, Virgin: virgin, Log: log, Settings: incoming.Settings{
-			ModeratorRequestLife:   r.cfg.Mailman.ModeratorRequestLife.D(),
-			MaxAutoresponsesPerDay: r.cfg.MTA.MaxAutoresponsesPerDay,
-		}}, nil
-	},
-	"command": func(r *resources, log *slog.Logger) (runners.Handler, error) {
-		st, virgin, err := r.storeAnd("virgin")
-		if err != nil {
-			return nil, err
-		}
-		pipeline, err := r.queue("pipeline")
-		if err != nil {
-			return nil, err
-		}
-		return &command.Handler{
-			Store: st, Virgin: virgin, Log: log,
-			Moderator: &moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin},
-			Settings: command.Settings{
-				PendingRequestLife:   r.cfg.Mailman.PendingRequestLife.D(),
-				ModeratorRequestLife: r.cfg.Mailman.ModeratorRequestLife.D(),
-			},
-		}, nil
-	},
-	"pipeline": func(r *resources, log *slog.Logger) (runners.Handler, error) {
-		st, out, err := r.storeAnd("outgoing")
-		return &pipeline.Handler{Store: st, Outgoing: out, Log: log}, err
-	},
-	"virgin": func(r *resources, log *slog.Logger) (runners.Handler, error) {
-		st, out, err := r.storeAnd("outgoing")
-		return &pipeline.VirginHandler{Store: st, Outgoing: out, Log: log}, err
-	},
-	"outgoing": func(r *resources, log *slog.Logger) (runners.Handler, error) {
-		st, retryQ, err := r.storeAnd("retry")
-		if err != nil {
-			return nil, err
-		}
-		mta := r.cfg.MTA
-		h := &outgoing.Handler{Store: st, Retry: retryQ, Log: log, Settings: outgoing.Settings{
-			Host: mta.SMTPHost, Port: mta.SMTPPort, User: mta.SMTPUser, Pass: mta.SMTPPass, SecureMode: mta.SMTPSecureMode, Timeout: mta.SMTPTimeout.D(),
-			MaxRecipients: mta.MaxRecipients, VERPInterval: mta.VERPDeliveryInterval,
-			RetryPeriod: mta.DeliveryRetryPeriod.D(), RetryDelay: mta.DeliveryRetryDelay.D(),
-		}}
-		r.closers = append(r.closers, h.Close)
-		return h, nil
-	},
-}
-
-// ErrNotBuilt is returned for a runner this version does not have yet.
-var ErrNotBuilt = fmt.Errorf("runner not built yet")
-
-// Handler builds the handler of the named runner for the site of cfg; the
-// cleanup function releases what it holds. It waits for a database that
-// is unavailable until ctx ends.
-func Handler(ctx context.Context, name string, cfg *config.Config, log *slog.Logger) (runners.Handler, func(), error) {
-	b, ok := builders[name]
+// Build builds the runner site.Name for site; what it opens is the
+// site's, which the caller closes when the runner has ended, or now if
+// Build fails.
+func (r Registry) Build(site *runners.Site) (runners.Runner, error) {
+	b, ok := r[site.Name]
 	if !ok {
-		return nil, nil, fmt.Errorf("%s: %w", name, ErrNotBuilt)
+		if slices.Contains(config.RunnerNames, site.Name) {
+			return nil, fmt.Errorf("%s: %w", site.Name, ErrNotBuilt)
+		}
+		return nil, fmt.Errorf("unknown runner %q (runners: %s)", site.Name, strings.Join(r.Names(), ", "))
 	}
-	r := &resources{ctx: ctx, root: filepath.Join(cfg.VarDir(), "queue"), cfg: cfg, log: log}
-	h, err := b(r, log)
-	if err != nil {
-		r.close()
-		return nil, nil, err
+	return b(site)
+}
+
+// Settle puts right what killed runners left behind (the acknowledged
+// entries still in the LMTP runner's journal). The master calls it before
+// its runners start and after they have all stopped, when none holds what
+// it settles.
+func Settle(cfg *config.Config) error {
+	var errs []error
+	for _, settle := range settlers {
+		errs = append(errs, settle(cfg))
 	}
-	return h, r.close, nil
+	return errors.Join(errs...)
 }

@@ -8,7 +8,7 @@ package retry
 
 import (
 	"context"
-	"time"
+	"log/slog"
 
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/switchboard"
@@ -19,15 +19,19 @@ type Handler struct {
 	Outgoing *switchboard.Switchboard
 }
 
-// pauseOnFailure is how long the runner waits after the outgoing queue could
-// not take a message (a full disk) before it tries again.
-const pauseOnFailure = 5 * time.Second
+// New is the runner's handler for a site.
+func New(s *runners.Site) (runners.Handler, error) {
+	out, err := s.Queue("outgoing")
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{Outgoing: out}, nil
+}
 
 // Dispose enqueues e in the outgoing queue. The loop removes it from retry
-// only after that enqueue is durable.
-func (h *Handler) Dispose(_ context.Context, e *switchboard.Entry) (runners.Outcome, error) {
-	if _, err := h.Outgoing.Enqueue(e.Message, e.Msgdata); err != nil {
-		return runners.Done, runners.Temporary(err, pauseOnFailure)
-	}
-	return runners.Done, nil
+// only after that enqueue is durable; one that fails (a full disk) is a
+// temporary failure, and the entry stays here.
+func (h *Handler) Dispose(_ context.Context, e *switchboard.Entry, _ *slog.Logger) (runners.Outcome, error) {
+	_, err := h.Outgoing.Enqueue(e.Message, e.Msgdata)
+	return runners.Done, err
 }
