@@ -11,7 +11,10 @@ BENCHDIR ?= $(CURDIR)/.bench-tmp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mailman-go/mailman/internal/version.release=$(VERSION)
 
-.PHONY: build run test test-postfix check bench microbench fuzz reliability clean help
+# staticcheck, at a fixed version, from the module proxy.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: build run test test-short test-postfix check bench microbench fuzz reliability clean help
 
 build: ## build bin/mailmanctl
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mailmanctl ./cmd/mailmanctl
@@ -19,15 +22,19 @@ build: ## build bin/mailmanctl
 run: build ## run the master and its runners in the foreground on the built-in defaults (var/ here)
 	bin/mailmanctl start -f
 
-test: ## run every test, with the race detector
-	$(GO) test -race -count=1 ./...
+test: ## run every test (the unit tier and the end-to-end, fault, crash and load tests), with the race detector, in random order
+	$(GO) test -race -count=1 -shuffle=on ./...
+
+test-short: ## the unit tier alone, well under a minute: no binary, no PostgreSQL, no end-to-end test
+	$(GO) test -short -count=1 -shuffle=on ./...
 
 test-postfix: ## the end-to-end test with a real Postfix in front (needs Debian's postfix and swaks, and root)
 	$(GO) test -race -count=1 -run 'TestPostfix' -v ./test ./mta
 
-check: ## formatting and vet
+check: ## formatting, vet and staticcheck
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 bench: build ## the benchmark suite: this project beside Mailman 3.3.8 (Debian's mailman3, installed when run as root; MAILMAN=off skips it) and the machine's limits; rewrites the table in docs/benchmarks.md
 	mkdir -p $(BENCHDIR)

@@ -419,13 +419,6 @@ func boolColumn(b bool) int {
 	return 0
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
 func fromNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}

@@ -56,6 +56,9 @@ func build(out string) error {
 
 // Binary is the path of the mailmanctl built by Main.
 func Binary(tb testing.TB) string {
+	if testing.Short() {
+		tb.Skip("end-to-end: the long tier (go test without -short)")
+	}
 	if binary == "" {
 		tb.Fatal("mailmantest.Main was not called from TestMain")
 	}

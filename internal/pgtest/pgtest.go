@@ -10,6 +10,7 @@ package pgtest
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -180,6 +181,11 @@ func (c *Cluster) NewDatabase(tb testing.TB) string {
 // is nil and the tests that need it skip (or fail, under CI, which
 // installs it); any other failure to start it ends the run.
 func Main(m *testing.M, opts Options, cluster **Cluster) int {
+	flag.Parse()
+	if testing.Short() {
+		// PostgreSQL is the long tier: -short runs over SQLite alone.
+		return m.Run()
+	}
 	c, err := Start(opts)
 	switch {
 	case errors.Is(err, ErrNotInstalled):
@@ -194,11 +200,15 @@ func Main(m *testing.M, opts Options, cluster **Cluster) int {
 	return m.Run()
 }
 
-// Need skips tb when there is no cluster, or fails it under CI.
+// Need skips tb when there is no cluster, or fails it under CI unless
+// -short asked for the unit tier.
 func Need(tb testing.TB, c *Cluster) {
 	tb.Helper()
 	if c != nil {
 		return
+	}
+	if testing.Short() {
+		tb.Skip("PostgreSQL is the long tier (go test without -short)")
 	}
 	if os.Getenv("CI") != "" {
 		tb.Fatal("PostgreSQL is not installed: .ci/run installs Debian's postgresql")

@@ -298,7 +298,7 @@ func (m *mailman) Roots() ([]int, error) {
 	if m.lmtp != nil {
 		return []int{m.lmtp.Process.Pid}, nil
 	}
-	return nil, errors.New("Mailman is not running")
+	return nil, errors.New("no Mailman process is running")
 }
 
 // ClearIngest removes the posts piled up in Mailman's in queue.
