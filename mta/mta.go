@@ -2,8 +2,9 @@
 // addresses a list answers at (its posting address and Mailman's
 // sub-addresses), their forms (LIST-SUB@DOMAIN, LIST-SUB+DETAIL@DOMAIN,
 // VERP), and the maps that tell Postfix to hand mail for them to the LMTP
-// runner. It knows list addresses as strings and nothing of the store, the
-// queues or how mail is processed.
+// runner, written from the site's configuration. It knows list addresses
+// as strings and nothing of the store, the queues or how mail is
+// processed.
 package mta
 
 import (

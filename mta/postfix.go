@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/internal/atomicfile"
 )
 
@@ -30,6 +31,28 @@ type Postfix struct {
 	LMTPPort int    // [mta] lmtp_port
 	FileType string // "hash" or "regex" ([mta] transport_file_type)
 	Postmap  string // [mta] postmap_command: run on each hash table written
+}
+
+// PostfixFor is the Postfix maps of the site of cfg, written into dir, or
+// into var_dir/data when dir is "".
+func PostfixFor(cfg *config.Config, dir string) Postfix {
+	if dir == "" {
+		dir = cfg.Paths().Data
+	}
+	return Postfix{Dir: dir, LMTPHost: cfg.MTA.LMTPHost, LMTPPort: cfg.MTA.LMTPPort,
+		FileType: cfg.MTA.TransportFileType, Postmap: cfg.MTA.PostmapCommand}
+}
+
+// ListsChanged keeps the mail server's maps in step after a list was
+// created or removed, lists being every list's posting address now: it
+// writes the Postfix maps when [mta] incoming is "postfix", and does
+// nothing (a zero Written) for "none". The CLI and the REST API call it
+// after every change to the set of lists.
+func ListsChanged(cfg *config.Config, lists []string, now time.Time) (Written, error) {
+	if cfg.MTA.Incoming != "postfix" {
+		return Written{}, nil
+	}
+	return PostfixFor(cfg, "").Write(lists, now)
 }
 
 // Written is what Write did.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailman-go/mailman/config"
 )
 
 var lists = []string{"test@example.com", "Other.List@example.org", "test@example.com"}
@@ -156,5 +158,27 @@ func TestPostfixPostmapMissingOrFailing(t *testing.T) {
 	p.FileType = "btree"
 	if _, err := p.Write(lists, time.Now()); err == nil {
 		t.Error("Write took transport_file_type btree")
+	}
+}
+
+// ListsChanged writes the maps only when [mta] incoming asks for them.
+func TestListsChanged(t *testing.T) {
+	for _, tt := range []struct {
+		incoming string
+		files    int
+	}{{"postfix", 2}, {"none", 0}} {
+		t.Run(tt.incoming, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.PathSettings.VarDir = t.TempDir()
+			cfg.MTA.Incoming, cfg.MTA.TransportFileType = tt.incoming, "regex"
+			w, err := ListsChanged(cfg, lists, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, _ := os.ReadDir(cfg.Paths().Data)
+			if len(w.Files) != tt.files || len(entries) != tt.files {
+				t.Errorf("wrote %v, data holds %d files; want %d", w.Files, len(entries), tt.files)
+			}
+		})
 	}
 }

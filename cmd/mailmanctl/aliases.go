@@ -27,7 +27,11 @@ func cmdAliases(e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	w, err := writeMaps(cfg, st, *dir)
+	addrs, err := postingAddresses(st)
+	if err != nil {
+		return err
+	}
+	w, err := mta.PostfixFor(cfg, *dir).Write(addrs, time.Now())
 	if err != nil {
 		return err
 	}
@@ -43,38 +47,32 @@ func cmdAliases(e *env, args []string) error {
 	return nil
 }
 
-// writeMaps writes the Postfix maps of every list in st into dir (by
-// default var_dir/data).
-func writeMaps(cfg *config.Config, st *store.Store, dir string) (mta.Written, error) {
+// postingAddresses are those of every list in st.
+func postingAddresses(st *store.Store) ([]string, error) {
 	ls, err := st.Lists(context.Background())
 	if err != nil {
-		return mta.Written{}, err
+		return nil, err
 	}
 	addrs := make([]string, len(ls))
 	for i, l := range ls {
 		addrs[i] = l.PostingAddress
 	}
-	if dir == "" {
-		dir = cfg.Paths().Data
-	}
-	p := mta.Postfix{Dir: dir, LMTPHost: cfg.MTA.LMTPHost, LMTPPort: cfg.MTA.LMTPPort,
-		FileType: cfg.MTA.TransportFileType, Postmap: cfg.MTA.PostmapCommand}
-	return p.Write(addrs, time.Now())
+	return addrs, nil
 }
 
 // listsChanged keeps the MTA's maps in step after a list was created or
-// removed (what), when [mta] incoming asks for them. The change itself is
-// made by then, so a failure here says so.
+// removed (what). The change itself is made by then, so a failure here
+// says so.
 func listsChanged(e *env, cfg *config.Config, what string, st *store.Store) error {
-	if cfg.MTA.Incoming != "postfix" {
-		return nil
+	addrs, err := postingAddresses(st)
+	if err == nil {
+		var w mta.Written
+		if w, err = mta.ListsChanged(cfg, addrs, time.Now()); err == nil && w.Warning != "" {
+			fmt.Fprintf(e.stderr, "mailmanctl: %s\n", w.Warning)
+		}
 	}
-	w, err := writeMaps(cfg, st, "")
 	if err != nil {
 		return fmt.Errorf("%s, but the Postfix maps were not written again (run mailmanctl aliases once that is mended): %w", what, err)
-	}
-	if w.Warning != "" {
-		fmt.Fprintf(e.stderr, "mailmanctl: %s\n", w.Warning)
 	}
 	return nil
 }
