@@ -1,8 +1,10 @@
 // Package message owns the raw RFC 5322 message as the list server handles
 // it: header fields kept exactly as written (folding, order, line endings),
 // the body untouched unless asked, parsed views of headers, addresses and
-// the first text/plain part, and the messages the system writes itself
-// (notices). It knows nothing of lists, queues or stores.
+// the first text/plain part, the MIME surgery that adds a footer to a
+// post's text, and the messages the system writes itself (notices). It
+// knows nothing of lists, queues or stores: what a footer says is the
+// caller's.
 package message
 
 import (
@@ -263,7 +265,7 @@ func (m *Message) Mailbox(name string) (address, displayName string, ok bool) {
 
 // separate makes sure the header ends in a blank line before a field is
 // added or a body set. A message may have been cut short of its last line
-// ending (FuzzPipeline and FuzzDecorate found such): without one, a field
+// ending (FuzzPipeline and FuzzAddFooter found such): without one, a field
 // added at the end would run into the last one, and a new body would be
 // read as one more field.
 func (m *Message) separate() {

@@ -1,14 +1,16 @@
 // Package outgoing is the runner of the outgoing queue: it hands each
 // message to the site's mail server over SMTP, for the recipients the
 // pipeline chose. It owns the SMTP conversation (one connection kept open
-// across messages), the list footer, VERP envelope senders, and what becomes
-// of the recipients the server refuses: a bounce event in the store for a
-// permanent refusal, a deferred entry in the retry queue for a temporary one,
-// and the message dropped once it has made no progress for the retry period.
+// across messages), which footer a list's posts get, VERP envelope senders,
+// and what becomes of the recipients the server refuses: a bounce event in
+// the store for a permanent refusal, a deferred entry in the retry queue for
+// a temporary one, and the message dropped once it has made no progress for
+// the retry period.
 //
 // It must not know how recipients are chosen (the pipeline did that), how
-// bounce events are scored later, or how the retry queue moves messages
-// back (the retry runner does that when an entry is due).
+// a footer goes into a MIME body (package message does that), how bounce
+// events are scored later, or how the retry queue moves messages back (the
+// retry runner does that when an entry is due).
 //
 // Metadata it reads (package msgdata): ListID (empty for a site notice),
 // Recipients, EnvSender, NoDecorate, VERP, PostID; and the retry state it
@@ -17,7 +19,6 @@
 package outgoing
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -262,14 +263,6 @@ func useVERP(md switchboard.Msgdata, interval int) bool {
 		return md.Bool(msgdata.VERP)
 	}
 	return interval > 0 && md.Int(msgdata.PostID)%interval == 0
-}
-
-// lineEnding is the line ending raw's header uses.
-func lineEnding(raw []byte) string {
-	if i := bytes.IndexByte(raw, '\n'); i >= 0 && (i == 0 || raw[i-1] != '\r') {
-		return "\n"
-	}
-	return "\r\n"
 }
 
 func (h *Handler) now() time.Time {

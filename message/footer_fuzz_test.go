@@ -1,20 +1,17 @@
-package outgoing
+package message
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"mime"
 	"strings"
 	"testing"
-
-	"github.com/mailman-go/mailman/internal/runnertest"
-	"github.com/mailman-go/mailman/message"
 )
 
-// decorateSeeds are posts of each shape decorate treats, and broken ones.
-var decorateSeeds = []string{
-	post,
+// footerSeeds are posts of each shape AddFooter treats, and broken ones.
+var footerSeeds = []string{
+	"From: zoe@example.org\r\nTo: test@example.com\r\nSubject: Hi\r\n" +
+		"Message-ID: <post@example.org>\r\n\r\nHello, list.\r\n",
 	"From: zoe@example.org\nSubject: LF only\n\nHello,\nlist.",
 	"From: zoe@example.org\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 		base64.StdEncoding.EncodeToString([]byte("Grüße\nno CR\n")) + "\r\n",
@@ -35,33 +32,30 @@ var decorateSeeds = []string{
 	"",
 }
 
-// FuzzDecorate: any message through the footer. It must not panic; a
-// decorated message must still parse, keep its header as it was, have the
-// footer, and keep the original text or body bytes before it (text/plain)
-// or around the added part (multipart/mixed): decoration only appends.
-func FuzzDecorate(f *testing.F) {
-	for _, s := range decorateSeeds {
+// FuzzAddFooter: any message through the footer. It must not panic; a
+// message refused must be left as it was; a decorated message must still
+// parse, keep its header as it was, have the footer, and keep the original
+// text or body bytes before it (text/plain) or around the added part
+// (multipart/mixed): decoration only appends.
+func FuzzAddFooter(f *testing.F) {
+	for _, s := range footerSeeds {
 		f.Add([]byte(s))
 	}
-	site := runnertest.New(f, nil)
-	list, err := site.Store.List(context.Background(), site.List)
-	if err != nil {
-		f.Fatal(err)
-	}
-	lastLine := footer(list)[len(footer(list))-1]
+	lastLine := footerLines[len(footerLines)-1]
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		out, err := decorate(raw, list)
-		in, parseErr := message.Parse(raw)
-		if parseErr != nil {
-			if err == nil {
-				t.Fatalf("an unparsable message was decorated:\n%q", out)
+		in, err := Parse(raw)
+		if err != nil {
+			return
+		}
+		m, _ := Parse(raw)
+		if err := m.AddFooter(footerLines); err != nil {
+			if out := m.Bytes(); !bytes.Equal(out, raw) {
+				t.Fatalf("refused (%v) but changed:\n%q", err, out)
 			}
 			return
 		}
-		if err != nil {
-			return // sent as it is
-		}
-		got, err := message.Parse(out)
+		out := m.Bytes()
+		got, err := Parse(out)
 		if err != nil {
 			t.Fatalf("the decorated message does not parse: %v\n%q", err, out)
 		}
@@ -79,7 +73,7 @@ func FuzzDecorate(f *testing.F) {
 			if !ok {
 				t.Fatalf("the decorated text does not decode:\n%q", out)
 			}
-			if !strings.HasPrefix(lines(after), lines(before)) {
+			if !strings.HasPrefix(toLF(after), toLF(before)) {
 				t.Errorf("text %q does not start with the original %q", after, before)
 			}
 			if !strings.HasSuffix(strings.TrimRight(after, "\r\n"), lastLine) {
@@ -108,8 +102,8 @@ func FuzzDecorate(f *testing.F) {
 	})
 }
 
-// lines is s with its line endings made LF: quoted-printable writes CRLF
+// toLF is s with its line endings made LF: quoted-printable writes CRLF
 // for each.
-func lines(s string) string {
+func toLF(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
