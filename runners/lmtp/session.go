@@ -121,7 +121,7 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	p, err := prepare(data, ss.from, ss.s.hostname)
 	if err != nil {
-		ss.s.log.Warn("refused a message with header defects", "from", ss.from)
+		ss.s.log.Warn("refused a message with header defects", "from", ss.from, "error", err)
 		return errDefectsReply
 	}
 	received := time.Now().UTC().Format(time.RFC3339Nano)
