@@ -1,6 +1,6 @@
 package lmtp
 
-// go-smtp's DATA reader (v0.25) loses track of line starts after a bare CR:
+// go-smtp's DATA reader (v0.25 and v0.26) loses track of line starts after a bare CR:
 // "\r\r\n.\r\n" is not the end of the data for it, so the session hangs
 // until the timeout and the MTA retries for days, a line "..x" after such a
 // line keeps its stuffed dot, and ".\rx" loses its CR. limitConn therefore
