@@ -2,30 +2,37 @@ package lmtp
 
 import "bytes"
 
-// corrected are go-smtp replies that RFC 5321 and RFC 3463 word otherwise,
-// by the start of the reply line as go-smtp writes it (one line per Write).
+// corrected are go-smtp's replies that RFC 5321 and RFC 3463 word
+// otherwise, by the start of the reply line as go-smtp writes it (one line
+// per Write). Each is a go-smtp bug still there in v0.26.0;
+// TestCorrectedRepliesAreGoSMTPs fails when go-smtp stops writing one.
 var corrected = []struct{ from, to string }{
-	// A command out of order is 503, not 502 ("not implemented"); RFC
-	// 2033 insists on 503 for DATA with no accepted recipient.
+	// go-smtp answers a command out of order with 502 ("not implemented");
+	// it is 503, and RFC 2033 insists on 503 for DATA with no accepted
+	// recipient.
 	{"502 5.5.1 Please introduce yourself first.", "503 5.5.1 Please introduce yourself first."},
 	{"502 5.5.1 Missing MAIL FROM command.", "503 5.5.1 Missing MAIL FROM command."},
 	{"502 5.5.1 Missing RCPT TO command.", "503 5.5.1 Missing RCPT TO command."},
-	// An unknown command is X.5.1 (invalid command), not X.5.2 (syntax).
+	// go-smtp gives an unknown command X.5.2 (syntax error); it is X.5.1,
+	// an invalid command.
 	{"500 5.5.2 Syntax errors, ", "500 5.5.1 Syntax errors, "},
-	// A line that is no command at all is a syntax error, 500.
+	// go-smtp answers a line that is no command at all with 501 (a bad
+	// argument); it is a syntax error, 500.
 	{"501 5.5.2 Bad command", "500 5.5.2 Bad command"},
 	// go-smtp closes the connection after too many errors with a 500,
 	// which tells the MTA to bounce the mail it has not sent yet; it is a
 	// 421, as for every closing by the server.
 	{"500 5.5.1 Too many errors. Quiting now", "421 4.7.0 Too many errors, closing connection"},
-	// A line too long is a syntax error, not a network one (X.4.0).
+	// go-smtp calls a line over its limit a network error (X.4.0); it is a
+	// syntax error.
 	{"500 5.4.0 Too long line", "500 5.5.2 Too long line"},
 	// BDAT, as readCommand hands it to go-smtp.
 	{"501 5.5.4 Missing chunk size argument", "502 5.5.1 BDAT not offered, use DATA"},
-	// An unknown MAIL or RCPT parameter is 555 (RFC 5321 §4.1.1.11).
+	// go-smtp answers an unknown MAIL or RCPT parameter with 500; it is 555
+	// (RFC 5321 §4.1.1.11).
 	{"500 5.5.4 Unknown ", "555 5.5.4 Unknown "},
-	// RFC 3463's codes for a bad sender and a bad recipient address, and
-	// for accepting them.
+	// go-smtp gives a bad sender and a bad recipient address X.5.2, and
+	// accepting them X.0.0; RFC 3463 has codes of their own.
 	{"501 5.5.2 Was expecting MAIL arg syntax", "501 5.1.7 Was expecting MAIL arg syntax"},
 	{"501 5.5.2 Was expecting RCPT arg syntax", "501 5.1.3 Was expecting RCPT arg syntax"},
 	{"250 2.0.0 Roger, accepting mail from ", "250 2.1.0 Roger, accepting mail from "},
@@ -35,9 +42,10 @@ var corrected = []struct{ from, to string }{
 // correct returns the reply line go-smtp wrote in p as the client gets it,
 // or nil for none.
 func (c *limitConn) correct(p []byte) []byte {
-	// go-smtp's own size limit is off (see New), so it advertises SIZE
-	// without a number; the LHLO reply gets the real one, and no CHUNKING
-	// (see noBDAT).
+	// go-smtp's own size limit is off (see newSMTPServer), so it
+	// advertises SIZE without a number; the LHLO reply gets the real one,
+	// and no CHUNKING (see noBDAT). TestRewrittenLinesAreGoSMTPs checks
+	// that go-smtp writes both lines.
 	if s := bytes.TrimRight(p, "\r\n"); len(s) > 4 && bytes.HasPrefix(s, []byte("250")) && (s[3] == '-' || s[3] == ' ') {
 		switch string(s[4:]) {
 		case "SIZE":

@@ -60,9 +60,15 @@ func New(cfg *config.Config, st *store.Store, queues Queuer, log *slog.Logger) *
 		hostname = "localhost"
 	}
 	s := &Server{store: st, queues: queues, hostname: hostname, log: log, maxConns: cfg.MTA.LMTPMaxConnections, maxSize: cfg.MTA.MaxMessageSize, known: map[string]time.Time{}, conns: map[*limitConn]struct{}{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+	s.smtp = newSMTPServer(cfg, hostname, log, smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s, conn: c.Conn().(*limitConn)}, nil
 	}))
+	return s
+}
+
+// newSMTPServer is go-smtp as the runner sets it up, serving be.
+func newSMTPServer(cfg *config.Config, hostname string, log *slog.Logger, be smtp.Backend) *smtp.Server {
+	srv := smtp.NewServer(be)
 	srv.LMTP = true
 	srv.Domain = hostname
 	// The size limit is the session's, not go-smtp's: go-smtp refuses a
@@ -74,13 +80,16 @@ func New(cfg *config.Config, st *store.Store, queues Queuer, log *slog.Logger) *
 	srv.MaxRecipients = cfg.MTA.LMTPMaxRecipients
 	// A local MTA passes on whatever it received; long lines are accepted
 	// up to a bound that keeps a hostile client's line from eating memory.
-	srv.MaxLineLength = 1 << 20
+	srv.MaxLineLength = maxDataLine
 	srv.ReadTimeout = cfg.MTA.LMTPTimeout.D()
 	srv.WriteTimeout = cfg.MTA.LMTPTimeout.D()
 	srv.ErrorLog = errorLog{log}
-	s.smtp = srv
-	return s
+	return srv
 }
+
+// maxDataLine is the longest line of a message the runner takes, a
+// thousand times what RFC 5322 allows.
+const maxDataLine = 1 << 20
 
 // Listen opens the TCP address host:port and, when socket is set, the unix
 // socket (replacing a stale one, writable by the MTA's group).

@@ -65,8 +65,8 @@ type session struct {
 func (ss *session) Reset()        { ss.from, ss.rcpts = "", nil }
 func (ss *session) Logout() error { return nil }
 
-// errLineTooLong is a message with a line longer than go-smtp reads (1 MiB,
-// a thousand times what RFC 5322 allows); go-smtp then closes the connection.
+// errLineTooLong is a message with a line longer than maxDataLine, which
+// go-smtp does not read; it then closes the connection.
 var errLineTooLong = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Line too long"}
 
 // errTooBig is a message over max_message_size, announced or sent.
