@@ -144,6 +144,63 @@ func TestCommandReplies(t *testing.T) {
 	}
 }
 
+// Point 4 and RFC 5321 §4.1.1: commands out of order or with a malformed
+// argument each get one reply, and the session goes on as if they had not
+// been sent.
+func TestCommandSequences(t *testing.T) {
+	cases := []struct {
+		name   string
+		lines  []string // command lines, without their CRLF
+		want   []string // the start of each one's reply
+		queued string   // what the entry queued by the session holds, if any
+	}{
+		{
+			name:   "a second MAIL in a transaction",
+			lines:  []string{"LHLO x", "MAIL FROM:<anne@example.org>", "MAIL FROM:<bart@example.org>", "RCPT TO:<test@example.com>", "DATA"},
+			want:   []string{"250-", "250 2.1.0 ", "503 5.5.1 ", "250 2.1.5 ", "354 "},
+			queued: "\r\nX-MailFrom: anne@example.org\r\n",
+		},
+		{
+			name:  "MAIL again after RSET",
+			lines: []string{"LHLO x", "MAIL FROM:<anne@example.org>", "RSET", "MAIL FROM:<bart@example.org>"},
+			want:  []string{"250-", "250 2.1.0 ", "250 2.0.0 ", "250 2.1.0 "},
+		},
+		{
+			name: "a sender that is no mailbox",
+			lines: []string{"LHLO x", "MAIL FROM:<a@b@example.org>", `MAIL FROM:<"a@b"@example.org>`, "MAIL FROM:<a@example..org>", "MAIL FROM:<a@.example.org>",
+				"MAIL FROM:<a@example.org.>", "MAIL FROM:<a@exa(mple).org>", "MAIL FROM:<a@[192.0.2.1>", "MAIL FROM:<a@[]>", "MAIL FROM:<a\x01b@example.org>",
+				"MAIL FROM:<anne@example.org>"},
+			want: []string{"250-", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "250 2.1.0 "},
+		},
+		{
+			name: "senders that are mailboxes",
+			lines: []string{"LHLO x", "MAIL FROM:<>", "RSET", "MAIL FROM:<a@[192.0.2.1]>", "RSET", "MAIL FROM:<a@[IPv6:2001:db8::1]>", "RSET",
+				"MAIL FROM:<a_b@mail_host.example.org>", "RSET", "MAIL FROM:<\"a b\"@example.org>", "RSET", "MAIL FROM:<@route.example:a@example.org>"},
+			want: []string{"250-", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 "},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			c := ts.dial(t)
+			for i, l := range tc.lines {
+				c.send(l + "\r\n")
+				if got := c.reply(); !strings.HasPrefix(got, tc.want[i]) {
+					t.Fatalf("%.60q: reply %.200q, want %q", l, got, tc.want[i])
+				}
+			}
+			if tc.queued == "" {
+				return
+			}
+			c.send(post)
+			c.expect("250 2.0.0 <test@example.com>")
+			if es := ts.entries(t, "incoming"); len(es) != 1 || !strings.Contains(string(es[0].Message), tc.queued) {
+				t.Errorf("queued %d entries; want one holding %q", len(es), tc.queued)
+			}
+		})
+	}
+}
+
 // Points 4, 6 and 8: RSET ends the transaction; verbs in any case; the null
 // reverse path.
 func TestResetAndAnyCase(t *testing.T) {

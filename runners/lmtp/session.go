@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -58,11 +59,12 @@ type recipient struct {
 type session struct {
 	s     *Server
 	conn  *limitConn
+	mail  bool // a MAIL was accepted: a transaction is open
 	from  string
 	rcpts []recipient
 }
 
-func (ss *session) Reset()        { ss.from, ss.rcpts = "", nil }
+func (ss *session) Reset()        { ss.mail, ss.from, ss.rcpts = false, "", nil }
 func (ss *session) Logout() error { return nil }
 
 // errLineTooLong is a message with a line longer than maxDataLine, which
@@ -72,12 +74,60 @@ var errLineTooLong = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{
 // errTooBig is a message over max_message_size, announced or sent.
 var errTooBig = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for system"}
 
+// errNestedMail is a MAIL inside a transaction. go-smtp takes it and keeps
+// the recipients given so far, so that they would get the message of
+// another sender; RFC 5321 §4.1.4 lets a client send MAIL only when no
+// transaction is open, and 503 is the reply to a command out of sequence.
+var errNestedMail = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Nested MAIL command"}
+
+// errBadSender is a reverse path that is no mailbox (see badSender).
+var errBadSender = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
-	if opts != nil && opts.Size > int64(ss.s.maxSize) {
+	switch {
+	case ss.mail:
+		return errNestedMail
+	case badSender(from):
+		return errBadSender
+	case opts != nil && opts.Size > int64(ss.s.maxSize):
 		return errTooBig
 	}
-	ss.from = from
+	ss.mail, ss.from = true, from
 	return nil
+}
+
+// badSender reports whether a reverse path, as go-smtp hands it over, is no
+// mailbox: a control character, a second "@", a domain that is not one.
+// go-smtp's parser takes anything up to a space or ">" for the domain, and
+// drops the quotes of a quoted local part, so "a@b"@c cannot be told from
+// a@b@c; both are refused, and neither would be an address in X-MailFrom.
+//
+// The domain is checked as RFC 5322's addr-spec has it (a dot-atom or a
+// domain literal), which is what Mailman's parser accepts, not with RFC
+// 5321's stricter host name syntax: a sender the MTA in front accepted,
+// with an underscore or 8-bit bytes in its domain, must not bounce here.
+func badSender(from string) bool {
+	if from == "" {
+		return false // the null reverse path
+	}
+	if strings.ContainsFunc(from, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return true
+	}
+	at := strings.LastIndexByte(from, '@')
+	if at <= 0 || strings.Contains(from[:at], "@") {
+		return true
+	}
+	domain := from[at+1:]
+	if literal, ok := strings.CutPrefix(domain, "["); ok {
+		inside, closed := strings.CutSuffix(literal, "]")
+		return !closed || inside == "" || strings.ContainsAny(inside, "[]\\")
+	}
+	for label := range strings.SplitSeq(domain, ".") {
+		if label == "" || strings.ContainsAny(label, "()<>[]:;@\\,\" ") {
+			return true
+		}
+	}
+	return false
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
