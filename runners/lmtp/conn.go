@@ -56,18 +56,20 @@ type limitConn struct {
 
 	mu        sync.Mutex
 	pending   []byte
-	dataStart bool // a 354 was written: what the client sends next is data
+	dataStart bool   // a 354 was written: what the client sends next is data
+	answer    string // the reply to write in place of go-smtp's next one
 
 	// Read's own state: go-smtp reads from one goroutine at a time (the
 	// session's, or the one it runs LMTPData in, never both).
-	buf    []byte // twice a Read's room
-	in     []byte // read from the client, not yet given to go-smtp (in buf)
-	obuf   []byte
-	out    []byte // data re-encoded for go-smtp, not yet given to it (in obuf)
-	inData bool
-	dec    decodeState
-	enc    encodeState
-	padded atomic.Bool // the data being read was given to go-smtp with padding appended
+	buf      []byte // room for more than a command line
+	in       []byte // read from the client, not yet given to go-smtp (in buf)
+	obuf     []byte
+	out      []byte // data re-encoded for go-smtp, not yet given to it (in obuf)
+	inData   bool
+	overlong bool // the command line being read is over the limit
+	dec      decodeState
+	enc      encodeState
+	padded   atomic.Bool // the data being read was given to go-smtp with padding appended
 
 	stopped atomic.Bool // Shutdown ended the session: every read fails
 }
@@ -113,12 +115,15 @@ func (c *limitConn) Read(p []byte) (int, error) {
 		c.padded.Store(false)
 	}
 	c.mu.Unlock()
-	if !c.inData && len(c.out) == 0 {
-		return c.readCommand(p)
-	}
 	// Data bytes may decode to nothing (a leading dot); read on rather
 	// than return 0 bytes, which bufio takes for a broken reader.
 	for len(c.out) == 0 {
+		if !c.inData {
+			if err := c.readCommand(); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if len(c.in) == 0 {
 			if err := c.more(); err != nil {
 				return 0, err
@@ -132,45 +137,66 @@ func (c *limitConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// readCommand hands go-smtp one command line, or a buffer full of a longer
-// one, never a part of a line that fits: go-smtp's line reader (bufio's
-// ReadLine) returns what it holds when the next read fails as if it were a
-// whole line, so a line cut by the 1 MiB limit, a timeout or a closed
+// RFC 5321 §4.5.3.1.4 limits a command line to 512 octets, its CRLF
+// included, and RFC 1870 lengthens MAIL's by 26 for the SIZE parameter
+// the LHLO reply offers. go-smtp has one limit for command and message
+// lines alike (maxDataLine), and closes the connection after the 500 it
+// gives a line over it; readCommand keeps the session.
+const (
+	maxCommandLine = 512
+	maxMailLine    = maxCommandLine + 26
+)
+
+// standIn is the command readCommand hands go-smtp in place of a line it
+// answers itself: go-smtp answers it with one reply line and nothing else,
+// which Write replaces with limitConn's, so that the reply comes in its
+// turn and is flushed before the next read like any other.
+var standIn = []byte("NOOP\r\n")
+
+// readCommand puts in c.out the next whole command line for go-smtp, or
+// standIn for a line go-smtp would answer wrongly, with the reply to give
+// it in c.answer. It never hands go-smtp part of a line: go-smtp's line
+// reader (bufio's ReadLine) returns what it holds when the next read fails
+// as if it were a whole line, so a line cut by a timeout or a closed
 // connection would be run as a command.
-func (c *limitConn) readCommand(p []byte) (int, error) {
-	// Leave more room in buf than a Read may take.
-	p = p[:min(len(p), len(c.buf)/2)]
+func (c *limitConn) readCommand() error {
 	for {
-		if i := bytes.IndexByte(c.in, '\n'); i >= 0 && i < len(p) {
-			line := c.in[:i+1]
-			c.in = c.in[i+1:]
-			if isBDAT(line) {
-				line = []byte(noBDAT)
+		i := bytes.IndexByte(c.in, '\n')
+		if i < 0 {
+			if c.overlong || len(c.in) > maxMailLine {
+				// Too long whatever its verb: only its end is still
+				// wanted, so the line takes no memory however long.
+				c.overlong, c.in = true, c.in[:0]
 			}
-			return copy(p, line), nil
+			if err := c.more(); err != nil {
+				return err
+			}
+			continue
 		}
-		if len(c.in) >= len(p) {
-			n := copy(p, c.in)
-			c.in = c.in[n:]
-			return n, nil
+		line := c.in[:i+1]
+		c.in = c.in[i+1:]
+		reply := answer(line)
+		if c.overlong || len(line) > lineLimit(line) {
+			c.overlong, reply = false, replyTooLong
 		}
-		if err := c.more(); err != nil {
-			return 0, err
+		if reply == "" {
+			c.out = line
+			return nil
 		}
+		c.mu.Lock()
+		c.answer = reply
+		c.mu.Unlock()
+		c.out = standIn
+		return nil
 	}
 }
 
-// CHUNKING is not offered (Write drops it from the LHLO reply), and BDAT is
-// refused: go-smtp's BDAT answers a failure once instead of once per
-// recipient, and its goroutine for the message panics when the client goes
-// away first. go-smtp gets a BDAT without a size instead, which it refuses
-// without reading a chunk; the bytes that follow are commands, as for any
-// server without CHUNKING (RFC 3030 §2).
-const noBDAT = "BDAT\r\n"
-
-// isBDAT reports whether a whole command line is a BDAT command.
-func isBDAT(line []byte) bool {
-	return len(line) > 4 && bytes.EqualFold(line[:4], []byte("BDAT")) && bytes.IndexByte([]byte(" \r\n"), line[4]) >= 0
+// lineLimit is how long the command line may be, by its verb.
+func lineLimit(line []byte) int {
+	if len(line) > 4 && bytes.EqualFold(line[:4], []byte("MAIL")) {
+		return maxMailLine
+	}
+	return maxCommandLine
 }
 
 // more reads what the client sent next onto c.in. An error that came with
@@ -200,10 +226,16 @@ func (c *limitConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(p)
-	if bytes.HasPrefix(p, []byte("354 ")) {
+	switch {
+	case c.answer != "":
+		// go-smtp's reply to standIn.
+		p, c.answer = []byte(c.answer), ""
+	case bytes.HasPrefix(p, []byte("354 ")):
 		c.dataStart = true
+	default:
+		p = c.correct(p)
 	}
-	if p = c.correct(p); p != nil {
+	if p != nil {
 		start := len(c.pending)
 		c.pending = append(c.pending, p...)
 		sanitize(c.pending[start:])

@@ -24,10 +24,9 @@ var corrected = []struct{ from, to string }{
 	// 421, as for every closing by the server.
 	{"500 5.5.1 Too many errors. Quiting now", "421 4.7.0 Too many errors, closing connection"},
 	// go-smtp calls a line over its limit a network error (X.4.0); it is a
-	// syntax error.
+	// syntax error. (Only a message line gets to go-smtp's limit: a
+	// command line over RFC 5321's gets replyTooLong.)
 	{"500 5.4.0 Too long line", "500 5.5.2 Too long line"},
-	// BDAT, as readCommand hands it to go-smtp.
-	{"501 5.5.4 Missing chunk size argument", "502 5.5.1 BDAT not offered, use DATA"},
 	// go-smtp answers an unknown MAIL or RCPT parameter with 500; it is 555
 	// (RFC 5321 §4.1.1.11).
 	{"500 5.5.4 Unknown ", "555 5.5.4 Unknown "},
@@ -39,12 +38,45 @@ var corrected = []struct{ from, to string }{
 	{"250 2.0.0 I'll make sure <", "250 2.1.5 I'll make sure <"},
 }
 
+// Replies limitConn gives in go-smtp's place (see readCommand).
+const (
+	// A command line over the limit (RFC 5321 §4.2.2); see maxCommandLine.
+	replyTooLong = "500 5.5.2 Command line too long\r\n"
+	// CHUNKING is not offered (correct drops it from the LHLO reply), and
+	// BDAT is refused: go-smtp's BDAT answers a failure once instead of
+	// once per recipient, and its goroutine for the message panics when
+	// the client goes away first. go-smtp never sees a BDAT; the bytes
+	// that follow one are commands, as for any server without CHUNKING
+	// (RFC 3030 §2).
+	replyNoBDAT = "502 5.5.1 BDAT not offered, use DATA\r\n"
+	// go-smtp answers a VRFY without an argument as one with it (252);
+	// VRFY takes a string (RFC 5321 §4.1.1.6), and a missing argument is
+	// 501, X.5.4 (invalid command arguments, RFC 3463).
+	replyVRFY = "501 5.5.4 Syntax: VRFY <address>\r\n"
+)
+
+// answer is limitConn's reply to a whole command line that go-smtp would
+// answer wrongly, or "" for one go-smtp answers itself.
+func answer(line []byte) string {
+	text := bytes.TrimRight(line, "\r\n")
+	if len(text) < 4 || len(text) > 4 && text[4] != ' ' && text[4] != '\t' {
+		return ""
+	}
+	switch verb := text[:4]; {
+	case bytes.EqualFold(verb, []byte("BDAT")):
+		return replyNoBDAT
+	case bytes.EqualFold(verb, []byte("VRFY")) && len(bytes.TrimSpace(text[4:])) == 0:
+		return replyVRFY
+	}
+	return ""
+}
+
 // correct returns the reply line go-smtp wrote in p as the client gets it,
 // or nil for none.
 func (c *limitConn) correct(p []byte) []byte {
 	// go-smtp's own size limit is off (see newSMTPServer), so it
 	// advertises SIZE without a number; the LHLO reply gets the real one,
-	// and no CHUNKING (see noBDAT). TestRewrittenLinesAreGoSMTPs checks
+	// and no CHUNKING (see replyNoBDAT). TestRewrittenLinesAreGoSMTPs checks
 	// that go-smtp writes both lines.
 	if s := bytes.TrimRight(p, "\r\n"); len(s) > 4 && bytes.HasPrefix(s, []byte("250")) && (s[3] == '-' || s[3] == ' ') {
 		switch string(s[4:]) {
