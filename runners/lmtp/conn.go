@@ -57,14 +57,14 @@ type limitConn struct {
 	mu        sync.Mutex
 	pending   []byte
 	dataStart bool   // a 354 was written: what the client sends next is data
-	answer    string // the reply to write in place of go-smtp's next one
+	reply     string // limitConn's reply, to write in place of go-smtp's next one
 
 	// Read's own state: go-smtp reads from one goroutine at a time (the
 	// session's, or the one it runs LMTPData in, never both).
 	buf      []byte // room for more than a command line
 	in       []byte // read from the client, not yet given to go-smtp (in buf)
 	obuf     []byte
-	out      []byte // data re-encoded for go-smtp, not yet given to it (in obuf)
+	out      []byte // for go-smtp, not yet given to it: a command line (in buf), standIn, or data re-encoded (in obuf)
 	inData   bool
 	overlong bool // the command line being read is over the limit
 	dec      decodeState
@@ -155,7 +155,7 @@ var standIn = []byte("NOOP\r\n")
 
 // readCommand puts in c.out the next whole command line for go-smtp, or
 // standIn for a line go-smtp would answer wrongly, with the reply to give
-// it in c.answer. It never hands go-smtp part of a line: go-smtp's line
+// it in c.reply. It never hands go-smtp part of a line: go-smtp's line
 // reader (bufio's ReadLine) returns what it holds when the next read fails
 // as if it were a whole line, so a line cut by a timeout or a closed
 // connection would be run as a command.
@@ -184,7 +184,7 @@ func (c *limitConn) readCommand() error {
 			return nil
 		}
 		c.mu.Lock()
-		c.answer = reply
+		c.reply = reply
 		c.mu.Unlock()
 		c.out = standIn
 		return nil
@@ -227,9 +227,9 @@ func (c *limitConn) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	n := len(p)
 	switch {
-	case c.answer != "":
+	case c.reply != "":
 		// go-smtp's reply to standIn.
-		p, c.answer = []byte(c.answer), ""
+		p, c.reply = []byte(c.reply), ""
 	case bytes.HasPrefix(p, []byte("354 ")):
 		c.dataStart = true
 	default:
