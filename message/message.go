@@ -61,11 +61,17 @@ func Parse(raw []byte) (*Message, error) {
 			f := &m.fields[len(m.fields)-1]
 			f.raw = append(f.raw, line...)
 		} else {
+			// White space between the name and the colon is RFC 5322's
+			// obsolete syntax (§4.5, "field-name *WSP ':'"), which §4 has
+			// a receiver accept: "Subject : x" is a Subject. (Python's
+			// compat32 parser, and so Mailman 3.3.8, takes such a line for
+			// the start of the body and the message for defective.)
 			colon := bytes.IndexByte(line, ':')
-			if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+			name := bytes.TrimRight(line[:max(colon, 0)], " \t")
+			if colon < 0 || len(name) == 0 || bytes.ContainsAny(name, " \t") {
 				return nil, fmt.Errorf("%w: header line %q is not a field", ErrMalformed, bytes.TrimRight(line, "\r\n"))
 			}
-			m.fields = append(m.fields, field{name: string(line[:colon]), raw: bytes.Clone(line)})
+			m.fields = append(m.fields, field{name: string(name), raw: bytes.Clone(line)})
 		}
 		rest = rest[end:]
 	}
@@ -87,7 +93,7 @@ func (m *Message) Bytes() []byte {
 
 // value is a field's value, unfolded and trimmed.
 func (f field) value() string {
-	v := f.raw[len(f.name)+1:]
+	v := f.raw[bytes.IndexByte(f.raw, ':')+1:]
 	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
 	v = bytes.ReplaceAll(v, []byte("\n"), nil)
 	return strings.TrimSpace(string(v))
@@ -187,11 +193,19 @@ func (m *Message) Del(name string) int {
 	return n
 }
 
+// oneLine keeps a value given to a field on the field's line: a line break
+// in it would end the field and start another.
+var oneLine = strings.NewReplacer("\r", " ", "\n", " ")
+
 func (m *Message) newField(name, value string) field {
-	value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
+	value = oneLine.Replace(value)
 	if !isASCII(value) {
 		value = mime.QEncoding.Encode("utf-8", value)
 	}
+	return m.rawField(name, value)
+}
+
+func (m *Message) rawField(name, value string) field {
 	return field{name: name, raw: []byte(name + ": " + value + m.nl)}
 }
 
@@ -199,6 +213,15 @@ func (m *Message) newField(name, value string) field {
 func (m *Message) Add(name, value string) {
 	m.separate()
 	m.fields = append(m.fields, m.newField(name, value))
+}
+
+// AddRaw appends a field whose value is written as given, 8-bit bytes
+// included, but for line breaks (which become spaces): for a value that is
+// no text for people but must reach the runners byte for byte, as an
+// envelope address, which RFC 2047 would make no address.
+func (m *Message) AddRaw(name, value string) {
+	m.separate()
+	m.fields = append(m.fields, m.rawField(name, oneLine.Replace(value)))
 }
 
 // Set replaces every field called name by one with value.

@@ -20,6 +20,7 @@ func TestRoundTrip(t *testing.T) {
 		"8-bit and broken": "Subject: caf\xe9 \xff\xfe\r\n\r\n\x00\xff body \xc3\x28\r\n",
 		"header only":      "Subject: nothing else\r\n",
 		"empty body":       "Subject: x\r\n\r\n",
+		"obsolete spacing": "Subject : x\r\nX-Tab\t: y\r\n\r\nbody\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			m, err := Parse([]byte(raw))
@@ -34,7 +35,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
-	for _, raw := range []string{" starts folded\r\n\r\n", "no colon here\r\n\r\n", "Bad Name: x\r\n\r\n", ": no name\r\n\r\n"} {
+	for _, raw := range []string{" starts folded\r\n\r\n", "no colon here\r\n\r\n", "Bad Name: x\r\n\r\n", ": no name\r\n\r\n", "Bad Name : x\r\n\r\n", "\t: x\r\n\r\n"} {
 		if _, err := Parse([]byte(raw)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("Parse(%q): %v, want ErrMalformed", raw, err)
 		}
@@ -64,6 +65,23 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+// RFC 5322's obsolete syntax (§4.5) allows white space between a field's
+// name and its colon; the field is the name's.
+func TestObsoleteSpaceBeforeColon(t *testing.T) {
+	m, err := Parse([]byte("Subject : hi there\r\nX-Tab\t \t: folded\r\n value\r\nMessage-ID:<a@b>\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"subject": "hi there", "X-Tab": "folded value", "Message-ID": "<a@b>"} {
+		if got := m.Get(name); got != want {
+			t.Errorf("Get(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if n := m.Del("Subject"); n != 1 {
+		t.Errorf("Del(Subject) removed %d fields, want 1", n)
+	}
+}
+
 func TestEditHeaders(t *testing.T) {
 	raw := "From: a@example.com\r\nApproved: pw\r\nSubject: hi\r\nApproved: again\r\n\r\nbody\r\n"
 	m, _ := Parse([]byte(raw))
@@ -81,6 +99,12 @@ func TestEditHeaders(t *testing.T) {
 	lf.Add("C", "d")
 	if got := string(lf.Bytes()); got != "A: b\nC: d\n\nbody\n" {
 		t.Errorf("LF message after Add: %q", got)
+	}
+	raw8 := "From: a@example.com\nSubject: x\n\nbody\n"
+	eight, _ := Parse([]byte(raw8))
+	eight.AddRaw("X-MailFrom", "j\xf6rg@example.org\r\nEvil: yes")
+	if got := string(eight.Bytes()); got != "From: a@example.com\nSubject: x\nX-MailFrom: j\xf6rg@example.org  Evil: yes\n\nbody\n" {
+		t.Errorf("after AddRaw: %q", got)
 	}
 	bare, _ := Parse([]byte("A: b\r\n"))
 	bare.SetBody([]byte("new"))

@@ -70,6 +70,8 @@
 // rewrites the records past the checkpoint and publishes every .new file.
 // An entry is thus visible to runners only once the journal no longer
 // needs it, and recovery never duplicates one a runner has taken.
+// JournalBacklog counts, from another process, the entries a journal holds
+// that its queues do not show yet.
 //
 // # Waking up
 //

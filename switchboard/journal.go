@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,8 +32,8 @@ import (
 // the checkpoint without ever giving a runner the same entry twice.
 //
 // OpenJournal recovers: it rewrites the records past the checkpoint, syncs
-// them, renames every .new file of its queues to .msg and starts a new
-// generation of the log. Only one process may hold a journal; it is
+// them, starts a new generation of the log and renames every .new file of
+// its queues to .msg. Only one process may hold a journal; it is
 // locked while open.
 type Journal struct {
 	path    string
@@ -190,36 +192,42 @@ type header struct {
 	offset   int64
 }
 
-// readHeader returns the newer valid one of the two header slots, written
-// alternately so that a torn write leaves the other. A journal whose slots
-// are both zero is new.
+// readHeader returns the journal's checkpoint; a journal whose header
+// slots are both zero is new.
 func (j *Journal) readHeader() (header, error) {
-	buf := make([]byte, 2*headerSlotSize)
-	if _, err := j.f.ReadAt(buf, 0); err != nil {
-		return header{}, err
-	}
-	var best header
-	found, blank := false, true
-	for i := range 2 {
-		slot := buf[i*headerSlotSize : (i+1)*headerSlotSize]
-		for _, b := range slot {
-			if b != 0 {
-				blank = false
-				break
-			}
-		}
-		h, ok := decodeHeader(slot)
-		if ok && (!found || h.seq > best.seq) {
-			best, found = h, true
-		}
-	}
+	h, ok, blanks, err := readHeaderSlots(j.f)
 	switch {
-	case found:
-		return best, nil
-	case blank:
+	case err != nil:
+		return header{}, err
+	case ok:
+		return h, nil
+	case blanks == 2:
 		return header{gen: 0, offset: journalHeaderSize}, nil
 	}
-	return header{}, errors.New("both header slots are damaged; the file is not a journal or was overwritten")
+	return header{}, errDamagedHeader
+}
+
+var errDamagedHeader = errors.New("both header slots are damaged; the file is not a journal or was overwritten")
+
+// readHeaderSlots returns the newer valid one of the two header slots of
+// a journal, written alternately so that a torn write leaves the other (ok
+// is false when neither is valid), and how many slots are all zeros.
+func readHeaderSlots(r io.ReaderAt) (best header, ok bool, blanks int, err error) {
+	buf := make([]byte, 2*headerSlotSize)
+	if _, err := r.ReadAt(buf, 0); err != nil {
+		return header{}, false, 0, err
+	}
+	for i := range 2 {
+		slot := buf[i*headerSlotSize : (i+1)*headerSlotSize]
+		if !slices.ContainsFunc(slot, func(b byte) bool { return b != 0 }) {
+			blanks++
+		}
+		h, valid := decodeHeader(slot)
+		if valid && (!ok || h.seq > best.seq) {
+			best, ok = h, true
+		}
+	}
+	return best, ok, blanks, nil
 }
 
 func decodeHeader(b []byte) (header, bool) {
@@ -301,8 +309,8 @@ func decodeRecord(b []byte, gen uint64) (queue, name string, data []byte, size i
 }
 
 // recover rewrites into their queues the records past the checkpoint, makes
-// them durable, publishes every journaled entry and starts a new
-// generation at the start of the file.
+// them durable, starts a new generation at the start of the file and
+// publishes every journaled entry.
 func (j *Journal) recover() error {
 	h, err := j.readHeader()
 	if err != nil {
@@ -327,37 +335,49 @@ func (j *Journal) recover() error {
 	if err := j.write(recs); err != nil {
 		return err
 	}
-	if err := j.publishAll(); err != nil {
-		return err
-	}
+	// The checkpoint goes before the renames, as in applyLoop, so that no
+	// entry is at once a .msg file and a record past the checkpoint, which
+	// JournalBacklog would count with the queues. A crash before the
+	// renames leaves .new files, which the next open publishes.
+	testHookApply("recover-checkpoint")
 	j.gen = h.gen + 1
 	j.tail = journalHeaderSize
-	return j.writeHeader(j.gen, j.tail)
+	if err := j.writeHeader(j.gen, j.tail); err != nil {
+		return err
+	}
+	testHookApply("recover-publish")
+	return j.publishAll()
 }
 
 // readRecord reads the record of generation gen at off; a size of 0 means
 // the end of the log.
 func (j *Journal) readRecord(off int64, gen uint64) (journalRecord, int, error) {
-	if off+recordHeaderSize > j.size {
+	return readRecordAt(j.f, j.size, off, gen)
+}
+
+// readRecordAt reads the record of generation gen at off in a journal of
+// size bytes.
+func readRecordAt(r io.ReaderAt, size, off int64, gen uint64) (journalRecord, int, error) {
+	if off+recordHeaderSize > size {
 		return journalRecord{}, 0, nil
 	}
 	head := make([]byte, recordHeaderSize)
-	if _, err := j.f.ReadAt(head, off); err != nil {
+	if _, err := r.ReadAt(head, off); err != nil {
 		return journalRecord{}, 0, err
 	}
 	n := int64(binary.LittleEndian.Uint32(head[12:16]))
-	if string(head[:4]) != recordMagic || off+recordHeaderSize+n > j.size {
+	if string(head[:4]) != recordMagic || off+recordHeaderSize+n > size {
 		return journalRecord{}, 0, nil
 	}
 	b := make([]byte, recordHeaderSize+n)
-	if _, err := j.f.ReadAt(b, off); err != nil {
+	if _, err := r.ReadAt(b, off); err != nil {
 		return journalRecord{}, 0, err
 	}
-	queue, name, data, size, ok := decodeRecord(b, gen)
+	queue, name, data, recSize, ok := decodeRecord(b, gen)
 	if !ok {
 		return journalRecord{}, 0, nil
 	}
-	return journalRecord{queue: queue, name: name, data: data}, size, nil
+	return journalRecord{queue: queue, name: name, data: data}, recSize, nil
 }
 
 // queue returns the queue a record names, opening one the journal was not
@@ -650,4 +670,64 @@ func (j *Journal) Close() error {
 		q.Close()
 	}
 	return err
+}
+
+// JournalBacklog counts, by queue, the entries recorded in the journal at
+// path that are not yet published in their queues: the records past its
+// checkpoint. It is for a process other than the journal's holder
+// (mailmanctl queues): it takes no lock and writes nothing, and reads a
+// journal being written as it stands, stopping at a record not written
+// whole, so that one being written may be missed but one acknowledged is
+// counted. A journal that does not exist, or is still being created, has
+// no backlog.
+//
+// Count it after the queues, not before, and no entry is counted twice:
+// the holder publishes an entry (renames its .new file, which Count
+// skips, to .msg) only once a checkpoint past its record is durable, so an
+// entry Count saw is behind the checkpoint JournalBacklog reads later. (The
+// other way round, an entry published in between would be counted twice.)
+// An entry whose .new file exists but whose record is not yet behind the
+// checkpoint is the journal's and counted here; one already behind it but
+// not yet renamed is counted by neither, for the moment a batch of
+// renames takes.
+func JournalBacklog(path string) (map[string]int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal backlog %s: %w", path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("journal backlog %s: %w", path, err)
+	}
+	if info.Size() < journalHeaderSize {
+		// OpenJournal is still filling the new file with zeros.
+		return nil, nil
+	}
+	h, ok, blanks, err := readHeaderSlots(f)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("journal backlog %s: %w", path, err)
+	case !ok && blanks > 0:
+		// A new journal, whose first checkpoint is not written whole yet:
+		// OpenJournal writes it before taking any entry.
+		return nil, nil
+	case !ok:
+		return nil, fmt.Errorf("journal backlog %s: %w", path, errDamagedHeader)
+	}
+	backlog := map[string]int{}
+	for off := h.offset; ; {
+		rec, n, err := readRecordAt(f, info.Size(), off, h.gen)
+		if err != nil {
+			return nil, fmt.Errorf("journal backlog %s: %w", path, err)
+		}
+		if n == 0 {
+			return backlog, nil
+		}
+		backlog[rec.queue]++
+		off += int64(n)
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -95,15 +97,23 @@ func TestJournalPublishesInOrder(t *testing.T) {
 // it has, then closes the journal's file, which releases the lock as the
 // kernel does for a dead process.
 func crashAt(t *testing.T, step string) func(*Journal) {
+	arm, crash := crashLater(t, step)
+	arm()
+	return crash
+}
+
+// crashLater is crashAt for a crash at the first step once arm is called.
+func crashLater(t *testing.T, step string) (arm func(), crash func(*Journal)) {
+	var armed atomic.Bool
 	stopped := make(chan struct{})
 	testHookApply = func(s string) {
-		if s == step {
+		if s == step && armed.Load() {
 			close(stopped)
 			select {}
 		}
 	}
 	t.Cleanup(func() { testHookApply = func(string) {} })
-	return func(j *Journal) {
+	return func() { armed.Store(true) }, func(j *Journal) {
 		<-stopped
 		testHookApply = func(string) {}
 		j.f.Close()
@@ -277,6 +287,257 @@ func TestJournalRejectsForeignFile(t *testing.T) {
 	}
 	if _, err := OpenJournal(js.path, DefaultJournalSize, js.queues, nil); err == nil {
 		t.Fatal("OpenJournal took a file that is not a journal")
+	}
+}
+
+// leftAt leaves the journal as a holder that died at step would, with n
+// entries to incoming acknowledged; it returns the dead holder's Journal.
+func leftAt(t *testing.T, js *journalSite, step string, n int) *Journal {
+	crash := crashAt(t, step)
+	j := js.open(t, DefaultJournalSize)
+	enqueueN(t, j, "incoming", step, n)
+	crash(j)
+	return j
+}
+
+// TestJournalBacklog: JournalBacklog counts, by queue, what the journal
+// holds and its queues do not show yet, whatever the state the journal's
+// holder left it in.
+func TestJournalBacklog(t *testing.T) {
+	const small = 16 * journalHeaderSize // about 18 entries of 3 KB
+	cases := []struct {
+		name string
+		// make leaves the journal in its state; the journal's holder is
+		// gone or idle by the time it returns.
+		make    func(t *testing.T, js *journalSite) (published int)
+		backlog map[string]int
+	}{
+		{
+			name:    "no journal",
+			make:    func(*testing.T, *journalSite) int { return 0 },
+			backlog: nil,
+		},
+		{
+			name:    "a new journal",
+			make:    func(t *testing.T, js *journalSite) int { js.open(t, DefaultJournalSize).Close(); return 0 },
+			backlog: map[string]int{},
+		},
+		{
+			name: "every entry published",
+			make: func(t *testing.T, js *journalSite) int {
+				j := js.open(t, DefaultJournalSize)
+				enqueueN(t, j, "incoming", "done", 5)
+				j.Flush()
+				t.Cleanup(func() { j.Close() })
+				return 5
+			},
+			backlog: map[string]int{},
+		},
+		{
+			name: "published and unpublished entries",
+			make: func(t *testing.T, js *journalSite) int {
+				arm, crash := crashLater(t, "write")
+				j := js.open(t, DefaultJournalSize)
+				enqueueN(t, j, "incoming", "done", 4)
+				j.Flush()
+				arm()
+				enqueueN(t, j, "incoming", "waiting", 3)
+				enqueueN(t, j, "command", "waiting", 2)
+				crash(j)
+				return 4
+			},
+			backlog: map[string]int{"incoming": 3, "command": 2},
+		},
+		{
+			// The .new files are there, the checkpoint past them is not:
+			// they are still the journal's.
+			name:    "written to the queues, not checkpointed",
+			make:    func(t *testing.T, js *journalSite) int { leftAt(t, js, "checkpoint", 6); return 0 },
+			backlog: map[string]int{"incoming": 6},
+		},
+		{
+			// Checkpointed, not yet renamed: counted by neither, until the
+			// renames (or the next start) publish them.
+			name:    "checkpointed, not published",
+			make:    func(t *testing.T, js *journalSite) int { leftAt(t, js, "publish", 6); return 0 },
+			backlog: map[string]int{},
+		},
+		{
+			// After a wrap, the records of the generation before are still
+			// in the file past the new ones; they are not the backlog.
+			name: "a wrapped journal",
+			make: func(t *testing.T, js *journalSite) int {
+				arm, crash := crashLater(t, "write")
+				j := js.open(t, small)
+				published := 0
+				for gen := j.gen; j.gen == gen; published += 10 {
+					enqueueN(t, j, "incoming", fmt.Sprint("before-", published), 10)
+					j.Flush()
+				}
+				if j.tail > small/2 {
+					t.Fatalf("after the wrap the tail is at %d of %d", j.tail, small)
+				}
+				arm()
+				enqueueN(t, j, "incoming", "after", 3)
+				crash(j)
+				return published
+			},
+			backlog: map[string]int{"incoming": 3},
+		},
+		{
+			name: "a torn tail",
+			make: func(t *testing.T, js *journalSite) int {
+				j := leftAt(t, js, "write", 3)
+				rec := encodeRecord(j.gen, "incoming", "1700000000.000000000+"+fmt.Sprintf("%040d", 4), []byte("Mailman-Queue-Entry: 1\n"))
+				f, err := os.OpenFile(js.path, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if _, err := f.WriteAt(rec[:len(rec)-5], j.tail); err != nil {
+					t.Fatal(err)
+				}
+				return 0
+			},
+			backlog: map[string]int{"incoming": 3},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			js := newJournalSite(t)
+			published := tc.make(t, js)
+			before, err := os.ReadFile(js.path)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			got, err := JournalBacklog(js.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tc.backlog) || (got == nil) != (tc.backlog == nil) {
+				t.Errorf("JournalBacklog = %v, want %v", got, tc.backlog)
+			}
+			if n := len(mustReady(t, js.queues["incoming"], Whole)); n != published {
+				t.Errorf("incoming shows %d entries, want %d", n, published)
+			}
+			if after, _ := os.ReadFile(js.path); !bytes.Equal(before, after) {
+				t.Error("JournalBacklog changed the journal")
+			}
+		})
+	}
+}
+
+// TestJournalBacklogOfDamagedFiles: a file that is no journal is an error;
+// one being created (short, or with its first checkpoint torn) has no
+// backlog.
+func TestJournalBacklogOfDamagedFiles(t *testing.T) {
+	torn := make([]byte, 16*journalHeaderSize)
+	copy(torn[headerSlotSize:], journalMagic+"\x01\x00\x00")
+	cases := []struct {
+		name    string
+		content []byte
+		fails   bool
+	}{
+		{"empty", nil, false},
+		{"shorter than its header", make([]byte, 100), false},
+		{"the first checkpoint torn", torn, false},
+		{"not a journal", bytes.Repeat([]byte("not a journal "), 1000), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "lmtp.jnl")
+			if err := os.WriteFile(path, tc.content, 0o660); err != nil {
+				t.Fatal(err)
+			}
+			got, err := JournalBacklog(path)
+			if (err != nil) != tc.fails || len(got) != 0 {
+				t.Errorf("JournalBacklog = %v, %v; want no backlog and an error: %v", got, err, tc.fails)
+			}
+		})
+	}
+}
+
+// countBoth counts incoming's entries in the queue and then in the
+// journal, in the order JournalBacklog asks for.
+func countBoth(t *testing.T, js *journalSite) (queued, journaled int) {
+	t.Helper()
+	c, err := js.queues["incoming"].Count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backlog, err := JournalBacklog(js.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Total(), backlog["incoming"]
+}
+
+// TestJournalBacklogNeverCountsTwice counts the queue and then the journal
+// while entries flow through it, as mailmanctl queues does beside a
+// running LMTP runner: the two together never hold more entries than
+// were enqueued, and once all is published the journal holds none.
+func TestJournalBacklogNeverCountsTwice(t *testing.T) {
+	js := newJournalSite(t)
+	j := js.open(t, 64*journalHeaderSize) // small enough to wrap
+	defer j.Close()
+	const total = 400
+	var started atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range total {
+			started.Add(1)
+			if _, err := j.Enqueue("incoming", testMessage(fmt.Sprintf("flow-%d@example.com", i)), nil); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		if queued, journaled := countBoth(t, js); int64(queued+journaled) > started.Load() {
+			t.Fatalf("%d in the queue and %d in the journal, of %d enqueued", queued, journaled, started.Load())
+		}
+	}
+	j.Flush()
+	if backlog, err := JournalBacklog(js.path); err != nil || backlog["incoming"] != 0 {
+		t.Errorf("after Flush the journal holds %v, %v", backlog, err)
+	}
+}
+
+// TestJournalBacklogDuringRecovery: a journal recovering what a dead
+// holder left is counted with its queues, at every step of the recovery,
+// as no more entries than the dead holder acknowledged.
+func TestJournalBacklogDuringRecovery(t *testing.T) {
+	for _, step := range []string{"recover-checkpoint", "recover-publish"} {
+		t.Run(step, func(t *testing.T) {
+			js := newJournalSite(t)
+			const acked = 7
+			leftAt(t, js, "write", acked)
+			seen := false
+			testHookApply = func(s string) {
+				if s != step {
+					return
+				}
+				seen = true
+				if queued, journaled := countBoth(t, js); queued+journaled > acked {
+					t.Errorf("at %s: %d in the queue and %d in the journal, of %d acknowledged", step, queued, journaled, acked)
+				}
+			}
+			defer func() { testHookApply = func(string) {} }()
+			j2 := js.open(t, DefaultJournalSize)
+			defer j2.Close()
+			if !seen {
+				t.Fatalf("the recovery has no step %s", step)
+			}
+			if got := js.messageIDs(t, "incoming"); len(got) != acked {
+				t.Errorf("after the recovery incoming holds %d entries, want %d", len(got), acked)
+			}
+		})
 	}
 }
 

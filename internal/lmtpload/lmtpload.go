@@ -170,13 +170,19 @@ func (c *Client) command(line string) (Reply, error) {
 }
 
 // finish sends the message after the reply to DATA and reads a reply for
-// each accepted recipient.
+// each accepted recipient. A transaction whose DATA was refused is still
+// open, and RFC 5321 §4.1.4 has the client end it before the next MAIL,
+// as Postfix does with RSET: a server answers a MAIL inside a transaction
+// 503.
 func (c *Client) finish(replies []Reply, data Reply, msg []byte) ([]Reply, error) {
 	if data.Code != 354 {
 		for i := range replies {
 			if replies[i].OK() {
 				replies[i] = data
 			}
+		}
+		if _, err := c.command("RSET"); err != nil {
+			return nil, fmt.Errorf("RSET: %w", err)
 		}
 		return replies, nil
 	}

@@ -13,15 +13,24 @@ import (
 
 // recorder is an LMTP server session that refuses rcpts named "refused@"
 // and answers 452 after the data for "later@", keeping what it received.
+// Like the LMTP runner (and Dovecot, and Mailman's aiosmtpd), it refuses a
+// MAIL inside a transaction.
 type recorder struct {
+	mail  bool
 	rcpts []string
 	got   chan []byte
 }
 
-func (r *recorder) Reset()                               { r.rcpts = nil }
-func (r *recorder) Logout() error                        { return nil }
-func (r *recorder) Mail(string, *smtp.MailOptions) error { return nil }
-func (r *recorder) Data(io.Reader) error                 { return nil }
+func (r *recorder) Reset()               { r.mail, r.rcpts = false, nil }
+func (r *recorder) Logout() error        { return nil }
+func (r *recorder) Data(io.Reader) error { return nil }
+func (r *recorder) Mail(string, *smtp.MailOptions) error {
+	if r.mail {
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "nested MAIL"}
+	}
+	r.mail = true
+	return nil
+}
 func (r *recorder) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if to == "refused@example.com" {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no"}

@@ -93,7 +93,7 @@ func TestGreetingBanner(t *testing.T) {
 	}
 }
 
-// Point 2, and §1.3: CHUNKING is not offered (see noBDAT in server.go);
+// Point 2, and §1.3: CHUNKING is not offered (see replyNoBDAT in replies.go);
 // BDAT is refused and its chunk read as commands.
 func TestNoChunking(t *testing.T) {
 	ts := startServer(t, nil)
@@ -115,7 +115,6 @@ func TestCommandReplies(t *testing.T) {
 		{"NOOP with some arguments", "250 2.0.0 "},
 		{"NOOP \x00\xff%s%n%x\"\\", "250 2.0.0 "}, // CVE-2020-10957: malformed NOOP arguments
 		{"NOOP " + strings.Repeat("z", 400), "250 2.0.0 "},
-		{"VRFY", "252 2.5.0 "},
 		{"VRFY test@example.com", "252 2.5.0 "},
 		{"vrfy <nobody@example.com>", "252 2.5.0 "},
 		{"RSET", "250 2.0.0 "},
@@ -141,6 +140,79 @@ func TestCommandReplies(t *testing.T) {
 	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if rest, err := io.ReadAll(c.r); err != nil || len(rest) > 0 {
 		t.Errorf("after QUIT: %q, %v; want the connection closed", rest, err)
+	}
+}
+
+// Points 4, 6 and 25, and RFC 5321 §4.1.1: commands out of order, without
+// their argument, with a malformed one or over the length limit each get
+// one reply, and the session goes on as if they had not been sent.
+func TestCommandSequences(t *testing.T) {
+	long := func(n int, head string) string { return head + strings.Repeat("x", n-len(head)-len("\r\n")) }
+	cases := []struct {
+		name   string
+		lines  []string // command lines, without their CRLF
+		want   []string // the start of each one's reply
+		queued string   // what the entry queued by the session holds, if any
+	}{
+		{
+			name:   "a second MAIL in a transaction",
+			lines:  []string{"LHLO x", "MAIL FROM:<anne@example.org>", "MAIL FROM:<bart@example.org>", "RCPT TO:<test@example.com>", "DATA"},
+			want:   []string{"250-", "250 2.1.0 ", "503 5.5.1 ", "250 2.1.5 ", "354 "},
+			queued: "\r\nX-MailFrom: anne@example.org\r\n",
+		},
+		{
+			name:  "MAIL again after RSET",
+			lines: []string{"LHLO x", "MAIL FROM:<anne@example.org>", "RSET", "MAIL FROM:<bart@example.org>"},
+			want:  []string{"250-", "250 2.1.0 ", "250 2.0.0 ", "250 2.1.0 "},
+		},
+		{
+			name:  "VRFY without an argument",
+			lines: []string{"VRFY", "vrfy  ", "VRFY\t", "VRFY anne", "NOOP"},
+			want:  []string{"501 5.5.4 ", "501 5.5.4 ", "501 5.5.4 ", "252 2.5.0 ", "250 2.0.0 "},
+		},
+		{
+			name: "a sender that is no mailbox",
+			lines: []string{"LHLO x", "MAIL FROM:<a@b@example.org>", `MAIL FROM:<"a@b"@example.org>`, "MAIL FROM:<a@example..org>", "MAIL FROM:<a@.example.org>",
+				"MAIL FROM:<a@example.org.>", "MAIL FROM:<a@exa(mple).org>", "MAIL FROM:<a@[192.0.2.1>", "MAIL FROM:<a@[]>", "MAIL FROM:<a\x01b@example.org>",
+				"MAIL FROM:<anne@example.org>"},
+			want: []string{"250-", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "501 5.1.7 ", "250 2.1.0 "},
+		},
+		{
+			name: "senders that are mailboxes",
+			lines: []string{"LHLO x", "MAIL FROM:<>", "RSET", "MAIL FROM:<a@[192.0.2.1]>", "RSET", "MAIL FROM:<a@[IPv6:2001:db8::1]>", "RSET",
+				"MAIL FROM:<a_b@mail_host.example.org>", "RSET", "MAIL FROM:<\"a b\"@example.org>", "RSET", "MAIL FROM:<@route.example:a@example.org>"},
+			want: []string{"250-", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 ", "250 ", "250 2.1.0 "},
+		},
+		{
+			name:  "a command line over 512 octets",
+			lines: []string{long(512, "NOOP "), long(513, "NOOP "), long(2<<20, "NOOP "), long(513, "RCPT TO:<"), "NOOP"},
+			want:  []string{"250 2.0.0 ", "500 5.5.2 ", "500 5.5.2 ", "500 5.5.2 ", "250 2.0.0 "},
+		},
+		{
+			name:  "MAIL has 26 octets more for SIZE",
+			lines: []string{"LHLO x", long(538, "MAIL FROM:<a@example.org> SIZE=1 X="), long(539, "MAIL FROM:<a@example.org> SIZE=1 X="), "MAIL FROM:<" + strings.Repeat("a", 480) + "@example.org> SIZE=100"},
+			want:  []string{"250-", "555 5.5.4 ", "500 5.5.2 ", "250 2.1.0 "},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			c := ts.dial(t)
+			for i, l := range tc.lines {
+				c.send(l + "\r\n")
+				if got := c.reply(); !strings.HasPrefix(got, tc.want[i]) {
+					t.Fatalf("%.60q: reply %.200q, want %q", l, got, tc.want[i])
+				}
+			}
+			if tc.queued == "" {
+				return
+			}
+			c.send(post)
+			c.expect("250 2.0.0 <test@example.com>")
+			if es := ts.entries(t, "incoming"); len(es) != 1 || !strings.Contains(string(es[0].Message), tc.queued) {
+				t.Errorf("queued %d entries; want one holding %q", len(es), tc.queued)
+			}
+		})
 	}
 }
 

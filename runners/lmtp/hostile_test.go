@@ -150,6 +150,10 @@ func TestHostileRecipients(t *testing.T) {
 		{"@a.example,@b.example:test@example.com", "250 2.1.5 "},
 		{"@route.example:nolist@example.com", "550 5.1.1 "},
 		{"@route.example", "501 5.1.3 "},
+		// Since go-smtp v0.26.0 a bare postmaster is an address (RFC 5321
+		// §4.1.1.3); no list is called that.
+		{"postmaster", "550 5.1.1 "},
+		{"PostMaster", "550 5.1.1 "},
 		{"test@exämple.com", "550 5.1.1 "},
 		{"tëst@example.com", "550 5.1.1 "},
 		{"test@xn--exmple-cua.com", "550 5.1.1 "},

@@ -1,9 +1,13 @@
 package lmtp
 
 import (
+	"bytes"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mailman-go/mailman/message"
 )
 
 func TestMessageIDHashVectors(t *testing.T) {
@@ -26,8 +30,8 @@ func TestPrepare(t *testing.T) {
 	cases := []struct {
 		name   string
 		in     string
-		want   string // the prepared message, with HASH for the hash of the id
-		id     string
+		want   string // the prepared message, with HASH for the hash of the id and NEWID for a generated one
+		id     string // "" for a generated one
 		defect bool
 	}{
 		{
@@ -38,7 +42,7 @@ func TestPrepare(t *testing.T) {
 		},
 		{
 			name: "replaces existing hash headers",
-			in:   "Message-ID: <ant>\nMessage-ID-Hash: IGNOREME\nX-Message-ID-Hash: IGNOREME\nSubject: x\n\nbody\n",
+			in:   "Message-ID: <ant>\nMessage-ID-Hash: IGNOREME\nx-message-id-hash: IGNOREME\nSubject: x\n\nbody\n",
 			want: "Message-ID: <ant>\nSubject: x\nMessage-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\nX-Message-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\nX-MailFrom: anne@example.org\n\nbody\n",
 			id:   "<ant>",
 		},
@@ -54,63 +58,142 @@ func TestPrepare(t *testing.T) {
 			want: "Message-ID: <alpha>\r\nMessage-ID-Hash: HASH\r\nX-Message-ID-Hash: HASH\r\nX-MailFrom: anne@example.org\r\n\r\n\xa0\xff\x00 body\r\n",
 			id:   "<alpha>",
 		},
+		{
+			name: "no Message-ID",
+			in:   "From: anne@example.com\r\nSubject: no id\r\n\r\nbody\r\n",
+			want: "From: anne@example.com\r\nSubject: no id\r\nMessage-ID: NEWID\r\nMessage-ID-Hash: HASH\r\nX-Message-ID-Hash: HASH\r\nX-MailFrom: anne@example.org\r\n\r\nbody\r\n",
+		},
+		// The cases where the door's own parser and the runners' disagreed.
+		{
+			name: "space before the colon: RFC 5322's obsolete syntax",
+			in:   "Subject : x\r\nMessage-ID\t: <ant>\r\n\r\nbody\r\n",
+			want: "Subject : x\r\nMessage-ID\t: <ant>\r\nMessage-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\r\nX-Message-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\r\nX-MailFrom: anne@example.org\r\n\r\nbody\r\n",
+			id:   "<ant>",
+		},
+		{
+			name: "a blank Message-ID before a real one",
+			in:   "Message-ID:\r\nMessage-ID: <ant>\r\n\r\nbody\r\n",
+			want: "Message-ID: NEWID\r\nMessage-ID-Hash: HASH\r\nX-Message-ID-Hash: HASH\r\nX-MailFrom: anne@example.org\r\n\r\nbody\r\n",
+		},
+		{
+			name: "a Message-ID folded before white space is unfolded, not collapsed",
+			in:   "Message-ID: <a\r\n\tb>\r\n\r\n",
+			want: "Message-ID: <a\r\n\tb>\r\nMessage-ID-Hash: HASH\r\nX-Message-ID-Hash: HASH\r\nX-MailFrom: anne@example.org\r\n\r\n",
+			id:   "<a\tb>",
+		},
+		{
+			name: "the header's last line without a line ending",
+			in:   "Message-ID: <ant>",
+			want: "Message-ID: <ant>\r\nMessage-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\r\nX-Message-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\r\nX-MailFrom: anne@example.org\r\n\r\n",
+			id:   "<ant>",
+		},
+		{
+			name: "the added fields in the first line's ending",
+			in:   "Message-ID: <ant>\nSubject: x\r\n\r\nbody\r\n",
+			want: "Message-ID: <ant>\nSubject: x\r\nMessage-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\nX-Message-ID-Hash: MS6QLWERIJLGCRF44J7USBFDELMNT2BW\nX-MailFrom: anne@example.org\n\r\nbody\r\n",
+			id:   "<ant>",
+		},
+		{
+			name: "empty message",
+			in:   "",
+			want: "Message-ID: NEWID\r\nMessage-ID-Hash: HASH\r\nX-Message-ID-Hash: HASH\r\nX-MailFrom: anne@example.org\r\n\r\n",
+		},
+		{
+			name: "all body",
+			in:   "\r\nno header\r\n",
+			want: "Message-ID: NEWID\r\nMessage-ID-Hash: HASH\r\nX-Message-ID-Hash: HASH\r\nX-MailFrom: anne@example.org\r\n\r\nno header\r\n",
+		},
 		{name: "a line without a colon in the header", in: "From: a\r\nthis is not a header\r\n\r\nbody\r\n", defect: true},
 		{name: "first line a continuation", in: " folded\r\nFrom: a\r\n\r\n", defect: true},
-		{name: "empty message", in: "", defect: true},
-		{name: "space before the colon name", in: "Bad Name: x\r\n\r\n", defect: true},
+		{name: "space inside the name", in: "Bad Name: x\r\n\r\n", defect: true},
+		{name: "no name", in: "Subject: x\r\n : y\r\n:z\r\n\r\n", defect: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := prepare([]byte(c.in), "anne@example.org", "lists.example.com")
 			if c.defect {
-				if !errors.Is(err, errDefects) {
-					t.Fatalf("prepare = %v, want errDefects", err)
+				if !errors.Is(err, message.ErrMalformed) {
+					t.Fatalf("prepare = %v, want message.ErrMalformed", err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := strings.ReplaceAll(c.want, "HASH", messageIDHash(c.id))
+			id := c.id
+			if id == "" {
+				id = p.messageID
+				if !regexp.MustCompile(`^<[0-9a-f]{32}@lists\.example\.com>$`).MatchString(id) {
+					t.Fatalf("generated Message-ID %q", id)
+				}
+			}
+			want := strings.NewReplacer("HASH", messageIDHash(id), "NEWID", id).Replace(c.want)
 			if string(p.message) != want {
 				t.Errorf("prepared\n%q\nwant\n%q", p.message, want)
 			}
-			if p.messageID != c.id {
-				t.Errorf("messageID = %q, want %q", p.messageID, c.id)
+			if p.messageID != id {
+				t.Errorf("messageID = %q, want %q", p.messageID, id)
 			}
 		})
 	}
 }
 
-func TestPrepareAddsMessageID(t *testing.T) {
-	p, err := prepare([]byte("From: anne@example.com\r\nSubject: no id\r\n\r\nbody\r\n"), "anne@example.com", "lists.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(p.messageID, "<") || !strings.HasSuffix(p.messageID, "@lists.example.com>") {
-		t.Errorf("generated Message-ID %q", p.messageID)
-	}
-	want := "Subject: no id\r\nMessage-ID: " + p.messageID + "\r\nMessage-ID-Hash: " + messageIDHash(p.messageID) + "\r\n"
-	if !strings.Contains(string(p.message), want) {
-		t.Errorf("prepared message:\n%s", p.message)
-	}
-}
-
+// FuzzPrepare is the door against the runners: whatever prepare accepts,
+// message.Parse (which every later runner reads the entry with) parses,
+// finding the Message-ID prepare logged and hashed, the hash fields once
+// each, X-MailFrom, and the body as received; whatever message.Parse
+// rejects, prepare refuses. Its seeds are the cases where the door's own
+// parser once disagreed with message.Parse.
 func FuzzPrepare(f *testing.F) {
-	f.Add([]byte("From: a\r\nMessage-ID: <x>\r\n\r\nbody\r\n"))
-	f.Add([]byte("Subject: x\n folded\n\n"))
-	f.Add([]byte(" bad\r\n"))
+	for _, s := range []string{
+		"From: a\r\nMessage-ID: <x>\r\n\r\nbody\r\n",
+		"Subject: x\n folded\n\n",
+		" bad\r\n",
+		"Subject : x\r\n\r\nbody\r\n",
+		"Subject\t: x\r\nMessage-ID : <x>\r\n\r\n",
+		"Message-ID:\r\nMessage-ID: <x>\r\n\r\n",
+		"Message-ID: <a\r\n\tb>\r\n\r\n",
+		"Message-ID: <a>  <b>\r\n\r\n",
+		"Message-ID: <x>",
+		"A: b\nMessage-ID: <x>\r\n\r\nbody",
+		"",
+		"\r\n",
+		"\r",
+		"Message-ID-Hash: x\r\nX-Message-ID-Hash: y\r\nmessage-id-hash: z\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		p, err := prepare(msg, "a@b", "h")
-		if err != nil {
+		const from = "a\xff@b"
+		raw, rawErr := message.Parse(msg)
+		p, err := prepare(msg, from, "h")
+		if rawErr != nil {
+			if err == nil {
+				t.Fatalf("the door accepted %q, which the runners cannot parse: %v", msg, rawErr)
+			}
 			return
 		}
-		// The body after the header block is kept exactly.
-		if end, body := headerEnd(msg); end >= 0 && len(body) > 0 && !strings.HasSuffix(string(p.message), string(body)) {
-			t.Fatalf("body changed: %q -> %q", msg, p.message)
+		if err != nil {
+			t.Fatalf("the door refused %q, which the runners parse: %v", msg, err)
 		}
-		if !strings.Contains(string(p.message), "X-Message-ID-Hash: "+messageIDHash(p.messageID)) {
-			t.Fatal("no hash header")
+		m, err := message.Parse(p.message)
+		if err != nil {
+			t.Fatalf("the runners cannot parse the queued %q: %v", p.message, err)
+		}
+		if got := m.Get("Message-ID"); got != p.messageID || got == "" {
+			t.Fatalf("the runners read the Message-ID %q, the door %q, in %q", got, p.messageID, p.message)
+		}
+		hash := messageIDHash(p.messageID)
+		for _, name := range []string{"Message-ID-Hash", "X-Message-ID-Hash"} {
+			if got := m.Values(name); len(got) != 1 || got[0] != hash {
+				t.Fatalf("%s: %q, want once %q, in %q", name, got, hash, p.message)
+			}
+		}
+		if got := m.Values("X-MailFrom"); len(got) != 1 || got[0] != from {
+			t.Fatalf("X-MailFrom: %q, want %q", got, from)
+		}
+		if !bytes.Equal(m.Body(), raw.Body()) {
+			t.Fatalf("body %q, received %q", m.Body(), raw.Body())
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -316,6 +317,53 @@ func TestOneReplyPerRecipientOnEveryFailure(t *testing.T) {
 			c.expect("250 ")
 			if n := len(ts.entries(t, "incoming")); n != 0 {
 				t.Errorf("%d entries queued", n)
+			}
+		})
+	}
+}
+
+// TestQueuedEntriesParse: what the door accepts, the runners (message.Parse)
+// read, with the Message-ID the door logged; what they could not read the
+// door refuses at DATA.
+func TestQueuedEntriesParse(t *testing.T) {
+	cases := []struct {
+		name, data string
+		refused    bool
+		subject    string
+	}{
+		{name: "space before the colon", data: "From: anne@example.org\r\nSubject : obsolete\r\nMessage-ID: <obs>\r\n\r\nbody\r\n", subject: "obsolete"},
+		{name: "a blank Message-ID", data: "Message-ID:\r\nSubject: blank id\r\nMessage-ID: <late>\r\n\r\nbody\r\n", subject: "blank id"},
+		{name: "no header at all", data: "\r\nonly a body\r\n"},
+		{name: "a space inside a name", data: "Subject: x\r\nBad Name: y\r\n\r\nbody\r\n", refused: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			c := ts.dial(t)
+			c.begin("test@example.com")
+			c.send(tc.data + ".\r\n")
+			if tc.refused {
+				c.expect("501 5.6.0 <test@example.com> Message has defects")
+				if n := len(ts.entries(t, "incoming")); n != 0 {
+					t.Errorf("incoming holds %d entries", n)
+				}
+				return
+			}
+			c.expect("250 2.0.0 <test@example.com>")
+			es := ts.entries(t, "incoming")
+			if len(es) != 1 {
+				t.Fatalf("incoming holds %d entries", len(es))
+			}
+			m, err := message.Parse(es[0].Message)
+			if err != nil {
+				t.Fatalf("the runners cannot read the entry: %v\n%q", err, es[0].Message)
+			}
+			if got := m.Get("Subject"); got != tc.subject {
+				t.Errorf("Subject %q, want %q", got, tc.subject)
+			}
+			id := m.Get("Message-ID")
+			if id == "" || m.Get("X-Message-ID-Hash") != messageIDHash(id) || len(m.Values("Message-ID")) != 1 {
+				t.Errorf("Message-ID %q (of %d), X-Message-ID-Hash %q", id, len(m.Values("Message-ID")), m.Get("X-Message-ID-Hash"))
 			}
 		})
 	}

@@ -1,0 +1,205 @@
+package lmtp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/mailman-go/mailman/switchboard"
+)
+
+// route is where mail for one sub-address goes, and the metadata it gets.
+type route struct {
+	queue string
+	set   func(md switchboard.Msgdata)
+}
+
+// routes is Mailman's table (spec §4), by canonical sub-address.
+var routes = map[string]route{
+	"":        {"incoming", func(md switchboard.Msgdata) { md.Set("to_list", true) }},
+	"owner":   {"incoming", func(md switchboard.Msgdata) { md.Set("subaddress", "owner"); md.Set("to_owner", true) }},
+	"request": {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "request"); md.Set("to_request", true) }},
+	"join":    {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "join") }},
+	"leave":   {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "leave") }},
+	"confirm": {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "confirm") }},
+	"bounces": {"bounces", func(md switchboard.Msgdata) { md.Set("subaddress", "bounces") }},
+}
+
+// Queues lists the queues the LMTP runner fills: those of its routes.
+var Queues = func() []string {
+	var qs []string
+	for _, r := range routes {
+		if !slices.Contains(qs, r.queue) {
+			qs = append(qs, r.queue)
+		}
+	}
+	slices.Sort(qs)
+	return qs
+}()
+
+// Mailman's reply texts.
+var (
+	errMailboxUnavailable = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Requested action not taken: mailbox unavailable"}
+	errDefectsReply       = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message has defects"}
+	errTemporary          = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Requested action aborted: error in processing"}
+)
+
+// recipient is one accepted RCPT, as the client wrote it (go-smtp matches
+// replies by that string) and what it resolved to.
+type recipient struct {
+	addr string
+	t    target
+}
+
+type session struct {
+	s     *Server
+	conn  *limitConn
+	mail  bool // a MAIL was accepted: a transaction is open
+	from  string
+	rcpts []recipient
+}
+
+func (ss *session) Reset()        { ss.mail, ss.from, ss.rcpts = false, "", nil }
+func (ss *session) Logout() error { return nil }
+
+// errLineTooLong is a message with a line longer than maxDataLine, which
+// go-smtp does not read; it then closes the connection.
+var errLineTooLong = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Line too long"}
+
+// errTooBig is a message over max_message_size, announced or sent.
+var errTooBig = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for system"}
+
+// errNestedMail is a MAIL inside a transaction. go-smtp takes it and keeps
+// the recipients given so far, so that they would get the message of
+// another sender; RFC 5321 §4.1.4 lets a client send MAIL only when no
+// transaction is open, and 503 is the reply to a command out of sequence.
+var errNestedMail = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Nested MAIL command"}
+
+// errBadSender is a reverse path that is no mailbox (see badSender).
+var errBadSender = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	switch {
+	case ss.mail:
+		return errNestedMail
+	case badSender(from):
+		return errBadSender
+	case opts != nil && opts.Size > int64(ss.s.maxSize):
+		return errTooBig
+	}
+	ss.mail, ss.from = true, from
+	return nil
+}
+
+// badSender reports whether a reverse path, as go-smtp hands it over, is no
+// mailbox: a control character, a second "@", a domain that is not one.
+// go-smtp's parser takes anything up to a space or ">" for the domain, and
+// drops the quotes of a quoted local part, so "a@b"@c cannot be told from
+// a@b@c; both are refused, and neither would be an address in X-MailFrom.
+//
+// The domain is checked as RFC 5322's addr-spec has it (a dot-atom or a
+// domain literal), which is what Mailman's parser accepts, not with RFC
+// 5321's stricter host name syntax: a sender the MTA in front accepted,
+// with an underscore or 8-bit bytes in its domain, must not bounce here.
+func badSender(from string) bool {
+	if from == "" {
+		return false // the null reverse path
+	}
+	if strings.ContainsFunc(from, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return true
+	}
+	at := strings.LastIndexByte(from, '@')
+	if at <= 0 || strings.Contains(from[:at], "@") {
+		return true
+	}
+	domain := from[at+1:]
+	if literal, ok := strings.CutPrefix(domain, "["); ok {
+		inside, closed := strings.CutSuffix(literal, "]")
+		return !closed || inside == "" || strings.ContainsAny(inside, "[]\\")
+	}
+	for label := range strings.SplitSeq(domain, ".") {
+		if label == "" || strings.ContainsAny(label, "()<>[]:;@\\,\" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	t, err := resolve(context.Background(), to, ss.s.exists)
+	if errors.Is(err, errNoSuchList) {
+		return errMailboxUnavailable
+	}
+	if err != nil {
+		ss.s.log.Error("cannot check a recipient; answering 451", "rcpt", to, "error", err)
+		return errTemporary
+	}
+	ss.rcpts = append(ss.rcpts, recipient{addr: to, t: t})
+	return nil
+}
+
+func (ss *session) Data(io.Reader) error {
+	return errors.New("lmtp: Data called on an LMTP session")
+}
+
+// LMTPData reads the message, then queues it once per distinct target in
+// RCPT order, giving each recipient its reply as soon as its entry is durable.
+func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	// Read at most the limit, the line end limitConn may have added and one
+	// byte to tell an oversized message; go-smtp discards the rest.
+	data, err := io.ReadAll(io.LimitReader(r, int64(ss.s.maxSize)+int64(len(padding))+1))
+	if errors.Is(err, smtp.ErrTooLongLine) {
+		// The same message would fail the same way every time: a 451
+		// would have the MTA retry it for days.
+		ss.s.log.Warn("refused a message with a line over the limit", "from", ss.from)
+		return errLineTooLong
+	}
+	if err != nil {
+		ss.s.log.Warn("message data not received whole", "from", ss.from, "error", err)
+		return errTemporary
+	}
+	if ss.conn.padded.Swap(false) {
+		data = data[:len(data)-len(padding)]
+	}
+	if len(data) > ss.s.maxSize {
+		return errTooBig
+	}
+	p, err := prepare(data, ss.from, ss.s.hostname)
+	if err != nil {
+		ss.s.log.Warn("refused a message with header defects", "from", ss.from, "error", err)
+		return errDefectsReply
+	}
+	received := time.Now().UTC().Format(time.RFC3339Nano)
+	done := map[target]error{}
+	for _, rc := range ss.rcpts {
+		res, seen := done[rc.t]
+		if !seen {
+			res = ss.s.enqueue(p, rc.t, len(data), received)
+			done[rc.t] = res
+		}
+		status.SetStatus(rc.addr, res)
+	}
+	return nil
+}
+
+// enqueue queues one copy and returns the recipient's reply (nil is 250).
+func (s *Server) enqueue(p prepared, t target, size int, received string) error {
+	rt := routes[t.sub]
+	md := switchboard.Msgdata{}
+	md.Set("listid", t.list.ListID())
+	md.Set("original_size", size)
+	md.Set("received_time", received)
+	rt.set(md)
+	name, err := s.queues.Enqueue(rt.queue, p.message, md)
+	if err != nil {
+		s.log.Error("cannot queue; answering 451", "message_id", p.messageID, "list", t.list.String(), "queue", rt.queue, "error", err)
+		return errTemporary
+	}
+	s.log.Info("accepted", "message_id", p.messageID, "list", t.list.String(), "subaddress", t.sub, "queue", rt.queue, "entry", name)
+	return nil
+}
