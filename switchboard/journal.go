@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mailman-go/mailman/internal/flock"
 )
 
 // A Journal is a write-ahead log in front of queues, for a writer whose
@@ -145,7 +147,7 @@ func (j *Journal) open() error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := flock.TakeFile(f); err != nil {
 		f.Close()
 		return fmt.Errorf("in use by another process: %w", err)
 	}
@@ -415,15 +417,15 @@ func (j *Journal) write(recs []journalRecord) error {
 	// durable; queues normally share one.
 	devs := map[uint64]bool{}
 	for q := range touched {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(q.dirf.Fd()), &st); err != nil {
+		dev, err := q.files.FileSystem()
+		if err != nil {
 			return err
 		}
-		if devs[st.Dev] {
+		if devs[dev] {
 			continue
 		}
-		devs[st.Dev] = true
-		if err := unix.Syncfs(int(q.dirf.Fd())); err != nil {
+		devs[dev] = true
+		if err := q.files.SyncFS(); err != nil {
 			return fmt.Errorf("syncfs %s: %w", q.dir, err)
 		}
 	}
@@ -466,7 +468,7 @@ func (j *Journal) publishAll() error {
 			renamed = true
 		}
 		if renamed {
-			if err := q.dirf.Sync(); err != nil {
+			if err := q.files.Sync(); err != nil {
 				return err
 			}
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/mailman-go/mailman/internal/atomicfile"
 )
 
 // MaxAttempts is how many times an entry may be found claimed by a runner
@@ -46,7 +48,7 @@ type Switchboard struct {
 	name   string
 	dir    string
 	badDir string
-	dirf   *os.File // kept open to fsync the directory after each rename
+	files  *atomicfile.Dir // the queue's folder, kept open to sync it after each rename
 }
 
 // Open returns the queue called name under root, creating its directory and
@@ -65,16 +67,16 @@ func Open(root, name string) (*Switchboard, error) {
 			return nil, fmt.Errorf("open queue %s: %w", name, err)
 		}
 	}
-	f, err := os.Open(s.dir)
+	files, err := atomicfile.OpenDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", name, err)
 	}
-	s.dirf = f
+	s.files = files
 	return s, nil
 }
 
 // Close releases the directory handle.
-func (s *Switchboard) Close() error { return s.dirf.Close() }
+func (s *Switchboard) Close() error { return s.files.Close() }
 
 // Name returns the queue's name.
 func (s *Switchboard) Name() string { return s.name }
@@ -133,42 +135,14 @@ func (s *Switchboard) newEntry(due time.Time, msg []byte, md Msgdata) (name, ext
 	return formatTime(t) + "+" + entryHash(data, t), ext, data, nil
 }
 
-// writeEntry writes data to name+ext with the temp, fsync, rename, directory
-// fsync protocol. On error nothing is left behind.
+// writeEntry writes data to name+ext through name.tmp, with atomicfile's
+// guarantees: when it returns nil the entry is whole and survives a crash;
+// when it fails, no entry is there (a runner that claimed it in the moment
+// before the folder's sync failed processes it anyway: a duplicate at
+// worst, and the caller's 4xx stays honest).
 func (s *Switchboard) writeEntry(name, ext string, data []byte) error {
-	tmp := filepath.Join(s.dir, name+extTemp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o660)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		testHookBeforeRename()
-		err = os.Rename(tmp, filepath.Join(s.dir, name+ext))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := s.dirf.Sync(); err != nil {
-		// The entry is visible but may not survive a crash, so it must not be
-		// reported as added. Taking it back keeps the caller's 4xx honest; if a
-		// runner claimed it already it is processed anyway: a duplicate at worst.
-		os.Remove(filepath.Join(s.dir, name+ext))
-		return fmt.Errorf("sync directory: %w", err)
-	}
-	return nil
+	return s.files.WriteNew(name+extTemp, name+ext, data, 0o660)
 }
-
-// testHookBeforeRename lets a test kill the process between the write and
-// the rename.
-var testHookBeforeRename = func() {}
 
 // Ready lists the files of slice that may be dequeued at now, in the order
 // they should be processed, and the earliest due time of the deferred entries
@@ -305,7 +279,7 @@ func (s *Switchboard) Recover(slice Slice) ([]Recovered, error) {
 		}
 	}
 	if requeued {
-		if err := s.dirf.Sync(); err != nil {
+		if err := s.files.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("recover %s: sync directory: %w", s.name, err))
 		}
 	}

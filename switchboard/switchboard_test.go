@@ -176,7 +176,7 @@ func TestCrashBeforeRename(t *testing.T) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		testHookBeforeRename = func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+		s.files.BeforeRename = func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 		s.Enqueue(testMessage("doomed"), nil)
 		os.Exit(3) // not reached: the hook kills the process
 	}

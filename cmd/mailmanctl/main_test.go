@@ -3,13 +3,19 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/runners/lmtp"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -103,7 +109,7 @@ func TestInjectQueuesQfile(t *testing.T) {
 		t.Errorf("queues --json has %d queues: %v", len(counts), counts)
 	}
 	code, out, _ = c.run("", "queues")
-	if code != exitOK || !strings.Contains(out, "QUEUE") || !regexpLine(out, `incoming\s+1\s+0\s+0\s+0\s+1`) {
+	if code != exitOK || !strings.Contains(out, "QUEUE") || !regexpLine(out, `incoming\s+0\s+1\s+0\s+0\s+0\s+1`) {
 		t.Errorf("queues table:\n%s", out)
 	}
 
@@ -155,6 +161,104 @@ func TestCommandErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInjectMetadata: inject starts an entry as the LMTP door would have,
+// for the sub-address whose mail goes to the queue.
+func TestInjectMetadata(t *testing.T) {
+	c := newCtl(t)
+	if code, _, errOut := c.run("", "lists", "create", "test@example.com"); code != exitOK {
+		t.Fatal(errOut)
+	}
+	tests := []struct {
+		queue string
+		want  map[string]string // keys and their JSON values; "" for a key that must be missing
+	}{
+		{"incoming", map[string]string{msgdata.ListID: `"test.example.com"`, msgdata.ToList: "true", msgdata.Subaddress: ""}},
+		{"command", map[string]string{msgdata.ListID: `"test.example.com"`, msgdata.ToRequest: "true", msgdata.Subaddress: `"request"`}},
+		{"bounces", map[string]string{msgdata.Subaddress: `"bounces"`, msgdata.ToList: ""}},
+		{"pipeline", map[string]string{msgdata.ListID: `"test.example.com"`, msgdata.ToList: "", msgdata.Subaddress: ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.queue, func(t *testing.T) {
+			code, out, errOut := c.run(message, "inject", "--queue", tt.queue, "--list", "test@example.com")
+			if code != exitOK {
+				t.Fatal(errOut)
+			}
+			e, err := switchboard.ReadFile(filepath.Join(c.queue(tt.queue), strings.TrimSpace(out)+".msg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.want {
+				if got := string(e.Msgdata[k]); got != v {
+					t.Errorf("%s = %s, want %q", k, got, v)
+				}
+			}
+			if e.Msgdata.Int(msgdata.OriginalSize) != len(message) || e.Msgdata.String(msgdata.ReceivedTime) == "" {
+				t.Errorf("msgdata = %v: no size or time", e.Msgdata)
+			}
+		})
+	}
+}
+
+// TestQueuesCountsTheJournal: what the LMTP runner acknowledged and a
+// crash left only in its journal is counted by queues (the master puts it
+// in its queue at the next start).
+func TestQueuesCountsTheJournal(t *testing.T) {
+	const n = 5
+	if varDir := os.Getenv("QUEUES_JOURNAL_VAR_DIR"); varDir != "" {
+		journalAndDie(varDir, n)
+	}
+	c := newCtl(t)
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestQueuesCountsTheJournal$")
+	cmd.Env = append(os.Environ(), "QUEUES_JOURNAL_VAR_DIR="+cfg.VarDir())
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the journal's writer: %v, want killed by SIGKILL\n%s", err, out)
+	}
+	code, js, _ := c.run("", "queues", "--json")
+	var counts map[string]int
+	if err := json.Unmarshal([]byte(js), &counts); code != exitOK || err != nil {
+		t.Fatalf("queues --json: %d %v %q", code, err, js)
+	}
+	if counts["incoming"] != n {
+		t.Errorf("queues --json counts %d in incoming, want the %d acknowledged", counts["incoming"], n)
+	}
+	if code, table, _ := c.run("", "queues"); code != exitOK || !regexpLine(table, fmt.Sprintf(`incoming\s+%d\s+0\s+0\s+0\s+0\s+%d`, n, n)) {
+		t.Errorf("queues table:\n%s", table)
+	}
+}
+
+// journalAndDie is the LMTP runner acknowledging n posts, then killed
+// before its journal writes them to their queue.
+func journalAndDie(varDir string, n int) {
+	paths := config.PathsIn(varDir)
+	queues := map[string]*switchboard.Switchboard{}
+	for _, name := range lmtp.Queues {
+		q, err := switchboard.Open(paths.Queues, name)
+		if err != nil {
+			os.Exit(2)
+		}
+		queues[name] = q
+	}
+	j, err := switchboard.OpenJournal(paths.LMTPJournal, switchboard.DefaultJournalSize, queues, func(error) {})
+	if err != nil {
+		os.Exit(2)
+	}
+	for range n {
+		// It returns once the record is durable, as a 250 does.
+		if _, err := j.Enqueue("incoming", []byte(message), switchboard.Msgdata{}); err != nil {
+			os.Exit(2)
+		}
+	}
+	// The journal gathers its writes to the queues for a few milliseconds
+	// first: the entries are in the journal alone now.
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
 }
 
 func TestVersion(t *testing.T) {

@@ -14,20 +14,16 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
-	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/lmtp"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
-// queueRoot returns the folder holding the queues of the configuration at
-// cfgPath, and fails when it does not exist rather than creating queues for a
-// configuration nothing uses.
-func queueRoot(cfgPath string) (string, error) {
-	cfg, err := config.FromEnvironment(cfgPath)
-	if err != nil {
-		return "", err
-	}
+// queueRoot returns the folder holding the queues of cfg, and fails when
+// it does not exist rather than creating queues for a configuration
+// nothing uses.
+func queueRoot(cfg *config.Config) (string, error) {
 	root := cfg.Paths().Queues
 	if _, err := os.Stat(root); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -62,7 +58,11 @@ func cmdQueues(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	root, err := queueRoot(*cfgPath)
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	root, err := queueRoot(cfg)
 	if err != nil {
 		return err
 	}
@@ -79,18 +79,24 @@ func cmdQueues(e *env, args []string) error {
 		}
 		counts[name] = c
 	}
+	// After the queues, so that an entry published meanwhile is counted
+	// once (see switchboard.JournalBacklog).
+	journaled, err := switchboard.JournalBacklog(cfg.Paths().LMTPJournal)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		totals := map[string]int{}
 		for name, c := range counts {
-			totals[name] = c.Total()
+			totals[name] = c.Total() + journaled[name]
 		}
 		return writeJSON(e.stdout, totals)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tREADY\tDEFERRED\tIN FLIGHT\tPRESERVED\tTOTAL")
+	fmt.Fprintln(tw, "QUEUE\tJOURNALED\tREADY\tDEFERRED\tIN FLIGHT\tPRESERVED\tTOTAL")
 	for _, name := range config.QueueNames {
 		c := counts[name]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", name, c.Ready, c.Deferred, c.InFlight, c.Preserved, c.Total())
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", name, journaled[name], c.Ready, c.Deferred, c.InFlight, c.Preserved, c.Total()+journaled[name])
 	}
 	return tw.Flush()
 }
@@ -147,7 +153,7 @@ func cmdInject(e *env, args []string) error {
 	if len(rest) > 1 {
 		return usagef("at most one message file")
 	}
-	md := switchboard.Msgdata{}
+	listID := ""
 	if *list != "" {
 		a, err := store.ParseListAddress(*list)
 		if err != nil {
@@ -162,7 +168,7 @@ func cmdInject(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		md.Set(msgdata.ListID, a.ListID())
+		listID = a.ListID()
 	}
 	var msg []byte
 	if len(rest) == 0 || rest[0] == "-" {
@@ -176,10 +182,11 @@ func cmdInject(e *env, args []string) error {
 	if len(msg) == 0 {
 		return errors.New("the message is empty")
 	}
-	md.Set(msgdata.OriginalSize, len(msg))
-	md.Set(msgdata.ReceivedTime, time.Now().UTC().Format(time.RFC3339Nano))
-	if *queue == "incoming" {
-		md.Set(msgdata.ToList, true)
+	// As if the message had come in through the door for the queue's
+	// sub-address (a post for incoming, -request for command).
+	md := lmtp.Received(listID, len(msg), time.Now())
+	if sub, ok := lmtp.SubaddressFor(*queue); ok {
+		lmtp.Route(sub, md)
 	}
 	cfg, err := config.FromEnvironment(*cfgPath)
 	if err != nil {
@@ -204,7 +211,11 @@ func cmdUnshunt(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	root, err := queueRoot(*cfgPath)
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	root, err := queueRoot(cfg)
 	if err != nil {
 		return err
 	}

@@ -4,43 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
-
-	"github.com/mailman-go/mailman/switchboard"
 )
-
-// route is where mail for one sub-address goes, and the metadata it gets.
-type route struct {
-	queue string
-	set   func(md switchboard.Msgdata)
-}
-
-// routes is Mailman's table (spec §4), by canonical sub-address.
-var routes = map[string]route{
-	"":        {"incoming", func(md switchboard.Msgdata) { md.Set("to_list", true) }},
-	"owner":   {"incoming", func(md switchboard.Msgdata) { md.Set("subaddress", "owner"); md.Set("to_owner", true) }},
-	"request": {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "request"); md.Set("to_request", true) }},
-	"join":    {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "join") }},
-	"leave":   {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "leave") }},
-	"confirm": {"command", func(md switchboard.Msgdata) { md.Set("subaddress", "confirm") }},
-	"bounces": {"bounces", func(md switchboard.Msgdata) { md.Set("subaddress", "bounces") }},
-}
-
-// Queues lists the queues the LMTP runner fills: those of its routes.
-var Queues = func() []string {
-	var qs []string
-	for _, r := range routes {
-		if !slices.Contains(qs, r.queue) {
-			qs = append(qs, r.queue)
-		}
-	}
-	slices.Sort(qs)
-	return qs
-}()
 
 // Mailman's reply texts.
 var (
@@ -156,11 +124,11 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	if errors.Is(err, smtp.ErrTooLongLine) {
 		// The same message would fail the same way every time: a 451
 		// would have the MTA retry it for days.
-		ss.s.log.Warn("refused a message with a line over the limit", "from", ss.from)
+		ss.s.log.Warn("refused a message with a line over the limit", "sender", ss.from)
 		return errLineTooLong
 	}
 	if err != nil {
-		ss.s.log.Warn("message data not received whole", "from", ss.from, "error", err)
+		ss.s.log.Warn("message data not received whole", "sender", ss.from, "error", err)
 		return errTemporary
 	}
 	if ss.conn.padded.Swap(false) {
@@ -171,10 +139,10 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	p, err := prepare(data, ss.from, ss.s.hostname)
 	if err != nil {
-		ss.s.log.Warn("refused a message with header defects", "from", ss.from, "error", err)
+		ss.s.log.Warn("refused a message with header defects", "sender", ss.from, "error", err)
 		return errDefectsReply
 	}
-	received := time.Now().UTC().Format(time.RFC3339Nano)
+	received := time.Now()
 	done := map[target]error{}
 	for _, rc := range ss.rcpts {
 		res, seen := done[rc.t]
@@ -188,18 +156,14 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 }
 
 // enqueue queues one copy and returns the recipient's reply (nil is 250).
-func (s *Server) enqueue(p prepared, t target, size int, received string) error {
-	rt := routes[t.sub]
-	md := switchboard.Msgdata{}
-	md.Set("listid", t.list.ListID())
-	md.Set("original_size", size)
-	md.Set("received_time", received)
-	rt.set(md)
-	name, err := s.queues.Enqueue(rt.queue, p.message, md)
+func (s *Server) enqueue(p prepared, t target, size int, received time.Time) error {
+	md := Received(t.list.ListID(), size, received)
+	queue := Route(t.sub, md)
+	name, err := s.queues.Enqueue(queue, p.message, md)
 	if err != nil {
-		s.log.Error("cannot queue; answering 451", "message_id", p.messageID, "list", t.list.String(), "queue", rt.queue, "error", err)
+		s.log.Error("cannot queue; answering 451", "message_id", p.messageID, "list", t.list.ListID(), "queue", queue, "error", err)
 		return errTemporary
 	}
-	s.log.Info("accepted", "message_id", p.messageID, "list", t.list.String(), "subaddress", t.sub, "queue", rt.queue, "entry", name)
+	s.log.Info("accepted", "message_id", p.messageID, "list", t.list.ListID(), "subaddress", t.sub, "queue", queue, "new_entry", name)
 	return nil
 }
