@@ -84,10 +84,11 @@ func applied(t *testing.T, s *Store) []appliedMigration {
 	return ms
 }
 
-// tables lists the tables of the database, sorted.
+// tables lists the tables of the database, sorted, without SQLite's own
+// (sqlite_sequence, which AUTOINCREMENT keeps).
 func tables(t *testing.T, s *Store) []string {
 	t.Helper()
-	q := `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`
 	if s.backend == "postgres" {
 		q = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`
 	}

@@ -375,3 +375,34 @@ func TestHeldErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestHeldIDsNeverReused: a post held after the last held one was
+// discarded gets a new id, so that an accept meant for the first cannot
+// act on the second.
+func TestHeldIDsNeverReused(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.newDB(t).open(t)
+		a := createList(t, s, "test@example.com")
+		hold := func(subject string) int64 {
+			t.Helper()
+			id, _, err := s.Hold(ctx, &HeldMessage{ListID: a.ListID, Sender: "x@example.org", Subject: subject, MessageID: "<" + subject + "@example.org>",
+				Reasons: []string{"test"}, Message: []byte("Subject: " + subject + "\r\n\r\nx\r\n")}, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		first := hold("first")
+		if err := s.DeleteHeld(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		second := hold("second")
+		if second == first {
+			t.Fatalf("the second held post got the discarded one's id %d", first)
+		}
+		if _, err := s.HeldMessage(ctx, first); !errors.Is(err, ErrNoSuchHeld) {
+			t.Errorf("the discarded id %d: %v, want ErrNoSuchHeld", first, err)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package incoming
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -372,6 +373,12 @@ func TestNonmemberPostIsHeld(t *testing.T) {
 	}
 	if !strings.Contains(bodies[1], "Message-ID: <post@example.org>") {
 		t.Errorf("second part is not the post:\n%s", bodies[1])
+	}
+	// The id a moderator acts on, and the Message-ID to check it by.
+	for _, want := range []string{"Message-ID: <post@example.org>", fmt.Sprintf("Held as:    %d", hs[0].ID)} {
+		if !strings.Contains(bodies[0], want) {
+			t.Errorf("the notice does not name the post by %q:\n%s", want, bodies[0])
+		}
 	}
 	if !strings.Contains(bodies[2], "Subject: confirm "+hs[0].Token) || !strings.Contains(bodies[2], "From: test-request@example.com") {
 		t.Errorf("third part is not the confirmation stub:\n%s", bodies[2])

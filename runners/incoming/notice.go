@@ -60,12 +60,13 @@ func (h *Handler) tellModerators(ctx context.Context, list *store.List, held *st
 	owner := notice.Address(list, mta.Owner)
 	var b strings.Builder
 	fmt.Fprintf(&b, "As a moderator of %s, your approval is needed for this post:\n\n", list.PostingAddress)
-	fmt.Fprintf(&b, "    List:    %s\n    From:    %s\n    Subject: %s\n", list.PostingAddress, senderOrUnknown(held.Sender), orNone(held.Subject))
+	fmt.Fprintf(&b, "    List:       %s\n    From:       %s\n    Subject:    %s\n    Message-ID: %s\n    Held as:    %d\n",
+		list.PostingAddress, senderOrUnknown(held.Sender), orNone(held.Subject), held.MessageID, held.ID)
 	b.WriteString("\nIt is held because:\n\n")
 	for _, r := range held.Reasons {
 		fmt.Fprintf(&b, "    %s\n", r)
 	}
-	fmt.Fprintf(&b, "\nTo approve or discard it: mailmanctl held accept|discard %d on the\nserver, or reply to the last part of this message, keeping its\nSubject: a reply discards the post, and a reply with the header\n\"Approved: <the list's moderator password>\" approves it.\n", held.ID)
+	fmt.Fprintf(&b, "\nTo approve or discard it: mailmanctl held accept|discard %d on the\nserver (check first with mailmanctl held show %d that its Message-ID\nis the one above), or reply to the last part of this message, keeping\nits Subject: a reply discards the post, and a reply with the header\n\"Approved: <the list's moderator password>\" approves it.\n", held.ID, held.ID)
 	stub := message.NewText([]message.Field{
 		{Name: "From", Value: notice.Address(list, mta.Request)},
 		{Name: "Subject", Value: "confirm " + token},
