@@ -719,13 +719,10 @@ func TestModeratedSubscription(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.dispose(t, letter("", ""), "join")
+			// By mail the address confirms first, verified or not.
+			_, userToken := confirmation(t, f.sent(t))
+			f.dispose(t, letter("To: test-confirm+"+userToken+"@example.com\r\n", ""), "confirm")
 			ss := f.sent(t)
-			var userToken string
-			if policy == "confirm_then_moderate" {
-				_, userToken = confirmation(t, ss)
-				f.dispose(t, letter("To: test-confirm+"+userToken+"@example.com\r\n", ""), "confirm")
-				ss = f.sent(t)
-			}
 			n := bySubject(t, ss, "New subscription request to Test from anne@example.org")
 			if !slices.Equal(n.recipients(t), []string{"owen@example.com", "mona@example.com"}) {
 				t.Errorf("moderators' notice to %v", n.recipients(t))
@@ -737,18 +734,94 @@ func TestModeratedSubscription(t *testing.T) {
 			if f.isMember(t, "anne@example.org") != nil {
 				t.Fatal("a member before a moderator approved")
 			}
-			if userToken != "" {
-				// The subscriber's token was replaced: it approves nothing.
-				f.dispose(t, letter("To: test-confirm+"+userToken+"@example.com\r\n", ""), "confirm")
-				if lines := resultLines(t, results(t, f.sent(t))); !slices.Equal(lines, []string{"Confirmation token did not match"}) {
-					t.Errorf("the subscriber's token again: %q", lines)
-				}
+			// The subscriber's token was replaced: it approves nothing.
+			f.dispose(t, letter("To: test-confirm+"+userToken+"@example.com\r\n", ""), "confirm")
+			if lines := resultLines(t, results(t, f.sent(t))); !slices.Equal(lines, []string{"Confirmation token did not match"}) {
+				t.Errorf("the subscriber's token again: %q", lines)
 			}
 			f.dispose(t, letter("From: mona@example.com\r\nTo: test-confirm+"+modToken+"@example.com\r\n", ""), "confirm")
 			if f.isMember(t, "anne@example.org") == nil {
 				t.Error("not a member after a moderator approved")
 			}
 		})
+	}
+}
+
+// TestJoinByMailAlwaysConfirms: on an open list too, and for an address
+// already verified, joining by mail waits for the address's own
+// confirmation: the sender of a command may be anyone.
+func TestJoinByMailAlwaysConfirms(t *testing.T) {
+	for _, policy := range []string{"open", "confirm"} {
+		t.Run(policy, func(t *testing.T) {
+			f := newFixture(t)
+			f.set(t, "subscription_policy", policy)
+			f.set(t, "send_welcome_message", "false")
+			if err := f.st.VerifyAddress(context.Background(), "victim@example.org", ""); err != nil {
+				t.Fatal(err)
+			}
+			f.dispose(t, letter("From: victim@example.org\r\n", ""), "join")
+			if f.isMember(t, "victim@example.org") != nil {
+				t.Fatal("joined without the address's confirmation")
+			}
+			c, token := confirmation(t, f.sent(t))
+			if !slices.Equal(c.recipients(t), []string{"victim@example.org"}) {
+				t.Errorf("confirmation to %v", c.recipients(t))
+			}
+			f.dispose(t, letter("From: victim@example.org\r\nTo: test-confirm+"+token+"@example.com\r\n", ""), "confirm")
+			if f.isMember(t, "victim@example.org") == nil {
+				t.Error("not a member after confirming")
+			}
+		})
+	}
+}
+
+// TestJoinOfAnotherAddressRevealsNothing: a join address=... answers its
+// sender the same whatever the address is (a member, banned, waiting, or
+// new), and only a new address is sent a confirmation.
+func TestJoinOfAnotherAddressRevealsNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.set(t, "subscription_policy", "open")
+	if _, err := f.st.AddMembers(ctx, f.list, store.Regular, []string{"member@example.org"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Ban(ctx, "test.example.com", "banned@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	f.dispose(t, letter("From: waiting@example.org\r\n", ""), "join")
+	f.sent(t)
+	var answers []string
+	for _, tt := range []struct {
+		address      string
+		confirmation bool
+	}{
+		{"member@example.org", false},
+		{"banned@example.org", false},
+		{"waiting@example.org", false},
+		{"new@example.org", true},
+	} {
+		f.dispose(t, letter("From: mallory@example.net\r\n", "join address="+tt.address+"\r\n"), "request")
+		ss := f.sent(t)
+		lines := resultLines(t, results(t, ss))
+		answers = append(answers, strings.ReplaceAll(strings.Join(lines, "|"), tt.address, "ADDRESS"))
+		confirmations := 0
+		for _, s := range ss {
+			if strings.HasPrefix(s.msg.Decoded("Subject"), "Your confirmation is needed") {
+				confirmations++
+				if !slices.Equal(s.recipients(t), []string{tt.address}) {
+					t.Errorf("%s: a confirmation to %v", tt.address, s.recipients(t))
+				}
+			}
+		}
+		if (confirmations == 1) != tt.confirmation || confirmations > 1 {
+			t.Errorf("%s: %d confirmations sent, want one: %v", tt.address, confirmations, tt.confirmation)
+		}
+	}
+	for _, a := range answers[1:] {
+		if a != answers[0] {
+			t.Errorf("the answers differ, which tells the sender about the address:\n%s", strings.Join(answers, "\n"))
+			break
+		}
 	}
 }
 

@@ -25,11 +25,10 @@ func init() {
 	join := &command{
 		args:  "[digest=<no|mime|plain>] [address=<address>]",
 		short: "Join this mailing list.",
-		long: `You are sent a message to confirm that you asked, unless the
-address is already known and the list lets anyone join at once; some
-lists then also wait for a moderator. digest= asks for digests instead
-of each post (mime or plain) or not (no). address= joins another address
-of yours instead of the one you write from; it is asked to confirm.`,
+		long: `You are sent a message to confirm that you asked; some lists then
+also wait for a moderator. digest= asks for digests instead of each post
+(mime or plain) or not (no). address= joins another address of yours
+instead of the one you write from; it is asked to confirm.`,
 		run: runJoin,
 	}
 	leave := &command{

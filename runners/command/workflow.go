@@ -48,9 +48,15 @@ func decodeRequest(p *store.Pending) (request, error) {
 }
 
 // subscribe starts the subscription of sub by the list's policy and says
-// in the results what happened. A policy of confirm, or an address never
-// verified, sends the address a token to confirm; moderate hands the
-// request to the moderators; open subscribes a verified address at once.
+// in the results what happened. By mail the address always confirms first,
+// whatever the policy: the sender of an email command may be anyone (a
+// From is easily forged), and only the address's owner may agree to join.
+// moderate and confirm_then_moderate then hand the request to the
+// moderators; open and confirm subscribe it.
+//
+// When sub is not the sender's own address (join address=...), the
+// results say the same thing whatever became of it, so that no one learns
+// by mail whether an address is a member, banned or waiting.
 func (s *session) subscribe(sub store.Subscription) error {
 	who := person(sub.Address, sub.DisplayName)
 	if mta.IsListAddress(s.list.PostingAddress, sub.Address) {
@@ -58,10 +64,18 @@ func (s *session) subscribe(sub store.Subscription) error {
 		s.respond = true
 		return nil
 	}
-	if _, err := s.h.Store.Member(s.ctx, s.list.ListID, sub.Address, store.Regular); err == nil {
-		s.printf("%s is already a member of %s", who, s.list.PostingAddress)
+	other := !strings.EqualFold(sub.Address, s.sender)
+	refuse := func(format string, args ...any) error {
+		if other {
+			s.printf("%s", neutralJoinResult(who))
+		} else {
+			s.printf(format, args...)
+		}
 		s.respond = true
 		return nil
+	}
+	if _, err := s.h.Store.Member(s.ctx, s.list.ListID, sub.Address, store.Regular); err == nil {
+		return refuse("%s is already a member of %s", who, s.list.PostingAddress)
 	} else if !isNoMember(err) {
 		return err
 	}
@@ -70,45 +84,33 @@ func (s *session) subscribe(sub store.Subscription) error {
 		return err
 	}
 	if banned {
-		s.printf("%s is not allowed to subscribe to %s", sub.Address, s.list.PostingAddress)
-		s.respond = true
-		return nil
+		return refuse("%s is not allowed to subscribe to %s", sub.Address, s.list.PostingAddress)
 	}
 	if _, err := s.h.Store.PendingFor(s.ctx, s.list.ListID, pendingSubscription, sub.Address); err == nil {
-		s.printf("%s has a pending subscription for %s", who, s.list.PostingAddress)
-		s.respond = true
-		return nil
+		return refuse("%s has a pending subscription for %s", who, s.list.PostingAddress)
 	} else if !errors.Is(err, store.ErrNoSuchToken) {
 		return err
 	}
 	if err := s.h.Store.RecordAddress(s.ctx, sub.Address, sub.DisplayName); err != nil {
 		return err
 	}
-	status, err := s.h.Store.AddressStatus(s.ctx, sub.Address)
-	if err != nil {
+	policy := s.list.SubscriptionPolicy
+	r := request{Subscription: sub, Stage: stageConfirm, Moderate: policy == "moderate" || policy == "confirm_then_moderate"}
+	if err := s.askConfirmation(pendingSubscription, r); err != nil {
 		return err
 	}
-	policy := s.list.SubscriptionPolicy
-	r := request{Subscription: sub, Moderate: policy == "moderate" || policy == "confirm_then_moderate"}
-	switch {
-	case !status.Verified || policy == "confirm" || policy == "confirm_then_moderate":
-		r.Stage = stageConfirm
-		if err := s.askConfirmation(pendingSubscription, r); err != nil {
-			return err
-		}
+	if other {
+		s.printf("%s", neutralJoinResult(who))
+	} else {
 		s.printf("Confirmation email sent to %s", who)
-	case r.Moderate:
-		r.Stage = stageModerate
-		if err := s.askModerators(pendingSubscription, r, ""); err != nil {
-			return err
-		}
-		s.printf("The subscription of %s to %s waits for a moderator's approval", who, s.list.PostingAddress)
-	default:
-		if err := s.finishSubscription(r, ""); err != nil {
-			return err
-		}
 	}
 	return nil
+}
+
+// neutralJoinResult is what a join of someone else's address answers,
+// whether a confirmation went to it or not.
+func neutralJoinResult(who string) string {
+	return fmt.Sprintf("If %s may join, a confirmation was sent to it; it joins only if its owner confirms", who)
 }
 
 // unsubscribe starts removing a member by the list's unsubscription policy.

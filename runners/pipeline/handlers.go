@@ -110,16 +110,20 @@ func cleanse(_ context.Context, p *post) error {
 }
 
 // cookHeaders adds the headers list mail carries; for a post, also
-// X-BeenThere (which the loop rule reads) and Reply-To munging.
+// Precedence: list, X-BeenThere (which the loop rule reads) and Reply-To
+// munging. A message the system wrote keeps the Precedence it was written
+// with, or none: a confirmation has none on purpose, so that filters do
+// not file it as bulk and the person's reply is not taken for automatic
+// mail (Mailman adds "list" to those too).
 func cookHeaders(_ context.Context, p *post) error {
 	if !p.msg.Has("X-Mailman-Version") {
 		p.msg.Add("X-Mailman-Version", version.Header())
 	}
-	if !p.msg.Has("Precedence") {
-		p.msg.Add("Precedence", "list")
-	}
 	if p.virgin || p.list == nil {
 		return nil
+	}
+	if !p.msg.Has("Precedence") {
+		p.msg.Add("Precedence", "list")
 	}
 	p.md.Set(msgdata.OriginalSender, p.sender())
 	p.msg.Set("X-BeenThere", p.list.PostingAddress)

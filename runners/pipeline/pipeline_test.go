@@ -263,22 +263,36 @@ func TestDispose(t *testing.T) {
 }
 
 func TestVirgin(t *testing.T) {
-	f := newFixture(t)
-	h := &VirginHandler{Store: f.st, Outgoing: f.out}
-	e := &switchboard.Entry{Name: "n", Message: []byte("From: test-bounces@example.com\r\nTo: zoe@example.org\r\nPrecedence: bulk\r\nSubject: notice\r\n\r\nx\r\n"), Msgdata: switchboard.Msgdata{}}
-	e.Msgdata.Set(msgdata.ListID, "test.example.com")
-	e.Msgdata.Set(msgdata.Recipients, []string{"zoe@example.org"})
-	e.Msgdata.Set(msgdata.ReducedListHeaders, true)
-	if _, err := h.Dispose(context.Background(), e, discardLog); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, precedence string // the notice's Precedence ("" for none) is kept
+	}{
+		{"a notice", "bulk"},
+		{"a confirmation, which has none", ""},
 	}
-	out := f.outgoing(t)
-	if len(out) != 1 {
-		t.Fatalf("outgoing holds %d", len(out))
-	}
-	m, _ := message.Parse(out[0].Message)
-	if m.Get("Precedence") != "bulk" || !m.Has("List-Id") || m.Has("List-Post") || m.Get("Subject") != "notice" ||
-		!slices.Equal(recipients(out[0].Msgdata), []string{"zoe@example.org"}) || out[0].Msgdata.String(msgdata.EnvSender) != "test-bounces@example.com" {
-		t.Errorf("notice:\n%s\n%v", out[0].Message, out[0].Msgdata)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			h := &VirginHandler{Store: f.st, Outgoing: f.out}
+			head := "From: test-bounces@example.com\r\nTo: zoe@example.org\r\n"
+			if tt.precedence != "" {
+				head += "Precedence: " + tt.precedence + "\r\n"
+			}
+			e := &switchboard.Entry{Name: "n", Message: []byte(head + "Subject: notice\r\n\r\nx\r\n"), Msgdata: switchboard.Msgdata{}}
+			e.Msgdata.Set(msgdata.ListID, "test.example.com")
+			e.Msgdata.Set(msgdata.Recipients, []string{"zoe@example.org"})
+			e.Msgdata.Set(msgdata.ReducedListHeaders, true)
+			if _, err := h.Dispose(context.Background(), e, discardLog); err != nil {
+				t.Fatal(err)
+			}
+			out := f.outgoing(t)
+			if len(out) != 1 {
+				t.Fatalf("outgoing holds %d", len(out))
+			}
+			m, _ := message.Parse(out[0].Message)
+			if m.Get("Precedence") != tt.precedence || len(m.Values("Precedence")) > 1 || !m.Has("List-Id") || m.Has("List-Post") || m.Get("Subject") != "notice" ||
+				!slices.Equal(recipients(out[0].Msgdata), []string{"zoe@example.org"}) || out[0].Msgdata.String(msgdata.EnvSender) != "test-bounces@example.com" {
+				t.Errorf("notice:\n%s\n%v", out[0].Message, out[0].Msgdata)
+			}
+		})
 	}
 }
