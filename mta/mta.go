@@ -91,3 +91,53 @@ func IsListAddress(list, address string) bool {
 	_, ok = Subaddresses[word]
 	return ok
 }
+
+// SMTPAddress is address as an SMTP command writes it (RFC 5321 §4.1.2):
+// the local part as it is when it is a dot-string, quoted otherwise. The
+// store and the runners keep addresses unquoted, as a parsed header gives
+// them ("x>y"@example.com is x>y@example.com), so that one mailbox has one
+// form; MAIL FROM and RCPT TO must quote it again, or the server reads
+// another address (RCPT TO:<x>y@example.com> ends at the first ">").
+func SMTPAddress(address string) string {
+	at := strings.LastIndexByte(address, '@')
+	local, rest := address, ""
+	if at >= 0 {
+		local, rest = address[:at], address[at:]
+	}
+	if isDotString(local) || (len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"') {
+		return address
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(local[i])
+	}
+	b.WriteByte('"')
+	return b.String() + rest
+}
+
+// isDotString reports whether local is RFC 5321's Dot-string: atoms of
+// atext (8-bit bytes included, for SMTPUTF8) joined by single dots.
+func isDotString(local string) bool {
+	if local == "" {
+		return false
+	}
+	for _, atom := range strings.Split(local, ".") {
+		if atom == "" {
+			return false
+		}
+		for i := 0; i < len(atom); i++ {
+			c := atom[i]
+			switch {
+			case c >= 0x80, c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -44,3 +44,24 @@ func TestIsListAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestSMTPAddress(t *testing.T) {
+	tests := []struct{ address, want string }{
+		{"anne@example.com", "anne@example.com"},
+		{"first.last+tag@example.com", "first.last+tag@example.com"},
+		{"x>y@example.com", `"x>y"@example.com`},
+		{"two words@example.com", `"two words"@example.com`},
+		{`a"b\c@example.com`, `"a\"b\\c"@example.com`},
+		{"dot.@example.com", `"dot."@example.com`},
+		{"a..b@example.com", `"a..b"@example.com`},
+		{`"already quoted"@example.com`, `"already quoted"@example.com`},
+		{"ünïcode@example.com", "ünïcode@example.com"},
+		{"postmaster", "postmaster"},
+		{"a@b@example.com", `"a@b"@example.com`},
+	}
+	for _, tt := range tests {
+		if got := SMTPAddress(tt.address); got != tt.want {
+			t.Errorf("SMTPAddress(%q) = %q, want %q", tt.address, got, tt.want)
+		}
+	}
+}

@@ -184,6 +184,14 @@ func TestDeliver(t *testing.T) {
 			},
 		},
 		{
+			// The store keeps it unquoted; unquoted, RCPT TO:<x>y@x.org>
+			// would end at the first ">".
+			name: "a local part that must be quoted in SMTP",
+			raw:  post,
+			md:   map[string]any{"recipients": []string{"x>y@x.org", `two words@x.org`}},
+			want: []txn{{from: "test-bounces@example.com", rcpts: []string{"two words@x.org", "x>y@x.org"}}},
+		},
+		{
 			name:     "chunks of at most max_recipients",
 			settings: func(s *Settings) { s.MaxRecipients = 2 },
 			raw:      post,

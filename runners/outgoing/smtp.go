@@ -126,14 +126,14 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 // recipient is recorded and the others go on; an error at MAIL or DATA is
 // every recipient's it concerns.
 func (h *Handler) transaction(c *smtp.Client, from string, rcpts []string, data []byte) (int, []refusal) {
-	if err := c.Mail(from, nil); err != nil {
+	if err := c.Mail(mta.SMTPAddress(from), nil); err != nil {
 		h.abort(c, err)
 		return 0, refuseAll(rcpts, err)
 	}
 	var accepted []string
 	var refused []refusal
 	for i, r := range rcpts {
-		err := c.Rcpt(r, nil)
+		err := c.Rcpt(mta.SMTPAddress(r), nil)
 		var se *smtp.SMTPError
 		switch {
 		case err == nil:
