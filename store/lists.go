@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailman-go/mailman/mta"
 )
 
 // List is a mailing list and the settings runners read. Names and defaults
@@ -232,6 +234,9 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 	}
 	now := time.Now().UnixNano()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkNoClash(ctx, tx, n.Address); err != nil {
+			return err
+		}
 		var id int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO lists (list_name, mail_host, list_id, display_name, subject_prefix, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -254,6 +259,44 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 		return nil, err
 	}
 	return s.List(ctx, n.Address)
+}
+
+// checkNoClash refuses a list a whose posting address is a sub-address of
+// a list of its domain, or whose sub-addresses are the posting address of
+// one. The LMTP runner would take mail to s2-owner@ for the list
+// s2-owner, not for s2's owners, as Mailman does: a list made with that
+// name would take over another's owner, bounces or confirm address.
+func checkNoClash(ctx context.Context, tx *sql.Tx, a ListAddress) error {
+	clash := map[string]string{} // a list name that would clash → why
+	if dash := strings.LastIndexByte(a.Name, '-'); dash > 0 {
+		if sub, ok := mta.Subaddresses[a.Name[dash+1:]]; ok {
+			clash[a.Name[:dash]] = fmt.Sprintf("it is the %s address of the list %s@%s", sub, a.Name[:dash], a.Domain)
+		}
+	}
+	for word, sub := range mta.Subaddresses {
+		name := a.Name + "-" + word
+		clash[name] = fmt.Sprintf("its %s address would be the list %s@%s", sub, name, a.Domain)
+	}
+	names := make([]any, 0, len(clash)+1)
+	marks := make([]string, 0, len(clash))
+	names = append(names, a.Domain)
+	for name := range clash {
+		names = append(names, name)
+		marks = append(marks, fmt.Sprintf("$%d", len(names)))
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT list_name FROM lists WHERE mail_host = $1 AND list_name IN (`+strings.Join(marks, ", ")+`) ORDER BY list_name`, names...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: %s: %w", a, clash[name], ErrAddressClash)
+	}
+	return rows.Err()
 }
 
 // List returns the list with the posting address a.

@@ -608,3 +608,35 @@ func TestSetListSettingSameValue(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateListRefusesAddressClashes: a list may not take another's
+// sub-address as its posting address, nor have one of its sub-addresses
+// be another's posting address, whichever is created first.
+func TestCreateListRefusesAddressClashes(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		tests := []struct {
+			existing, created string
+			clash             bool
+		}{
+			{"s2@example.com", "s2-owner@example.com", true},
+			{"s2@example.com", "s2-bounces@example.com", true},
+			{"s2@example.com", "s2-unsubscribe@example.com", true},
+			{"s2-owner@example.com", "s2@example.com", true},
+			{"s2-confirm@example.com", "s2@example.com", true},
+			{"s2@example.com", "s2-owner@example.org", false},
+			{"s2@example.com", "s2-news@example.com", false},
+			{"s2-news@example.com", "s2@example.com", false},
+			{"s2@example.com", "s3-owner@example.com", false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.existing+" then "+tt.created, func(t *testing.T) {
+				s := b.newDB(t).open(t)
+				createList(t, s, tt.existing)
+				_, err := s.CreateList(context.Background(), NewList{Address: listAddr(t, tt.created)})
+				if tt.clash != errors.Is(err, ErrAddressClash) || (!tt.clash && err != nil) {
+					t.Errorf("CreateList(%s): %v, want a clash: %v", tt.created, err, tt.clash)
+				}
+			})
+		}
+	})
+}

@@ -30,6 +30,11 @@ var migrations embed.FS
 // Errors callers branch on.
 var (
 	ErrListExists   = errors.New("list already exists")
+	// ErrAddressClash is a new list whose posting address is another
+	// list's sub-address (s2-owner@ beside s2@), or whose sub-addresses
+	// would be another list's posting address: mail for one would reach
+	// the other.
+	ErrAddressClash = errors.New("address already used by another list")
 	ErrNoSuchList   = errors.New("no such list")
 	ErrNoSuchMember = errors.New("no such member")
 	ErrNoSuchToken  = errors.New("no such pending request")
