@@ -54,14 +54,14 @@ type MTA struct {
 
 	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // notices to one sender per list and day; 0 means no limit
 
-	MaxRecipients        int      `toml:"max_recipients"`         // RCPTs in one SMTP transaction to the MTA
-	VERPDeliveryInterval int      `toml:"verp_delivery_interval"` // 0: never VERP; 1: always; N: every Nth post
-	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`  // how long a message the MTA keeps deferring is retried
-	DeliveryRetryDelay   Duration `toml:"delivery_retry_delay"`   // the first wait before a retry; it doubles per attempt, up to an hour
-	SMTPUser             string   `toml:"smtp_user"`              // with smtp_pass, log in to the MTA (a smarthost)
-	SMTPPass             string   `toml:"smtp_pass"`
-	SMTPSecureMode       string   `toml:"smtp_secure_mode"` // smtp, starttls or smtps
-	SMTPTimeout          Duration `toml:"smtp_timeout"`     // how long the MTA may take to connect, to answer a command or to read the next piece of a message
+	MaxRecipients        int      `toml:"max_recipients"`          // RCPTs in one SMTP transaction to the MTA
+	VERPDeliveryInterval int      `toml:"verp_delivery_interval"`  // 0: never VERP; 1: always; N: every Nth post
+	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`   // how long a message the MTA keeps deferring is retried
+	DeliveryRetryDelay   Duration `toml:"delivery_retry_delay"`    // the first wait before a retry; it doubles per attempt, up to an hour
+	SMTPUser             string   `toml:"smtp_user"`               // with smtp_pass, log in to the MTA (a smarthost)
+	SMTPPass             string   `toml:"smtp_pass" secret:"true"` // never shown in an error
+	SMTPSecureMode       string   `toml:"smtp_secure_mode"`        // smtp, starttls or smtps
+	SMTPTimeout          Duration `toml:"smtp_timeout"`            // how long the MTA may take to connect, to answer a command or to read the next piece of a message
 
 	Incoming          string `toml:"incoming"`            // "postfix": keep Postfix's maps of the lists; "none"
 	TransportFileType string `toml:"transport_file_type"` // "hash" (postmap'd) or "regex" Postfix tables
@@ -70,7 +70,7 @@ type MTA struct {
 
 // Database says where lists and members are stored.
 type Database struct {
-	URL string `toml:"url"` // "" is SQLite under var_dir; sqlite:PATH; postgres://...
+	URL string `toml:"url" secret:"true"` // "" is SQLite under var_dir; sqlite:PATH; postgres://... (may hold a password: never shown in an error)
 }
 
 // Master is how the master supervises its runners.

@@ -208,8 +208,14 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong type, string", "[paths]\nvar_dir = 5\n", 2, "[paths] var_dir", "expected a string, got integer 5"},
 		{"wrong type, boolean", "[runner.retry]\nstart = \"yes\"\n", 2, "[runner.retry] start", `expected true or false, got string "yes"`},
 		{"wrong type, duration", "[runner.retry]\nsleep_time = true\n", 2, "[runner.retry] sleep_time", "expected a string, got boolean true"},
-		{"wrong type, array", "[database]\nurl = [\"a\"]\n", 2, "[database] url", "expected a string, got an array"},
-		{"wrong type, datetime", "[database]\nurl = 2024-01-01\n", 2, "[database] url", "expected a string, got a datetime"},
+		{"wrong type, array", "[paths]\nvar_dir = [\"a\"]\n", 2, "[paths] var_dir", "expected a string, got an array"},
+		{"wrong type, datetime", "[paths]\nvar_dir = 2024-01-01\n", 2, "[paths] var_dir", "expected a string, got a datetime"},
+		// A password is never shown, whatever was written.
+		{"secret of the wrong type", "[mta]\nsmtp_pass = 12345\n", 2, "[mta] smtp_pass", "expected a string; the value is not shown, for it may be a password"},
+		{"secret URL of the wrong type", "[database]\nurl = 2024-01-01\n", 2, "[database] url", "the value is not shown"},
+		{"secret unquoted", "[mta]\nsmtp_pass = s3cret\n", 2, "", "syntax error in a value not shown here, for it may be a password"},
+		{"secret unquoted, digits", "[mta]\n  smtp_pass=12.5.6\n", 2, "", "syntax error in a value not shown here"},
+		{"secret URL unquoted", "[database]\nurl = postgres://u:pw@h/db\n", 2, "", "syntax error in a value not shown here"},
 		{"table as a value", "mta = 5\n", 1, "mta", "expected a table, got integer 5"},
 		{"runner as a value", "[runner]\nincoming = 1\n", 2, "[runner] incoming", "expected a table, got integer 1"},
 		{"array of tables", "[[runner]]\n", 1, "[[runner]]", "expected a table, got an array of tables"},
@@ -266,6 +272,14 @@ func TestLoadErrors(t *testing.T) {
 			}
 			if tc.line != 0 && !strings.HasPrefix(err.Error(), prefix) {
 				t.Errorf("error %q does not start %q", err, prefix)
+			}
+			if strings.HasPrefix(tc.name, "secret") {
+				_, value, _ := strings.Cut(tc.text, "=")
+				for _, part := range []string{strings.TrimSpace(value), "s3cret", "pw@"} {
+					if part != "" && strings.Contains(err.Error(), part) {
+						t.Errorf("error %q shows the secret %q", err, part)
+					}
+				}
 			}
 		})
 	}

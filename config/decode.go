@@ -56,7 +56,13 @@ func (c *Config) decode(file, text string) error {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return &Error{File: file, Line: pe.Position.Line, Problem: "syntax error: " + pe.Message}
+			msg := "syntax error: " + pe.Message
+			if onSecretLine(text, pe.Position.Line) {
+				// The decoder quotes what it could not read, which here may
+				// be the password itself.
+				msg = "syntax error in a value not shown here, for it may be a password: write it as a quoted string"
+			}
+			return &Error{File: file, Line: pe.Position.Line, Problem: msg}
 		}
 		return &Error{File: file, Problem: err.Error()}
 	}
@@ -72,6 +78,36 @@ func (c *Config) decode(file, text string) error {
 		return p.place(file, text, doc)
 	}
 	return nil
+}
+
+// secretKeys are the names of the settings tagged secret:"true", whose
+// values no error may show.
+var secretKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Tag.Get("secret") == "true" {
+				keys[f.Tag.Get("toml")] = true
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config]())
+	return keys
+}()
+
+// onSecretLine reports whether line n (from 1) of text sets a secret key.
+func onSecretLine(text string, n int) bool {
+	lines := strings.Split(text, "\n")
+	if n < 1 || n > len(lines) {
+		return false
+	}
+	key, _, ok := strings.Cut(lines[n-1], "=")
+	return ok && secretKeys[strings.Trim(strings.TrimSpace(key), `"'`)]
 }
 
 // place turns p into an Error naming the line and the key as the file has it.
@@ -150,6 +186,14 @@ func set(v reflect.Value, raw any, k toml.Key, i int) *problem {
 			what = "unknown table"
 		}
 		return &problem{k[:i+1], what + didYouMean(name, slices.Sorted(maps.Keys(tags)))}
+	}
+	if v.Type().Field(f).Tag.Get("secret") == "true" {
+		if p := set(v.Field(f), table[name], k, i+1); p != nil {
+			// Whatever was written there may be the secret, mistyped.
+			p.text = "expected a string; the value is not shown, for it may be a password"
+			return p
+		}
+		return nil
 	}
 	return set(v.Field(f), table[name], k, i+1)
 }

@@ -29,7 +29,7 @@ var migrations embed.FS
 
 // Errors callers branch on.
 var (
-	ErrListExists   = errors.New("list already exists")
+	ErrListExists = errors.New("list already exists")
 	// ErrAddressClash is a new list whose posting address is another
 	// list's sub-address (s2-owner@ beside s2@), or whose sub-addresses
 	// would be another list's posting address: mail for one would reach
@@ -205,6 +205,15 @@ func openSQLite(ctx context.Context, file string, upTo int, create bool) (*Store
 		if err := os.MkdirAll(filepath.Dir(file), 0o770); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
+		// SQLite would make the file 0644, readable by every user of the
+		// host; it gives its -wal and -shm files the database's own mode,
+		// so making the file first, as the rest of var_dir is, covers all
+		// three.
+		f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o660)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		f.Close()
 		mode = "rwc"
 	}
 	// synchronous(FULL): a held message or a pending subscription is

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -446,5 +447,32 @@ func TestOpenExisting(t *testing.T) {
 	cancel()
 	if _, err := OpenExisting(cancelled, "", t.TempDir(), func(error, time.Duration) {}); !errors.Is(err, context.Canceled) {
 		t.Errorf("OpenExisting with ctx done: %v, want context.Canceled", err)
+	}
+}
+
+// TestDatabaseFilesArePrivate: the SQLite files are no more readable than
+// the rest of var_dir (0660 less the umask), not 0644.
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	varDir := t.TempDir()
+	s, err := Open(context.Background(), "", varDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	createList(t, s, "test@example.com")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		path := config.PathsIn(varDir).Database + suffix
+		info, err := os.Stat(path)
+		if errors.Is(err, os.ErrNotExist) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := info.Mode().Perm(); mode&0o007 != 0 {
+			t.Errorf("%s has mode %v: others may read it", path, mode)
+		}
 	}
 }
