@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -22,11 +23,28 @@ import (
 )
 
 // Moderator carries out a moderator's decision on a held post, for
-// `mailmanctl held` and for confirmations by email.
+// `mailmanctl held` and for confirmations by email, and logs each one.
 type Moderator struct {
 	Store    *store.Store
 	Pipeline *switchboard.Switchboard
 	Virgin   *switchboard.Switchboard
+	// Log gets a line for each decision, which should say who made it
+	// (the runner's entry, or mailmanctl and its user); nil logs nothing.
+	Log *slog.Logger
+}
+
+// With is m logging to log.
+func (m *Moderator) With(log *slog.Logger) *Moderator {
+	c := *m
+	c.Log = log
+	return &c
+}
+
+// decided logs what was done to h.
+func (m *Moderator) decided(what string, h *store.HeldMessage) {
+	if m.Log != nil {
+		m.Log.Info("held message "+what, "held_id", h.ID, "list", h.ListID, "held_message_id", h.MessageID, "sender", h.Sender)
+	}
 }
 
 // Accept sends the held post on to the pipeline as approved by a
@@ -45,6 +63,7 @@ func (m *Moderator) Accept(ctx context.Context, id int64) (*store.HeldMessage, e
 	if _, err := m.Pipeline.Enqueue(h.Message, md); err != nil {
 		return nil, fmt.Errorf("held message %d: %w", id, err)
 	}
+	m.decided("accepted", h)
 	return h, m.Store.DeleteHeld(ctx, id)
 }
 
@@ -71,6 +90,7 @@ func (m *Moderator) Reject(ctx context.Context, id int64, reason string) (*store
 			return nil, fmt.Errorf("held message %d: %w", id, err)
 		}
 	}
+	m.decided("rejected", h)
 	return h, m.Store.DeleteHeld(ctx, id)
 }
 
@@ -80,6 +100,7 @@ func (m *Moderator) Discard(ctx context.Context, id int64) (*store.HeldMessage, 
 	if err != nil {
 		return nil, err
 	}
+	m.decided("discarded", h)
 	return h, m.Store.DeleteHeld(ctx, id)
 }
 

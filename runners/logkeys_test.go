@@ -42,6 +42,7 @@ var logKeys = map[string]string{
 	"child":     "the runner slice a master line is about, NAME:SLICE:COUNT",
 	"child_pid": "that runner's process",
 	"runners":   "the runner slices the master starts",
+	"user":      "the user who ran a mailmanctl command that changed something",
 	// What happened.
 	"error":         "what went wrong",
 	"cause":         "why a message was shunted, when error says why shunting failed",

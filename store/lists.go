@@ -211,6 +211,11 @@ type NewList struct {
 	Address     ListAddress
 	DisplayName string   // default: the list name with its first letter upper-cased, as Mailman
 	Owners      []string // member addresses, possibly "Name <addr>"
+	// AllowAddressClash lets the list be made beside one whose
+	// sub-address it is (s2-owner@ beside s2@), or the other way round:
+	// for a site moved from Mailman, which allows such lists, whose mail
+	// the LMTP runner routes as Mailman does (to the list of that name).
+	AllowAddressClash bool
 }
 
 // CreateList creates a list, with its owners, in one transaction.
@@ -234,8 +239,10 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 	}
 	now := time.Now().UnixNano()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := checkNoClash(ctx, tx, n.Address); err != nil {
-			return err
+		if !n.AllowAddressClash {
+			if err := checkNoClash(ctx, tx, n.Address); err != nil {
+				return err
+			}
 		}
 		var id int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO lists (list_name, mail_host, list_id, display_name, subject_prefix, created_at)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/mailman-go/mailman/store"
 )
@@ -74,16 +73,15 @@ func cmdBansList(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "No bans for %s\n", name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PATTERN\tKIND")
+	t := newTable(e.stdout, "PATTERN", "KIND")
 	for _, b := range bans {
 		kind := "address"
 		if strings.HasPrefix(b, "^") {
 			kind = "regex"
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", b, kind)
+		t.row(b, kind)
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 // banCommand parses the arguments of bans add and remove: a list address

@@ -4,12 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/master"
 	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -68,13 +72,11 @@ func cmdHeldList(e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "No held messages")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tLIST\tSENDER\tSUBJECT\tHELD\tREASONS")
+	t := newTable(e.stdout, "ID", "LIST", "SENDER", "SUBJECT", "HELD", "REASONS")
 	for _, h := range hs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.ListID, h.Sender, h.Subject,
-			h.HeldAt.Local().Format("2006-01-02 15:04"), strings.Join(h.Reasons, "; "))
+		t.row(h.ID, h.ListID, h.Sender, h.Subject, h.HeldAt.Local().Format("2006-01-02 15:04"), strings.Join(h.Reasons, "; "))
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 // heldCommand parses ID and opens the store.
@@ -112,10 +114,21 @@ func cmdHeldShow(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Held message %d for %s, from %s, held %s\nReasons: %s\n\n", h.ID, h.ListID, h.Sender,
-		h.HeldAt.Local().Format(time.RFC1123Z), strings.Join(h.Reasons, "; "))
-	_, err = e.stdout.Write(h.Message)
-	return err
+	fmt.Fprintf(e.stdout, "Held message %d for %s, from %s, held %s\nReasons: %s\n\n", h.ID, h.ListID, terminalSafe(h.Sender),
+		h.HeldAt.Local().Format(time.RFC1123Z), terminalSafe(strings.Join(h.Reasons, "; ")))
+	// The post as received, but for what a terminal would act on.
+	for line := range strings.Lines(string(h.Message)) {
+		text, end := strings.CutSuffix(line, "\n")
+		text, cr := strings.CutSuffix(text, "\r")
+		io.WriteString(e.stdout, terminalSafe(text))
+		if cr {
+			io.WriteString(e.stdout, "\r")
+		}
+		if end {
+			io.WriteString(e.stdout, "\n")
+		}
+	}
+	return nil
 }
 
 // moderate carries out a decision on held message id.
@@ -136,7 +149,12 @@ func moderate(e *env, name string, args []string, extra func(fs *flag.FlagSet), 
 		return err
 	}
 	defer virgin.Close()
-	h, err := decide(&moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin}, id)
+	log, closeLog, err := siteLog(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	h, err := decide(&moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin, Log: log}, id)
 	if err != nil {
 		return err
 	}
@@ -163,4 +181,20 @@ func cmdHeldDiscard(e *env, args []string) error {
 	return moderate(e, "held discard", args, nil, func(m *moderation.Moderator, id int64) (*store.HeldMessage, error) {
 		return m.Discard(context.Background(), id)
 	}, "Discarded")
+}
+
+// siteLog is a logger appending to the site's log, for a command that
+// changes something a runner would have logged (a moderator's decision):
+// its lines say mailmanctl made it, and which user ran it.
+func siteLog(cfg *config.Config) (*slog.Logger, func(), error) {
+	f, err := master.OpenLog(cfg.Paths().Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	who := os.Getenv("SUDO_USER")
+	if u, err := user.Current(); err == nil && who == "" {
+		who = u.Username
+	}
+	log := slog.New(slog.NewTextHandler(f, nil)).With("runner", "mailmanctl", "pid", os.Getpid(), "user", who)
+	return log, func() { f.Close() }, nil
 }

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/store"
 )
 
 // TestHostileListNames checks that every command taking a list name refuses
@@ -35,6 +42,93 @@ func TestHostileListNames(t *testing.T) {
 			code, out, _ := c.run("", "lists", "list")
 			if code != exitOK || strings.Count(out, "@") != 1 {
 				t.Errorf("lists after the refusals: %d %q", code, out)
+			}
+		})
+	}
+}
+
+func TestTerminalSafe(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain text, Grüße", "plain text, Grüße"},
+		{"\x1b[2J\x1b]0;owned\x07", `\x1b[2J\x1b]0;owned\x07`},
+		{"line\r\nbreak", `line\x0d\x0abreak`},
+		{"tab\tbed", "tab bed"},
+		{"\u202egnp.exe", `\u202egnp.exe`},
+		{"c1 \u009b control", `c1 \x9b control`},
+		{"del\x7f", `del\x7f`},
+	}
+	for _, tt := range tests {
+		if got := terminalSafe(tt.in); got != tt.want {
+			t.Errorf("terminalSafe(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestHeldListIsTerminalSafe: a hostile subject or sender cannot reach the
+// terminal of the moderator who lists the held posts; --json keeps them.
+func TestHeldListIsTerminalSafe(t *testing.T) {
+	c := newCtl(t)
+	c.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := "\x1b[2J\x1b[31mURGENT\r\nID 7 accepted"
+	_, _, err = st.Hold(context.Background(), &store.HeldMessage{ListID: "test.example.com", Sender: "x\x1b@example.org", Subject: subject,
+		MessageID: "<h@example.org>", Reasons: []string{"test"}, Message: []byte("Subject: x\x1b[2J\r\n\r\nbody\x07\r\n")}, time.Hour)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"held", "list"}, {"held", "show", "1"}} {
+		code, out, errOut := c.run("", args...)
+		if code != exitOK {
+			t.Fatalf("%v: %d %s", args, code, errOut)
+		}
+		if strings.ContainsAny(out, "\x1b\x07") || strings.Contains(out, "\r\nID 7") {
+			t.Errorf("%v prints control characters: %q", args, out)
+		}
+	}
+	code, out, _ := c.run("", "held", "list", "--json")
+	var hs []struct{ Subject string }
+	if err := json.Unmarshal([]byte(out), &hs); code != exitOK || err != nil || len(hs) != 1 || hs[0].Subject != subject {
+		t.Errorf("held list --json: %v %q", err, out)
+	}
+}
+
+// TestModerationIsLogged: a decision made with mailmanctl is in the site's
+// log, as one made by mail is, with who made it.
+func TestModerationIsLogged(t *testing.T) {
+	for _, verb := range []string{"accept", "reject", "discard"} {
+		t.Run(verb, func(t *testing.T) {
+			c := newCtl(t)
+			c.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
+			cfg, err := config.Load(c.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _, err := st.Hold(context.Background(), &store.HeldMessage{ListID: "test.example.com", Sender: "zoe@example.org", Subject: "hi",
+				MessageID: "<held@example.org>", Reasons: []string{"test"}, Message: []byte("Message-ID: <held@example.org>\r\nSubject: hi\r\n\r\nbody\r\n")}, time.Hour)
+			st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check("", []string{"held", verb, fmt.Sprint(id)}, exitOK, "held message")
+			log, err := os.ReadFile(cfg.Paths().Log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf(`msg="held message %sed" runner=mailmanctl`, strings.TrimSuffix(verb, "e"))
+			if !strings.Contains(string(log), want) || !strings.Contains(string(log), "held_message_id=<held@example.org>") || !strings.Contains(string(log), " user=") {
+				t.Errorf("the log does not hold %q with the post and the user:\n%s", want, log)
 			}
 		})
 	}

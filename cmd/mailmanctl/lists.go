@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/mailman-go/mailman/config"
@@ -118,12 +117,11 @@ func cmdListsList(e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "No mailing lists")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LIST\tLIST-ID\tDISPLAY NAME\tDESCRIPTION")
+	t := newTable(e.stdout, "LIST", "LIST-ID", "DISPLAY NAME", "DESCRIPTION")
 	for _, l := range ls {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.PostingAddress, l.ListID, l.DisplayName, l.Description)
+		t.row(l.PostingAddress, l.ListID, l.DisplayName, l.Description)
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func cmdListsShow(e *env, args []string) error {
@@ -141,7 +139,7 @@ func cmdListsShow(e *env, args []string) error {
 	if *asJSON {
 		return writeJSON(e.stdout, []*store.List{l})
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	t := newTable(e.stdout, "SETTING", "VALUE")
 	rows := [][2]string{
 		{"posting_address", l.PostingAddress}, {"list_id", l.ListID},
 		{"display_name", l.DisplayName}, {"description", l.Description}, {"subject_prefix", fmt.Sprintf("%q", l.SubjectPrefix)},
@@ -158,9 +156,9 @@ func cmdListsShow(e *env, args []string) error {
 		{"created_at", l.CreatedAt.Format(time.RFC3339)}, {"last_post_at", formatTime(l.LastPostAt)},
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+		t.row(r[0], r[1])
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func formatTime(t time.Time) string {
@@ -312,8 +310,7 @@ func cmdMembersList(e *env, args []string) error {
 		}
 		return writeJSON(e.stdout, ms)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDRESS\tDISPLAY NAME\tROLE\tDELIVERY\tMODERATION\tSUBSCRIBED")
+	t := newTable(e.stdout, "ADDRESS", "DISPLAY NAME", "ROLE", "DELIVERY", "MODERATION", "SUBSCRIBED")
 	for _, m := range ms {
 		delivery, moderation := "enabled", m.ModerationAction
 		if !m.DeliveryEnabled {
@@ -322,7 +319,7 @@ func cmdMembersList(e *env, args []string) error {
 		if moderation == "" {
 			moderation = "list default"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Address, m.DisplayName, m.Role, delivery, moderation, m.SubscribedAt.Format("2006-01-02"))
+		t.row(m.Address, m.DisplayName, m.Role, delivery, moderation, m.SubscribedAt.Format("2006-01-02"))
 	}
-	return tw.Flush()
+	return t.flush()
 }

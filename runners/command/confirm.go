@@ -125,16 +125,14 @@ func (s *session) confirmHeld(token string) error {
 	}
 	switch {
 	case password == "":
-		if _, err := s.h.Moderator.Discard(s.ctx, held.ID); err != nil {
+		if _, err := s.h.Moderator.With(s.log).Discard(s.ctx, held.ID); err != nil {
 			return err
 		}
-		s.log.Info("held message discarded by confirmation", "held_id", held.ID, "held_message_id", held.MessageID)
 		s.printf("Message discarded")
 	case s.list.CheckModeratorPassword(password):
-		if _, err := s.h.Moderator.Accept(s.ctx, held.ID); err != nil {
+		if _, err := s.h.Moderator.With(s.log).Accept(s.ctx, held.ID); err != nil {
 			return err
 		}
-		s.log.Info("held message accepted by confirmation", "held_id", held.ID, "held_message_id", held.MessageID)
 		s.printf("Message accepted")
 	default:
 		s.log.Warn("held message confirmation with a wrong moderator password", "held_id", held.ID)
