@@ -117,6 +117,16 @@ func run(args []string, e *env) int {
 		return exitOK
 	}
 	c, rest := lookup(args)
+	if c == nil && isNoun(args[0]) {
+		// "lists", "lists --help": the noun's verbs.
+		if len(args) > 1 && (args[1] == "--help" || args[1] == "-help" || args[1] == "-h" || args[1] == "help") {
+			printVerbs(e.stdout, args[0])
+			return exitOK
+		}
+		fmt.Fprintf(e.stderr, "mailmanctl %s: need a command: one of these\n", args[0])
+		printVerbs(e.stderr, args[0])
+		return exitUsage
+	}
 	if c == nil {
 		fmt.Fprintf(e.stderr, "mailmanctl: unknown command %q\n", strings.Join(args[:min(len(args), 2)], " "))
 		printUsage(e.stderr)
@@ -164,13 +174,37 @@ func lookup(args []string) (*command, []string) {
 	return best, args[len(strings.Fields(best.name)):]
 }
 
+// isNoun reports whether word is the noun of commands such as
+// "lists create".
+func isNoun(word string) bool {
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, word+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// printVerbs lists the commands of the noun.
+func printVerbs(w io.Writer, noun string) {
+	for _, c := range sortedCommands() {
+		if strings.HasPrefix(c.name, noun+" ") {
+			fmt.Fprintf(w, "  %-46s %s\n", c.name+" "+c.args, c.summary)
+		}
+	}
+}
+
+func sortedCommands() []command {
+	cs := append([]command(nil), commands...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	return cs
+}
+
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailmanctl [-C FILE] COMMAND [ARGS]")
 	fmt.Fprintln(w, "\nThe configuration is FILE, else $MAILMAN_CONFIG, else the built-in defaults.")
 	fmt.Fprintln(w, "\nCommands:")
-	cs := append([]command(nil), commands...)
-	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
-	for _, c := range cs {
+	for _, c := range sortedCommands() {
 		fmt.Fprintf(w, "  %-46s %s\n", c.name+" "+c.args, c.summary)
 	}
 }

@@ -138,6 +138,7 @@ func TestCommandErrors(t *testing.T) {
 		want  string
 	}{
 		{"unknown command", "", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{"noun without verb", "", []string{"held"}, exitUsage, "mailmanctl held: need a command: one of these\n  held accept"},
 		{"empty message", "", []string{"inject"}, exitError, "the message is empty"},
 		{"bad list", message, []string{"inject", "--list", "no-at-sign"}, exitUsage, "is not a list address"},
 		{"list with slash", message, []string{"inject", "--list", "a/b@example.com"}, exitUsage, "is not a list address"},
@@ -160,6 +161,25 @@ func TestCommandErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errOut, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestNounHelp: "lists --help" lists the verbs of lists, and only them.
+func TestNounHelp(t *testing.T) {
+	c := newCtl(t)
+	for _, help := range []string{"--help", "-h", "help"} {
+		code, out, errOut := c.run("", "lists", help)
+		if code != exitOK || errOut != "" {
+			t.Fatalf("lists %s: exit %d, stderr %q", help, code, errOut)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "lists ") {
+				t.Errorf("lists %s: %q is no lists command", help, line)
+			}
+		}
+		if !strings.Contains(out, "lists create") || !strings.Contains(out, "lists remove") {
+			t.Errorf("lists %s: verbs missing:\n%s", help, out)
+		}
 	}
 }
 
