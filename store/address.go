@@ -44,6 +44,26 @@ func ParseListAddress(s string) (ListAddress, error) {
 	return ListAddress{Name: name, Domain: domain}, nil
 }
 
+// listID is the form of a list-id: the characters of a list name and a
+// domain, with at least one dot between labels.
+var listID = regexp.MustCompile(`^[-_0-9a-z]+(\.[-_0-9a-z]+)+$`)
+
+// ParseListIdentifier checks and lower-cases the name of a list as a
+// person types it: its posting address or its list-id, which Mailman's
+// commands and REST API take alike and which mailmanctl prints. It is an
+// ErrInvalidAddress when it is neither; FindList finds the list.
+func ParseListIdentifier(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if strings.Contains(s, "@") {
+		a, err := ParseListAddress(s)
+		return a.String(), err
+	}
+	if !listID.MatchString(s) || len(s) > 254 {
+		return "", fmt.Errorf("%w: %q is neither a list address (name@domain) nor a list-id (name.domain)", ErrInvalidAddress, s)
+	}
+	return s, nil
+}
+
 // ParseMemberAddress parses "Name <addr@domain>" or "addr@domain" and returns
 // the address with its domain lower-cased (the local part keeps its case for
 // display, as Mailman does) and the display name.

@@ -75,6 +75,42 @@ func TestParseListAddress(t *testing.T) {
 	}
 }
 
+// TestParseListIdentifier: a list is named by its posting address or its
+// list-id; anything else, and a list-id that could be a path, is refused.
+func TestParseListIdentifier(t *testing.T) {
+	cases := []struct {
+		in, want string // want "": refused
+	}{
+		{"Test@Example.com", "test@example.com"},
+		{" Test.Example.COM ", "test.example.com"},
+		{"my-list_2.x.lists.example.org", "my-list_2.x.lists.example.org"},
+		{"test", ""},
+		{"test.", ""},
+		{".test.example.com", ""},
+		{"a..b.example.com", ""},
+		{"../etc.passwd", ""},
+		{"a/b.example.com", ""},
+		{"te st.example.com", ""},
+		{"tést.example.com", ""},
+		{"a..b@example.com", ""},
+		{strings.Repeat("a", 250) + ".example.com", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			got, err := ParseListIdentifier(c.in)
+			if c.want == "" {
+				if !errors.Is(err, ErrInvalidAddress) {
+					t.Fatalf("ParseListIdentifier(%q) = %q, %v; want ErrInvalidAddress", c.in, got, err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Fatalf("ParseListIdentifier(%q) = %q, %v; want %q", c.in, got, err, c.want)
+			}
+		})
+	}
+}
+
 func TestParseMemberAddress(t *testing.T) {
 	valid := []struct {
 		in, addr, name string

@@ -324,6 +324,23 @@ func (s *Store) ListByID(ctx context.Context, id string) (*List, error) {
 	return l, wrap(err)
 }
 
+// FindList returns the list named by identifier, its posting address or
+// its list-id (see ParseListIdentifier).
+func (s *Store) FindList(ctx context.Context, identifier string) (*List, error) {
+	id, err := ParseListIdentifier(identifier)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(id, "@") {
+		return s.ListByID(ctx, id)
+	}
+	a, err := ParseListAddress(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.List(ctx, a)
+}
+
 // Lists returns every list, sorted by domain and then by name, so that a
 // domain's lists stand together.
 func (s *Store) Lists(ctx context.Context) ([]*List, error) {

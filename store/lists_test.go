@@ -172,6 +172,16 @@ func TestCreateListListIDCollision(t *testing.T) {
 		if err != nil || l.PostingAddress != "a.b@example.com" {
 			t.Errorf("ListByID(a.b.example.com) = %+v, %v; want a.b@example.com", l, err)
 		}
+		for _, name := range []string{"A.B@example.com", "a.b.Example.com"} {
+			if l, err := s.FindList(ctx, name); err != nil || l.PostingAddress != "a.b@example.com" {
+				t.Errorf("FindList(%s) = %+v, %v; want a.b@example.com", name, l, err)
+			}
+		}
+		for _, name := range []string{"a@b.example.com", "a.b.example.org"} {
+			if _, err := s.FindList(ctx, name); !errors.Is(err, ErrNoSuchList) {
+				t.Errorf("FindList(%s) = %v, want ErrNoSuchList", name, err)
+			}
+		}
 	})
 }
 

@@ -443,7 +443,7 @@ func fromNanos(n int64) time.Time {
 func openExistingSQLite(ctx context.Context, file string) (*Store, error) {
 	fi, err := os.Stat(file)
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w: %v (mailmanctl start creates it)", file, ErrUnavailable, err)
+		return nil, fmt.Errorf("open store %s: %w: %v (mailmanctl start, or lists create, makes a new site's)", file, ErrUnavailable, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("open store %s: not a file", file)

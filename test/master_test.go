@@ -42,7 +42,7 @@ func TestStartStatusStop(t *testing.T) {
 	transcript(t, s, []step{
 		{"status", 1, `^GNU Mailman is not running\n$`},
 		{"stop", 1, `^mailmanctl stop: GNU Mailman is not running\n$`},
-		{"start retry", 0, `^GNU Mailman is running \(master pid: \d+\)\n$`},
+		{"start retry", 0, `^GNU Mailman is running \(master pid: \d+; var_dir: ` + regexp.QuoteMeta(s.Paths().VarDir) + `\)\n$`},
 		{"status", 0, `(?s)^GNU Mailman is running \(master pid: \d+, up \d+s\)\nRUNNER +SLICE +PID +STATE +RESTARTS +UPTIME +LAST EXIT\nretry +0:2 +\d+ +running +0 +\d+s +-\nretry +1:2 +\d+ +running +0 +\d+s +-\n$`},
 		{"start retry", 1, `^mailmanctl start: GNU Mailman is already running with pid \d+\n$`},
 		{"stop", 0, `^Shutting down Mailman's master runner \(pid \d+\)\n$`},

@@ -22,7 +22,7 @@ func cmdAliases(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+	st, err := openExisting(cfg)
 	if err != nil {
 		return err
 	}
@@ -61,18 +61,16 @@ func postingAddresses(st *store.Store) ([]string, error) {
 }
 
 // listsChanged keeps the MTA's maps in step after a list was created or
-// removed (what). The change itself is made by then, so a failure here
-// says so.
-func listsChanged(e *env, cfg *config.Config, what string, st *store.Store) error {
+// removed; a warning (no postmap) is printed, and what the caller must
+// undo or report is returned.
+func listsChanged(e *env, cfg *config.Config, st *store.Store) error {
 	addrs, err := postingAddresses(st)
-	if err == nil {
-		var w mta.Written
-		if w, err = mta.ListsChanged(cfg, addrs, time.Now()); err == nil && w.Warning != "" {
-			fmt.Fprintf(e.stderr, "mailmanctl: %s\n", w.Warning)
-		}
-	}
 	if err != nil {
-		return fmt.Errorf("%s, but the Postfix maps were not written again (run mailmanctl aliases once that is mended): %w", what, err)
+		return err
 	}
-	return nil
+	w, err := mta.ListsChanged(cfg, addrs, time.Now())
+	if err == nil && w.Warning != "" {
+		fmt.Fprintf(e.stderr, "mailmanctl: %s\n", w.Warning)
+	}
+	return err
 }

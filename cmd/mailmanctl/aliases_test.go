@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,12 +52,29 @@ func TestAliases(t *testing.T) {
 		t.Errorf("incoming none, yet a transport map: %v", err)
 	}
 
-	// A postmap that fails: the list is made, the command says the maps
-	// were not, and exits non-zero.
+	// A postmap that fails (Postfix installed, not configured): the list
+	// and its maps go together, so the list is not made, and the text map
+	// is as it was; a remove is done and says what the maps still do.
 	bad := newCtl(t)
-	if err := os.WriteFile(bad.config, []byte("[paths]\nvar_dir = \"var\"\n[mta]\npostmap_command = \"false\"\n"), 0o644); err != nil {
+	cfg := "[paths]\nvar_dir = \"var\"\n[mta]\npostmap_command = \"%s\"\n"
+	if err := os.WriteFile(bad.config, []byte(fmt.Sprintf(cfg, "true")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bad.check("", []string{"lists", "create", "test@example.com"}, exitError, "created test@example.com, but the Postfix maps were not written again")
-	bad.check("", []string{"lists", "list"}, exitOK, "test@example.com")
+	bad.check("", []string{"lists", "create", "old@example.com"}, exitOK, "Created mailing list")
+	if err := os.WriteFile(bad.config, []byte(fmt.Sprintf(cfg, "false")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad.check("", []string{"lists", "create", "test@example.com"}, exitError, "test@example.com was not created: the mail server's maps could not be written: postmap failed")
+	if code, out, _ := bad.run("", "lists", "list"); code != exitOK || strings.Contains(out, "test@example.com") {
+		t.Errorf("lists list after a failed create: %d\n%s", code, out)
+	}
+	if m := read(filepath.Join(bad.dir, "var", "data", "postfix_lmtp")); strings.Contains(m, "test@example.com") || !strings.Contains(m, "old@example.com") {
+		t.Errorf("transport map after a failed create:\n%s", m)
+	}
+	code, out, errOut := bad.run("", "lists", "remove", "old@example.com")
+	if code != exitError || !strings.Contains(out, "Removed list: old@example.com") ||
+		!strings.Contains(errOut, "old@example.com is removed, with its members and held messages, but the mail server's maps still route its addresses") ||
+		!strings.Contains(errOut, "550 5.1.1 until mailmanctl aliases is run") {
+		t.Errorf("lists remove with postmap failing: exit %d\n%s%s", code, out, errOut)
+	}
 }

@@ -9,18 +9,14 @@ import (
 	"github.com/mailman-go/mailman/store"
 )
 
-// banScope turns a list address into the list-id the store's bans take,
+// banScope turns a list's name (its address or list-id) into the list-id the store's bans take,
 // checking that the list exists so that the error names the address the
 // user typed; "" is the site.
 func banScope(ctx context.Context, st *store.Store, list string) (listID, name string, err error) {
 	if list == "" {
 		return "", "every list", nil
 	}
-	a, err := store.ParseListAddress(list)
-	if err != nil {
-		return "", "", usageError{err.Error()}
-	}
-	l, err := st.List(ctx, a)
+	l, err := st.FindList(ctx, list)
 	if err != nil {
 		return "", "", err
 	}
@@ -41,7 +37,7 @@ func cmdBansList(e *env, args []string) error {
 	if len(rest) == 1 {
 		list = rest[0]
 		// A bad address is the command line's fault, before any store.
-		if _, err := store.ParseListAddress(list); err != nil {
+		if _, err := store.ParseListIdentifier(list); err != nil {
 			return usageError{err.Error()}
 		}
 	}
@@ -99,7 +95,7 @@ func banCommand(fs *flag.FlagSet, cfgPath *string, args []string) (listID, name,
 		pattern = rest[0]
 	case !*site && len(rest) == 2:
 		list, pattern = rest[0], rest[1]
-		if _, err := store.ParseListAddress(list); err != nil {
+		if _, err := store.ParseListIdentifier(list); err != nil {
 			return "", "", "", nil, usageError{err.Error()}
 		}
 	default:

@@ -40,7 +40,7 @@ func TestBansCommands(t *testing.T) {
 		{[]string{"bans", "list", "test@example.com"}, exitOK, "anne@example.com    address"},
 		{[]string{"bans", "list"}, exitOK, "mallory@example.net  address"},
 		{[]string{"bans", "list", "nope@example.com"}, exitError, "nope@example.com: no such list"},
-		{[]string{"bans", "list", "not an address"}, exitUsage, "is not a list address"},
+		{[]string{"bans", "list", "not an address"}, exitUsage, "is neither a list address"},
 		{[]string{"bans", "list", "test@example.com", "other@example.org"}, exitUsage, "wrong number of arguments"},
 		{[]string{"bans", "remove", "test@example.com", "ANNE@example.com"}, exitOK, "Removed the ban on ANNE@example.com from test@example.com"},
 		{[]string{"bans", "remove", "test@example.com", "anne@example.com"}, exitError, "anne@example.com is not banned from list-id test.example.com: no such ban"},

@@ -158,7 +158,8 @@ func startDetached(e *env, cfg *config.Config, exe string, args []string) error 
 	switch word {
 	case "ready":
 		cmd.Process.Release()
-		fmt.Fprintf(e.stdout, "GNU Mailman is running (master pid: %s)\n", rest)
+		// Where the site is: without -C, the folder start ran in decides.
+		fmt.Fprintf(e.stdout, "GNU Mailman is running (master pid: %s; var_dir: %s)\n", rest, cfg.VarDir())
 		return nil
 	case "error":
 		cmd.Wait()

@@ -39,6 +39,11 @@ func cmdHeldList(e *env, args []string) error {
 	if len(rest) > 1 {
 		return usagef("wrong number of arguments")
 	}
+	if len(rest) == 1 {
+		if _, err := store.ParseListIdentifier(rest[0]); err != nil {
+			return usageError{err.Error()}
+		}
+	}
 	st, err := openStore(*cfgPath)
 	if err != nil {
 		return err
@@ -47,11 +52,7 @@ func cmdHeldList(e *env, args []string) error {
 	ctx := context.Background()
 	listID := ""
 	if len(rest) == 1 {
-		a, err := store.ParseListAddress(rest[0])
-		if err != nil {
-			return usageError{err.Error()}
-		}
-		l, err := st.List(ctx, a)
+		l, err := st.FindList(ctx, rest[0])
 		if err != nil {
 			return err
 		}
@@ -100,7 +101,7 @@ func heldCommand(e *env, name string, args []string, extra func(fs *flag.FlagSet
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+	st, err := openExisting(cfg)
 	return id, st, cfg, err
 }
 

@@ -98,6 +98,12 @@ func TestHeldListIsTerminalSafe(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &hs); code != exitOK || err != nil || len(hs) != 1 || hs[0].Subject != subject {
 		t.Errorf("held list --json: %v %q", err, out)
 	}
+	// The list as the table names it, by its list-id, or by its address.
+	for _, list := range []string{"test.example.com", "test@example.com"} {
+		if code, out, errOut := c.run("", "held", "list", list, "--json"); code != exitOK || !strings.Contains(out, `"list": "test.example.com"`) {
+			t.Errorf("held list %s: %d %s%s", list, code, out, errOut)
+		}
+	}
 }
 
 // TestModerationIsLogged: a decision made with mailmanctl is in the site's

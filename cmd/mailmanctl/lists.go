@@ -15,13 +15,25 @@ import (
 	"github.com/mailman-go/mailman/store"
 )
 
-// openStore opens the store of the configuration at cfgPath.
+// openStore opens the existing store of the configuration at cfgPath.
 func openStore(cfgPath string) (*store.Store, error) {
 	cfg, err := config.FromEnvironment(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+	return openExisting(cfg)
+}
+
+// openExisting opens cfg's store for every command but those that make a
+// site (lists create, start): a command run in the wrong folder without
+// -C would otherwise leave an empty var/ there and answer as if the site
+// had no lists.
+func openExisting(cfg *config.Config) (*store.Store, error) {
+	st, err := store.OpenExisting(context.Background(), cfg.Database.URL, cfg.VarDir(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w (var_dir is %s; -C FILE or $MAILMAN_CONFIG names another site's configuration)", err, cfg.VarDir())
+	}
+	return st, nil
 }
 
 // multiFlag collects a flag given several times.
@@ -30,9 +42,10 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// listCommand parses the arguments of a command whose first argument is a
-// list address followed by between minRest and maxRest others (maxRest < 0:
-// any number), and opens the store. The caller closes the store.
+// listCommand parses the arguments of a command whose first argument names
+// a list (its posting address or its list-id) followed by between minRest
+// and maxRest others (maxRest < 0: any number), opens the store and finds
+// the list. The caller closes the store.
 func listCommand(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *store.Store, error) {
 	a, rest, _, st, err := listCommandConfig(fs, cfgPath, args, minRest, maxRest)
 	return a, rest, st, err
@@ -41,23 +54,41 @@ func listCommand(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxR
 // listCommandConfig is listCommand for a command that needs the
 // configuration too.
 func listCommandConfig(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *config.Config, *store.Store, error) {
-	rest, err := parseArgs(fs, args)
+	id, rest, err := parseListArgs(fs, args, minRest, maxRest)
 	if err != nil {
 		return store.ListAddress{}, nil, nil, nil, err
 	}
-	if len(rest) == 0 || len(rest)-1 < minRest || (maxRest >= 0 && len(rest)-1 > maxRest) {
-		return store.ListAddress{}, nil, nil, nil, usagef("wrong number of arguments")
-	}
-	a, err := store.ParseListAddress(rest[0])
-	if err != nil {
-		return a, nil, nil, nil, usageError{err.Error()}
-	}
 	cfg, err := config.FromEnvironment(*cfgPath)
 	if err != nil {
-		return a, nil, nil, nil, err
+		return store.ListAddress{}, nil, nil, nil, err
 	}
-	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
-	return a, rest[1:], cfg, st, err
+	st, err := openExisting(cfg)
+	if err != nil {
+		return store.ListAddress{}, nil, nil, nil, err
+	}
+	l, err := st.FindList(context.Background(), id)
+	if err != nil {
+		st.Close()
+		return store.ListAddress{}, nil, nil, nil, err
+	}
+	return l.Address, rest, cfg, st, nil
+}
+
+// parseListArgs checks the arguments of a list command: the list's name
+// first, then between minRest and maxRest others.
+func parseListArgs(fs *flag.FlagSet, args []string, minRest, maxRest int) (string, []string, error) {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(rest) == 0 || len(rest)-1 < minRest || (maxRest >= 0 && len(rest)-1 > maxRest) {
+		return "", nil, usagef("wrong number of arguments")
+	}
+	id, err := store.ParseListIdentifier(rest[0])
+	if err != nil {
+		return "", nil, usageError{err.Error()}
+	}
+	return id, rest[1:], nil
 }
 
 func cmdListsCreate(e *env, args []string) error {
@@ -65,17 +96,44 @@ func cmdListsCreate(e *env, args []string) error {
 	var owners multiFlag
 	fs.Var(&owners, "owner", "an owner's address (may be given several times)")
 	display := fs.String("display-name", "", "the list's display name (default: its name, capitalised)")
-	a, _, cfg, st, err := listCommandConfig(fs, cfgPath, args, 0, 0)
+	id, _, err := parseListArgs(fs, args, 0, 0)
+	if err != nil {
+		return err
+	}
+	// A new list needs its posting address: a list-id does not say where
+	// its name ends.
+	a, err := store.ParseListAddress(id)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := config.FromEnvironment(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, cfg.Database.URL, cfg.VarDir())
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	l, err := st.CreateList(context.Background(), store.NewList{Address: a, DisplayName: *display, Owners: owners})
+	l, err := st.CreateList(ctx, store.NewList{Address: a, DisplayName: *display, Owners: owners})
 	if err != nil {
 		return err
 	}
+	if err := listsChanged(e, cfg, st); err != nil {
+		// The list and the maps go together: a list the mail server does
+		// not route would look made and get no mail.
+		if rerr := st.RemoveList(ctx, a); rerr != nil {
+			return fmt.Errorf("created %s, but the mail server's maps could not be written (%w), and the list could not be removed again (%v): run mailmanctl aliases once the maps can be written, or mailmanctl lists remove %s", a, err, rerr, a)
+		}
+		// The text files may name the list now; put them back as they
+		// were (postmap failing again leaves Postfix on the old tables,
+		// which never had the list).
+		_ = listsChanged(e, cfg, st)
+		return fmt.Errorf("%s was not created: the mail server's maps could not be written: %w", a, err)
+	}
 	fmt.Fprintf(e.stdout, "Created mailing list: %s\n", l.PostingAddress)
-	return listsChanged(e, cfg, "created "+l.PostingAddress, st)
+	return nil
 }
 
 func cmdListsRemove(e *env, args []string) error {
@@ -89,7 +147,10 @@ func cmdListsRemove(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Removed list: %s\n", a)
-	return listsChanged(e, cfg, "removed "+a.String(), st)
+	if err := listsChanged(e, cfg, st); err != nil {
+		return fmt.Errorf("%s is removed, with its members and held messages, but the mail server's maps still route its addresses (%w): the LMTP runner refuses its mail with 550 5.1.1 until mailmanctl aliases is run once the maps can be written", a, err)
+	}
+	return nil
 }
 
 func cmdListsList(e *env, args []string) error {

@@ -9,6 +9,32 @@ import (
 	"testing"
 )
 
+// TestReadingCreatesNothing: a command that only reads, run where no site
+// is (no -C, the wrong folder), says where it looked and leaves no var/
+// behind; lists create makes the site.
+func TestReadingCreatesNothing(t *testing.T) {
+	for _, args := range [][]string{
+		{"lists", "list"}, {"lists", "show", "test@example.com"}, {"members", "list", "test@example.com"},
+		{"held", "list"}, {"held", "list", "test.example.com"}, {"held", "show", "1"}, {"bans", "list"},
+		{"queues"}, {"aliases"}, {"members", "add", "test@example.com", "anne@example.com"}, {"held", "discard", "1"},
+		{"lists", "remove", "test@example.com"}, {"inject", "--list", "test@example.com"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			c := newCtl(t)
+			code, _, errOut := c.run(message, args...)
+			if code != exitError || !strings.Contains(errOut, filepath.Join(c.dir, "var")) {
+				t.Errorf("exit %d, stderr %q; want exit %d naming var_dir", code, errOut, exitError)
+			}
+			if _, err := os.Stat(filepath.Join(c.dir, "var")); !os.IsNotExist(err) {
+				t.Errorf("var/ after a command that changed nothing: %v", err)
+			}
+		})
+	}
+	c := newCtl(t)
+	c.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
+	c.check("", []string{"lists", "list"}, exitOK, "test@example.com")
+}
+
 func TestListsCommands(t *testing.T) {
 	c := newCtl(t)
 	steps := []struct {
@@ -16,7 +42,6 @@ func TestListsCommands(t *testing.T) {
 		code int
 		out  string // in stdout (or stderr when the exit status is not 0)
 	}{
-		{[]string{"lists", "list"}, exitOK, "No mailing lists"},
 		{[]string{"lists", "create", "Test@Example.com", "--owner", "Anne <anne@example.com>", "--owner", "bart@example.com"}, exitOK, "Created mailing list: test@example.com"},
 		{[]string{"lists", "create", "test@example.com"}, exitError, "test@example.com: list already exists"},
 		{[]string{"lists", "create", "other@example.org", "--display-name", "The Other List"}, exitOK, "Created mailing list: other@example.org"},
@@ -26,13 +51,17 @@ func TestListsCommands(t *testing.T) {
 		{[]string{"lists", "show", "x@example.com"}, exitError, "x@example.com: no such list"},
 		{[]string{"lists", "list"}, exitOK, "other@example.org  other.example.org  The Other List"},
 		{[]string{"lists", "show", "test@example.com"}, exitOK, "default_nonmember_action      hold"},
+		{[]string{"lists", "show", "Test.Example.com"}, exitOK, "default_nonmember_action      hold"},
+		{[]string{"lists", "show", "test.example.org"}, exitError, "list-id test.example.org: no such list"},
+		{[]string{"lists", "show", "test"}, exitUsage, "is neither a list address (name@domain) nor a list-id"},
+		{[]string{"lists", "create", "new.example.com"}, exitUsage, `"new.example.com" is not a list address`},
 		{[]string{"lists", "set", "test@example.com", "emergency", "yes"}, exitOK, ""},
 		{[]string{"lists", "set", "test@example.com", "max_message_size", "--", "-3"}, exitError, "bad value for max_message_size"},
 		{[]string{"lists", "set", "test@example.com", "subscription_policy", "sometimes"}, exitError, `"sometimes" is not one of confirm, confirm_then_moderate, moderate, open`},
 		{[]string{"lists", "set", "test@example.com", "colour", "blue"}, exitError, `unknown setting "colour"`},
 		{[]string{"lists", "set", "test@example.com", "emergency"}, exitUsage, "need a list address, a setting and a value"},
 		{[]string{"lists", "set", "nope@example.com", "emergency", "no"}, exitError, "no such list"},
-		{[]string{"lists", "remove", "other@example.org"}, exitOK, "Removed list: other@example.org"},
+		{[]string{"lists", "remove", "other.example.org"}, exitOK, "Removed list: other@example.org"},
 		{[]string{"lists", "remove", "other@example.org"}, exitError, "no such list"},
 	}
 	for _, st := range steps {

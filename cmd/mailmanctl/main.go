@@ -43,13 +43,13 @@ var commands = []command{
 	{"runner", "NAME[:SLICE:COUNT]", "run one runner (or one slice of it) in the foreground", cmdRunner},
 	{"queues", "[--json]", "count the entries in every queue, bad and shunt included", cmdQueues},
 	{"qfile", "[--json] FILE", "show the metadata and the message of one queue entry", cmdQfile},
-	{"inject", "[--queue NAME] [--list ADDR] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
+	{"inject", "[--queue NAME] [--list LIST] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
 	{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
 	{"lists create", "ADDR [--owner ADDR]... [--display-name NAME]", "create a mailing list", cmdListsCreate},
-	{"lists remove", "ADDR", "remove a mailing list with its members and held messages", cmdListsRemove},
+	{"lists remove", "LIST", "remove a mailing list with its members and held messages", cmdListsRemove},
 	{"lists list", "[--json]", "show every mailing list", cmdListsList},
-	{"lists show", "ADDR [--json]", "show a list's settings", cmdListsShow},
-	{"lists set", "ADDR KEY VALUE", "change one setting of a list", cmdListsSet},
+	{"lists show", "LIST [--json]", "show a list's settings", cmdListsShow},
+	{"lists set", "LIST KEY VALUE", "change one setting of a list", cmdListsSet},
 	{"members add", "LIST ADDR... [--role ROLE] [--file FILE|-]", "subscribe addresses (one per line in FILE)", cmdMembersAdd},
 	{"members remove", "LIST ADDR... [--role ROLE]", "unsubscribe addresses", cmdMembersRemove},
 	{"members list", "LIST [--role ROLE] [--json]", "show a list's members", cmdMembersList},
@@ -203,6 +203,7 @@ func sortedCommands() []command {
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailmanctl [-C FILE] COMMAND [ARGS]")
 	fmt.Fprintln(w, "\nThe configuration is FILE, else $MAILMAN_CONFIG, else the built-in defaults.")
+	fmt.Fprintln(w, "A LIST is a list's posting address (test@example.com) or its list-id (test.example.com).")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range sortedCommands() {
 		fmt.Fprintf(w, "  %-46s %s\n", c.name+" "+c.args, c.summary)

@@ -66,11 +66,11 @@ func TestInjectQueuesQfile(t *testing.T) {
 	if code, _, errOut := c.run("", "queues"); code != exitError || !strings.Contains(errOut, "nothing has run with this configuration yet") {
 		t.Errorf("queues before anything ran: %d %q", code, errOut)
 	}
-	if code, _, errOut := c.run(message, "inject", "--list", "test@example.com", "-"); code != exitError || !strings.Contains(errOut, "test@example.com: no such list") {
-		t.Errorf("inject to a list that does not exist: %d %q", code, errOut)
-	}
 	if code, _, errOut := c.run("", "lists", "create", "test@example.com"); code != exitOK {
 		t.Fatal(errOut)
+	}
+	if code, _, errOut := c.run(message, "inject", "--list", "nope@example.com", "-"); code != exitError || !strings.Contains(errOut, "nope@example.com: no such list") {
+		t.Errorf("inject to a list that does not exist: %d %q", code, errOut)
 	}
 	code, out, errOut := c.run(message, "inject", "--list", "Test@Example.com", "-")
 	if code != exitOK {
@@ -140,8 +140,9 @@ func TestCommandErrors(t *testing.T) {
 		{"unknown command", "", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{"noun without verb", "", []string{"held"}, exitUsage, "mailmanctl held: need a command: one of these\n  held accept"},
 		{"empty message", "", []string{"inject"}, exitError, "the message is empty"},
-		{"bad list", message, []string{"inject", "--list", "no-at-sign"}, exitUsage, "is not a list address"},
+		{"bad list", message, []string{"inject", "--list", "no-at-sign"}, exitUsage, "is neither a list address"},
 		{"list with slash", message, []string{"inject", "--list", "a/b@example.com"}, exitUsage, "is not a list address"},
+		{"list-id with slash", message, []string{"inject", "--list", "a/b.example.com"}, exitUsage, "is neither a list address"},
 		{"list with dot dot", message, []string{"inject", "--list", "a..b@example.com"}, exitUsage, "is not a list address"},
 		{"unknown queue", message, []string{"inject", "--queue", "lmtp"}, exitError, `"lmtp" is not a queue a runner serves`},
 		{"inject into shunt", message, []string{"inject", "--queue", "shunt"}, exitError, "not a queue a runner serves"},

@@ -145,7 +145,7 @@ func cmdQfile(e *env, args []string) error {
 func cmdInject(e *env, args []string) error {
 	fs, cfgPath := e.flags("inject")
 	queue := fs.String("queue", runners.DefaultWhichq, "queue to put the message in")
-	list := fs.String("list", "", "posting address of the list the message is for")
+	list := fs.String("list", "", "the list the message is for (its posting address or list-id)")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -155,20 +155,19 @@ func cmdInject(e *env, args []string) error {
 	}
 	listID := ""
 	if *list != "" {
-		a, err := store.ParseListAddress(*list)
-		if err != nil {
+		if _, err := store.ParseListIdentifier(*list); err != nil {
 			return usagef("--list: %v", err)
 		}
 		st, err := openStore(*cfgPath)
 		if err != nil {
 			return err
 		}
-		_, err = st.List(context.Background(), a)
+		l, err := st.FindList(context.Background(), *list)
 		st.Close()
 		if err != nil {
 			return err
 		}
-		listID = a.ListID()
+		listID = l.ListID
 	}
 	var msg []byte
 	if len(rest) == 0 || rest[0] == "-" {
