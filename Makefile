@@ -19,8 +19,12 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 build: ## build bin/mailmanctl
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mailmanctl ./cmd/mailmanctl
 
+# As root, a trial run stays root (--run-as-root); a real site names a
+# service user in [mailman] run_as_user instead (see README.md).
+RUN_AS_ROOT := $(if $(filter 0,$(shell id -u)),--run-as-root)
+
 run: build ## run the master and its runners in the foreground on the built-in defaults (var/ here)
-	bin/mailmanctl start -f
+	bin/mailmanctl $(RUN_AS_ROOT) start -f
 
 test: ## run every test (the unit tier and the end-to-end, fault, crash and load tests), with the race detector, in random order
 	$(GO) test -race -count=1 -shuffle=on ./...

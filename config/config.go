@@ -31,6 +31,7 @@ type Mailman struct {
 	SiteOwner            string   `toml:"site_owner"`             // who gets mail about the site, and the sender of mail that has no list
 	PendingRequestLife   Duration `toml:"pending_request_life"`   // how long a token sent to confirm a subscription or unsubscription stays valid
 	ModeratorRequestLife Duration `toml:"moderator_request_life"` // how long a token sent to the moderators (a held post, a request to approve) stays valid
+	RunAsUser            string   `toml:"run_as_user"`            // the user a command started by root becomes; "root" stays root (see internal/runas)
 }
 
 // PathSettings is the [paths] section: where the site keeps its files.

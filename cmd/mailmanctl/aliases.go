@@ -18,7 +18,7 @@ func cmdAliases(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func cmdBansList(e *env, args []string) error {
 			return usageError{err.Error()}
 		}
 	}
-	st, err := openStore(*cfgPath)
+	st, err := e.openStore(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func cmdBansList(e *env, args []string) error {
 // banCommand parses the arguments of bans add and remove: a list address
 // and a pattern, or --site and a pattern. It returns the list's id ("" for
 // the site), a name for it, the pattern and the open store.
-func banCommand(fs *flag.FlagSet, cfgPath *string, args []string) (listID, name, pattern string, st *store.Store, err error) {
+func banCommand(e *env, fs *flag.FlagSet, cfgPath *string, args []string) (listID, name, pattern string, st *store.Store, err error) {
 	site := fs.Bool("site", false, "the ban is for every list of the site")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
@@ -101,7 +101,7 @@ func banCommand(fs *flag.FlagSet, cfgPath *string, args []string) (listID, name,
 	default:
 		return "", "", "", nil, usagef("need a list address or --site, and a pattern (an address or a ^regex)")
 	}
-	st, err = openStore(*cfgPath)
+	st, err = e.openStore(*cfgPath)
 	if err != nil {
 		return "", "", "", nil, err
 	}
@@ -115,7 +115,7 @@ func banCommand(fs *flag.FlagSet, cfgPath *string, args []string) (listID, name,
 
 func cmdBansAdd(e *env, args []string) error {
 	fs, cfgPath := e.flags("bans add")
-	listID, name, pattern, st, err := banCommand(fs, cfgPath, args)
+	listID, name, pattern, st, err := banCommand(e, fs, cfgPath, args)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func cmdBansAdd(e *env, args []string) error {
 
 func cmdBansRemove(e *env, args []string) error {
 	fs, cfgPath := e.flags("bans remove")
-	listID, name, pattern, st, err := banCommand(fs, cfgPath, args)
+	listID, name, pattern, st, err := banCommand(e, fs, cfgPath, args)
 	if err != nil {
 		return err
 	}

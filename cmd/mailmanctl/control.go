@@ -70,7 +70,7 @@ func cmdStart(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -143,6 +143,9 @@ func startDetached(e *env, cfg *config.Config, exe string, args []string) error 
 	if cfg.File != "" {
 		argv = append([]string{"-C", cfg.File}, argv...)
 	}
+	if e.runAsRoot {
+		argv = append([]string{"--run-as-root"}, argv...)
+	}
 	cmd := exec.Command(exe, append(argv, args...)...)
 	cmd.Env = append(os.Environ(), envStartFD+"=3")
 	cmd.ExtraFiles = []*os.File{w}
@@ -201,7 +204,7 @@ func cmdStop(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -227,7 +230,7 @@ func cmdRestart(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -270,7 +273,7 @@ func cmdReopen(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -287,7 +290,7 @@ func cmdStatus(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func cmdHeldList(e *env, args []string) error {
 			return usageError{err.Error()}
 		}
 	}
-	st, err := openStore(*cfgPath)
+	st, err := e.openStore(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func heldCommand(e *env, name string, args []string, extra func(fs *flag.FlagSet
 	if err != nil || id <= 0 {
 		return 0, nil, nil, usagef("%q is not a held message's id (see mailmanctl held list)", rest[0])
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return 0, nil, nil, err
 	}

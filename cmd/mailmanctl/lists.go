@@ -16,8 +16,8 @@ import (
 )
 
 // openStore opens the existing store of the configuration at cfgPath.
-func openStore(cfgPath string) (*store.Store, error) {
-	cfg, err := config.FromEnvironment(cfgPath)
+func (e *env) openStore(cfgPath string) (*store.Store, error) {
+	cfg, err := e.config(cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -46,19 +46,19 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // a list (its posting address or its list-id) followed by between minRest
 // and maxRest others (maxRest < 0: any number), opens the store and finds
 // the list. The caller closes the store.
-func listCommand(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *store.Store, error) {
-	a, rest, _, st, err := listCommandConfig(fs, cfgPath, args, minRest, maxRest)
+func listCommand(e *env, fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *store.Store, error) {
+	a, rest, _, st, err := listCommandConfig(e, fs, cfgPath, args, minRest, maxRest)
 	return a, rest, st, err
 }
 
 // listCommandConfig is listCommand for a command that needs the
 // configuration too.
-func listCommandConfig(fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *config.Config, *store.Store, error) {
+func listCommandConfig(e *env, fs *flag.FlagSet, cfgPath *string, args []string, minRest, maxRest int) (store.ListAddress, []string, *config.Config, *store.Store, error) {
 	id, rest, err := parseListArgs(fs, args, minRest, maxRest)
 	if err != nil {
 		return store.ListAddress{}, nil, nil, nil, err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return store.ListAddress{}, nil, nil, nil, err
 	}
@@ -106,7 +106,7 @@ func cmdListsCreate(e *env, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func cmdListsCreate(e *env, args []string) error {
 
 func cmdListsRemove(e *env, args []string) error {
 	fs, cfgPath := e.flags("lists remove")
-	a, _, cfg, st, err := listCommandConfig(fs, cfgPath, args, 0, 0)
+	a, _, cfg, st, err := listCommandConfig(e, fs, cfgPath, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func cmdListsList(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	st, err := openStore(*cfgPath)
+	st, err := e.openStore(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func cmdListsList(e *env, args []string) error {
 func cmdListsShow(e *env, args []string) error {
 	fs, cfgPath := e.flags("lists show")
 	asJSON := fs.Bool("json", false, "print a JSON array with the list")
-	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	a, _, st, err := listCommand(e, fs, cfgPath, args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func formatTime(t time.Time) string {
 
 func cmdListsSet(e *env, args []string) error {
 	fs, cfgPath := e.flags("lists set")
-	a, rest, st, err := listCommand(fs, cfgPath, args, 2, 2)
+	a, rest, st, err := listCommand(e, fs, cfgPath, args, 2, 2)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return usagef("need a list address, a setting and a value (settings: %s)", strings.Join(store.Settings(), ", "))
@@ -252,7 +252,7 @@ func cmdMembersAdd(e *env, args []string) error {
 	fs, cfgPath := e.flags("members add")
 	role := roleFlag(fs)
 	file := fs.String("file", "", "read addresses from FILE, one per line (- for standard input)")
-	a, addrs, st, err := listCommand(fs, cfgPath, args, 0, -1)
+	a, addrs, st, err := listCommand(e, fs, cfgPath, args, 0, -1)
 	if err != nil {
 		return err
 	}
@@ -330,7 +330,7 @@ func isTerminal(w io.Writer) bool {
 func cmdMembersRemove(e *env, args []string) error {
 	fs, cfgPath := e.flags("members remove")
 	role := roleFlag(fs)
-	a, addrs, st, err := listCommand(fs, cfgPath, args, 1, -1)
+	a, addrs, st, err := listCommand(e, fs, cfgPath, args, 1, -1)
 	if err != nil {
 		return err
 	}
@@ -350,7 +350,7 @@ func cmdMembersList(e *env, args []string) error {
 	fs, cfgPath := e.flags("members list")
 	role := fs.String("role", "", "only this role: owner, moderator, member or nonmember")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	a, _, st, err := listCommand(fs, cfgPath, args, 0, 0)
+	a, _, st, err := listCommand(e, fs, cfgPath, args, 0, 0)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,13 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/internal/runas"
 	"github.com/mailman-go/mailman/internal/version"
+	"github.com/mailman-go/mailman/master"
 )
 
 // Exit statuses. The master reads a runner's status to decide whether to
@@ -81,6 +85,30 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	configFlag     string // -C given before the verb
+	runAsRoot      bool   // --run-as-root given before the verb
+}
+
+// config loads the configuration at path and, in a process started by
+// root, becomes [mailman] run_as_user (see internal/runas) before the
+// command touches a file, so that what it makes belongs to the user the
+// runners run as.
+func (e *env) config(path string) (*config.Config, error) {
+	cfg, err := config.FromEnvironment(path)
+	if err != nil {
+		return nil, err
+	}
+	// A runner started by a master that stays root was allowed by it.
+	fromMaster := os.Getenv(master.EnvMasterPID) == strconv.Itoa(os.Getppid())
+	who, err := runas.Decide(os.Geteuid(), cfg.Mailman.RunAsUser, e.runAsRoot || fromMaster)
+	if err != nil {
+		return nil, err
+	}
+	if who != "" {
+		if err := runas.Become(who); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
 }
 
 // usageError is a mistake in the command line: it is reported with the
@@ -99,6 +127,7 @@ func run(args []string, e *env) int {
 	top := flag.NewFlagSet("mailmanctl", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	top.StringVar(&e.configFlag, "C", "", "configuration file")
+	top.BoolVar(&e.runAsRoot, "run-as-root", false, "stay root when started by root (Mailman's --run-as-root)")
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(e.stdout)
@@ -201,7 +230,7 @@ func sortedCommands() []command {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: mailmanctl [-C FILE] COMMAND [ARGS]")
+	fmt.Fprintln(w, "usage: mailmanctl [-C FILE] [--run-as-root] COMMAND [ARGS]")
 	fmt.Fprintln(w, "\nThe configuration is FILE, else $MAILMAN_CONFIG, else the built-in defaults.")
 	fmt.Fprintln(w, "A LIST is a list's posting address (test@example.com) or its list-id (test.example.com).")
 	fmt.Fprintln(w, "\nCommands:")

@@ -39,7 +39,12 @@ func newCtl(t *testing.T) *ctl {
 func (c *ctl) run(stdin string, args ...string) (int, string, string) {
 	c.t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(append([]string{"-C", c.config}, args...), &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut})
+	top := []string{"-C", c.config}
+	if os.Geteuid() == 0 {
+		// In-process: becoming a user would drop the test's own rights.
+		top = append(top, "--run-as-root")
+	}
+	code := run(append(top, args...), &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut})
 	return code, out.String(), errOut.String()
 }
 

@@ -10,7 +10,7 @@ import (
 func cmdMembersSet(e *env, args []string) error {
 	fs, cfgPath := e.flags("members set")
 	role := roleFlag(fs)
-	a, rest, st, err := listCommand(fs, cfgPath, args, 3, 3)
+	a, rest, st, err := listCommand(e, fs, cfgPath, args, 3, 3)
 	if err != nil {
 		return err
 	}

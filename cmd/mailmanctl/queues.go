@@ -58,7 +58,7 @@ func cmdQueues(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func cmdInject(e *env, args []string) error {
 		if _, err := store.ParseListIdentifier(*list); err != nil {
 			return usagef("--list: %v", err)
 		}
-		st, err := openStore(*cfgPath)
+		st, err := e.openStore(*cfgPath)
 		if err != nil {
 			return err
 		}
@@ -187,7 +187,7 @@ func cmdInject(e *env, args []string) error {
 	if sub, ok := lmtp.SubaddressFor(*queue); ok {
 		lmtp.Route(sub, md)
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func cmdUnshunt(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return err
 	}

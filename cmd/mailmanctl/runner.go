@@ -22,7 +22,7 @@ func cmdRunner(e *env, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	cfg, err := config.FromEnvironment(*cfgPath)
+	cfg, err := e.config(*cfgPath)
 	if err != nil {
 		return process.NoRestart(err)
 	}
