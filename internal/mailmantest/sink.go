@@ -24,6 +24,7 @@ type Sink struct {
 	srv      *smtp.Server
 	received []Delivery
 	refuse   map[string]*smtp.SMTPError
+	forward  map[string]string // recipient to the LMTP address it is delivered to
 	changed  chan struct{}
 }
 
@@ -38,7 +39,7 @@ type Delivery struct {
 // StartSink starts the site's sink; it is stopped when the test ends.
 func (s *Site) StartSink() *Sink {
 	s.tb.Helper()
-	k := &Sink{tb: s.tb, addr: fmt.Sprintf("127.0.0.1:%d", s.SMTPPort), refuse: map[string]*smtp.SMTPError{}, changed: make(chan struct{})}
+	k := &Sink{tb: s.tb, addr: fmt.Sprintf("127.0.0.1:%d", s.SMTPPort), refuse: map[string]*smtp.SMTPError{}, forward: map[string]string{}, changed: make(chan struct{})}
 	k.Start()
 	s.tb.Cleanup(k.Stop)
 	return k
@@ -84,6 +85,18 @@ func (k *Sink) Refuse(rcpt string, code int, text string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.refuse[strings.ToLower(rcpt)] = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0}, Message: text}
+}
+
+// Forward makes the sink deliver what it accepts for rcpts over LMTP to
+// addr before it answers DATA, as the MTA delivers mail for a list to
+// Mailman: a list that is a member of another gets that list's posts. A
+// delivery that fails is answered 451, and the sender tries again.
+func (k *Sink) Forward(addr string, rcpts ...string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, r := range rcpts {
+		k.forward[strings.ToLower(r)] = addr
+	}
 }
 
 // Received returns what the sink has accepted so far.
@@ -159,9 +172,49 @@ func (s *sinkSession) Data(r io.Reader) error {
 		return errors.New("no recipients")
 	}
 	s.k.mu.Lock()
+	byAddr := map[string][]string{}
+	for _, to := range s.to {
+		if addr, ok := s.k.forward[strings.ToLower(to)]; ok {
+			byAddr[addr] = append(byAddr[addr], to)
+		}
+	}
+	s.k.mu.Unlock()
+	for addr, rcpts := range byAddr {
+		if err := deliverLMTP(addr, s.from, rcpts, b); err != nil {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 0, 0}, Message: "forwarding: " + err.Error()}
+		}
+	}
+	s.k.mu.Lock()
 	s.k.received = append(s.k.received, Delivery{From: s.from, To: s.to, Data: b, At: time.Now()})
 	close(s.k.changed)
 	s.k.changed = make(chan struct{})
 	s.k.mu.Unlock()
 	return nil
+}
+
+// deliverLMTP sends msg from from to rcpts over LMTP at addr; every
+// recipient must be taken.
+func deliverLMTP(addr, from string, rcpts []string, msg []byte) error {
+	c, err := DialLMTP(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	_, err = w.CloseWithLMTPResponse()
+	return err
 }

@@ -136,6 +136,9 @@ func TestRules(t *testing.T) {
 		{"loop", "List-Post of this list", nil, post("anne@example.com", "List-Post: <mailto:test@example.com>\r\n"), nil, true},
 		{"loop", "List-Post of another list", nil, post("anne@example.com", "List-Post: <mailto:other@example.com>\r\n"), nil, false},
 		{"loop", "X-BeenThere this list", nil, post("anne@example.com", "X-BeenThere: test@example.com\r\n"), nil, true},
+		{"loop", "X-BeenThere this list, then another that sent it back", nil,
+			post("anne@example.com", "X-BeenThere: Test@Example.com\r\nX-BeenThere: other@example.org\r\nList-Post: <mailto:other@example.org>\r\n"), nil, true},
+		{"loop", "X-BeenThere of other lists only", nil, post("anne@example.com", "X-BeenThere: a@example.org\r\nX-BeenThere: b@example.org\r\n"), nil, false},
 
 		{"banned-address", "not banned", nil, post("anne@example.com"), nil, false},
 		{"banned-address", "banned from the list", banAnne, post("anne@example.com"), nil, true},

@@ -110,8 +110,11 @@ func cleanse(_ context.Context, p *post) error {
 }
 
 // cookHeaders adds the headers list mail carries; for a post, also
-// Precedence: list, X-BeenThere (which the loop rule reads) and Reply-To
-// munging. A message the system wrote keeps the Precedence it was written
+// Precedence: list, X-BeenThere and Reply-To munging. X-BeenThere is added
+// beside those of the lists the post came through before, never in their
+// place: the loop rule of each list looks for its own among them, and a
+// post going round two lists subscribed to each other stops only if the
+// first list still finds its mark when the post comes back. A message the system wrote keeps the Precedence it was written
 // with, or none: a confirmation has none on purpose, so that filters do
 // not file it as bulk and the person's reply is not taken for automatic
 // mail (Mailman adds "list" to those too).
@@ -126,7 +129,7 @@ func cookHeaders(_ context.Context, p *post) error {
 		p.msg.Add("Precedence", "list")
 	}
 	p.md.Set(msgdata.OriginalSender, p.sender())
-	p.msg.Set("X-BeenThere", p.list.PostingAddress)
+	p.msg.Add("X-BeenThere", p.list.PostingAddress)
 	if p.list.ReplyGoesToList == "point_to_list" {
 		reply := []string{p.list.PostingAddress}
 		for _, a := range p.msg.Addresses("Reply-To") {

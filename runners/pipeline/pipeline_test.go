@@ -170,6 +170,12 @@ func TestHandlers(t *testing.T) {
 				t.Errorf("headers:\n%s", p.msg.Bytes())
 			}
 		}},
+		{"cook-headers: a post from another list keeps its X-BeenThere", nil,
+			"From: anne@example.com\r\nX-BeenThere: other@example.org\r\nList-Post: <mailto:other@example.org>\r\n\r\nx", nil, cookHeaders, func(t *testing.T, p *post) {
+				if got := p.msg.Values("X-BeenThere"); !slices.Equal(got, []string{"other@example.org", "test@example.com"}) {
+					t.Errorf("X-BeenThere %q, want the other list's and then this one's", got)
+				}
+			}},
 		{"cook-headers: reply to the list", func(t *testing.T, f *fixture) {
 			f.st.SetListSetting(context.Background(), f.a, "reply_goes_to_list", "point_to_list")
 		}, "From: anne@example.com\r\nReply-To: anne@example.com\r\n\r\nx", nil, cookHeaders, func(t *testing.T, p *post) {
