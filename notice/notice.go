@@ -64,16 +64,44 @@ func Moderators(ctx context.Context, st *store.Store, list *store.List) ([]strin
 
 // listHeaders are headers only list mail carries: a post that has one came
 // from a list, which must not be answered.
-var listHeaders = []string{"List-Id", "List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe", "List-Archive", "List-Owner"}
+var listHeaders = []string{"List-Id", "List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe", "List-Archive", "List-Owner", "X-BeenThere"}
+
+// FromList reports whether msg was sent by a mailing list.
+func FromList(msg *message.Message) bool {
+	for _, h := range listHeaders {
+		if msg.Has(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// AutoSubmitted says why msg was sent automatically by its own account
+// (RFC 3834: an Auto-Submitted other than "no"), or "".
+func AutoSubmitted(msg *message.Message) string {
+	if as := strings.TrimSpace(msg.Get("Auto-Submitted")); as != "" && !strings.EqualFold(as, "no") {
+		return "Auto-Submitted: " + as
+	}
+	return ""
+}
+
+// BulkPrecedence says why msg is bulk, junk or list mail by its
+// Precedence, which vacation programs and lists write, or "": not when its
+// sender asked for an answer with X-Ack: yes, as Mailman's loop guard has
+// it.
+func BulkPrecedence(msg *message.Message) string {
+	precedence := strings.ToLower(strings.TrimSpace(msg.Get("Precedence")))
+	if (precedence == "bulk" || precedence == "junk" || precedence == "list") && !strings.EqualFold(strings.TrimSpace(msg.Get("X-Ack")), "yes") {
+		return "Precedence: " + precedence
+	}
+	return ""
+}
 
 // MayAnswer reports whether msg may be answered automatically (RFC 3834):
 // not a bounce, an automatic reply, bulk or list mail, and not one whose
 // sender asked for no acknowledgement.
 func MayAnswer(msg *message.Message) bool {
-	if msg.Has("X-No-Ack") || strings.EqualFold(msg.Get("X-Ack"), "no") || msg.Has("Precedence") {
-		return false
-	}
-	if as := msg.Get("Auto-Submitted"); as != "" && !strings.EqualFold(as, "no") {
+	if msg.Has("X-No-Ack") || strings.EqualFold(msg.Get("X-Ack"), "no") || msg.Has("Precedence") || AutoSubmitted(msg) != "" {
 		return false
 	}
 	if msg.Has("Return-Path") && strings.Trim(msg.Get("Return-Path"), "<> ") == "" {
@@ -82,10 +110,5 @@ func MayAnswer(msg *message.Message) bool {
 	if msg.Has("X-MailFrom") && strings.Trim(msg.Get("X-MailFrom"), "<> ") == "" {
 		return false
 	}
-	for _, h := range listHeaders {
-		if msg.Has(h) {
-			return false
-		}
-	}
-	return true
+	return !FromList(msg)
 }

@@ -60,6 +60,9 @@ type List struct {
 	AutorespondRequests     string `json:"autorespond_requests"`
 	AutoresponseRequestText string `json:"autoresponse_request_text"`
 	AutoresponseGracePeriod int    `json:"autoresponse_grace_period"` // days between two automatic answers to one address; 0 answers every message
+	// AutomaticPostAction is hold, discard or accept: what becomes of a
+	// post sent automatically, such as an out-of-office reply to a post.
+	AutomaticPostAction string `json:"automatic_post_action"`
 
 	id int64
 }
@@ -106,6 +109,7 @@ var settings = map[string]setting{
 	"autorespond_requests":         {"autorespond_requests", "enum", []string{"none", "respond_and_continue", "respond_and_discard"}},
 	"autoresponse_request_text":    {"autoresponse_request_text", "text", nil},
 	"autoresponse_grace_period":    {"autoresponse_grace_period", "int", nil},
+	"automatic_post_action":        {"automatic_post_action", "enum", []string{"accept", "discard", "hold"}},
 }
 
 // lineSettings say, for each setting of kind "lines", what separates its
@@ -183,7 +187,7 @@ const listColumns = `id, list_name, mail_host, display_name, description, subjec
 	reply_goes_to_list, emergency, include_rfc2369_headers, post_id, created_at, last_post_at,
 	moderator_password, admin_immed_notify, respond_to_post_requests, acceptable_aliases, bounce_matching_headers,
 	send_welcome_message, send_goodbye_message, welcome_message, goodbye_message, member_roster_visibility,
-	autorespond_requests, autoresponse_request_text, autoresponse_grace_period`
+	autorespond_requests, autoresponse_request_text, autoresponse_grace_period, automatic_post_action`
 
 func scanList(row interface{ Scan(...any) error }) (*List, error) {
 	var l List
@@ -195,7 +199,7 @@ func scanList(row interface{ Scan(...any) error }) (*List, error) {
 		&l.ReplyGoesToList, &l.Emergency, &l.IncludeRFC2369Headers, &l.PostID, &created, &lastPost,
 		&l.ModeratorPassword, &l.AdminImmedNotify, &l.RespondToPostRequests, &aliases, &headers,
 		&l.SendWelcomeMessage, &l.SendGoodbyeMessage, &l.WelcomeMessage, &l.GoodbyeMessage, &l.MemberRosterVisibility,
-		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod)
+		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod, &l.AutomaticPostAction)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,7 @@ func TestCreateListDefaults(t *testing.T) {
 			MemberRosterVisibility:     "moderators",
 			AutorespondRequests:        "none",
 			AutoresponseGracePeriod:    90,
+			AutomaticPostAction:        "hold",
 		}
 		got := *l
 		if !within(got.CreatedAt, before, after) {
@@ -486,6 +487,8 @@ func TestSetListSetting(t *testing.T) {
 			{"autoresponse_request_text", "We read -request mail weekly.", func(l *List) any { return l.AutoresponseRequestText }, "We read -request mail weekly."},
 			{"autoresponse_grace_period", "0", func(l *List) any { return l.AutoresponseGracePeriod }, 0},
 			{"autoresponse_grace_period", "7", func(l *List) any { return l.AutoresponseGracePeriod }, 7},
+			{"automatic_post_action", "discard", func(l *List) any { return l.AutomaticPostAction }, "discard"},
+			{"automatic_post_action", "accept", func(l *List) any { return l.AutomaticPostAction }, "accept"},
 		}
 		covered := map[string]bool{}
 		for _, c := range cases {
@@ -557,6 +560,7 @@ func TestSetListSettingErrors(t *testing.T) {
 			{"member_roster_visibility", "everyone"},
 			{"autorespond_requests", "respond"},
 			{"autoresponse_grace_period", "-1"},
+			{"automatic_post_action", "reject"},
 			{"send_welcome_message", "sometimes"},
 			{"acceptable_aliases", "^(unclosed@example.com"},
 			{"acceptable_aliases", "ok@example.com, ^a[b@example.com"},

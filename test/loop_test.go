@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,14 +46,7 @@ func TestListsSubscribedToEachOther(t *testing.T) {
 		}
 		return false
 	})
-	s.WaitFor("every queue empty", 10*time.Second, func() bool {
-		for _, q := range []string{"incoming", "pipeline", "outgoing", "virgin", "retry", "shunt"} {
-			if n, _ := s.Queue(q).Count(); n.Total() > 0 {
-				return false
-			}
-		}
-		return true
-	})
+	waitQueuesEmpty(s)
 	copies := map[string]int{} // "rcpt from list"
 	for _, d := range sink.Received() {
 		for _, r := range d.To {
@@ -66,4 +60,49 @@ func TestListsSubscribedToEachOther(t *testing.T) {
 	if fmt.Sprint(copies) != fmt.Sprint(want) {
 		t.Errorf("copies by recipient and list:\n got %v\nwant %v", copies, want)
 	}
+}
+
+// TestOutOfOfficeReplyIsNotDistributed: a member's autoresponder answers
+// a post to the list; the answer is held, not sent to the members (whose
+// own autoresponders would answer it in turn), and the autoresponder is
+// not told it is held.
+func TestOutOfOfficeReplyIsNotDistributed(t *testing.T) {
+	s, sink := deliverySite(t)
+	s.MustCtl("members", "add", "test@example.com", "away@example.org")
+	c := s.LMTP()
+	defer c.Close()
+	if err := sendPost(c, "anne@example.com", "test@example.com", "<before-holiday@example.com>"); err != nil {
+		t.Fatal(err)
+	}
+	sink.Wait("the post at the member who is away", 10*time.Second, func(ds []mailmantest.Delivery) bool {
+		return len(delivered(ds, "away@example.org", "[Test] Held post")) == 1
+	})
+	sendMail(t, c, "away@example.org", "test@example.com",
+		"Subject: Out of office: [Test] Held post\r\nAuto-Submitted: auto-replied\r\nPrecedence: bulk\r\nMessage-ID: <ooo@example.org>\r\n",
+		"I am away until Monday.\r\n")
+	s.WaitFor("the autoreply held", 10*time.Second, func() bool {
+		return strings.Contains(s.MustCtl("held", "list"), "away@example.org")
+	})
+	waitQueuesEmpty(s)
+	for _, d := range sink.Received() {
+		if strings.Contains(string(d.Data), "Out of office") && !slices.Equal(d.To, []string{"owen@example.com"}) {
+			t.Errorf("the autoreply reached %v:\n%s", d.To, d.Data)
+		}
+	}
+	if n := len(delivered(sink.Received(), "away@example.org", "")); n != 1 {
+		t.Errorf("away@example.org got %d messages, want the post alone", n)
+	}
+}
+
+// waitQueuesEmpty waits until no queue a post or a notice goes through
+// holds an entry, nor shunt: what was to happen has happened.
+func waitQueuesEmpty(s *mailmantest.Site) {
+	s.WaitFor("every queue empty", 10*time.Second, func() bool {
+		for _, q := range []string{"incoming", "pipeline", "outgoing", "virgin", "retry", "shunt"} {
+			if n, _ := s.Queue(q).Count(); n.Total() > 0 {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -205,6 +205,7 @@ func cmdListsShow(e *env, args []string) error {
 		{"posting_address", l.PostingAddress}, {"list_id", l.ListID},
 		{"display_name", l.DisplayName}, {"description", l.Description}, {"subject_prefix", fmt.Sprintf("%q", l.SubjectPrefix)},
 		{"default_member_action", l.DefaultMemberAction}, {"default_nonmember_action", l.DefaultNonmemberAction},
+		{"automatic_post_action", l.AutomaticPostAction},
 		{"subscription_policy", l.SubscriptionPolicy}, {"unsubscription_policy", l.UnsubscriptionPolicy},
 		{"max_message_size", fmt.Sprint(l.MaxMessageSize)}, {"max_num_recipients", fmt.Sprint(l.MaxNumRecipients)},
 		{"require_explicit_destination", fmt.Sprint(l.RequireExplicitDestination)}, {"administrivia", fmt.Sprint(l.Administrivia)},

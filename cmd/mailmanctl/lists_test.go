@@ -55,6 +55,7 @@ func TestListsCommands(t *testing.T) {
 		{[]string{"lists", "show", "test.example.org"}, exitError, "list-id test.example.org: no such list"},
 		{[]string{"lists", "show", "test"}, exitUsage, "is neither a list address (name@domain) nor a list-id"},
 		{[]string{"lists", "create", "new.example.com"}, exitUsage, `"new.example.com" is not a list address`},
+		{[]string{"lists", "show", "test@example.com"}, exitOK, "automatic_post_action         hold"},
 		{[]string{"lists", "set", "test@example.com", "emergency", "yes"}, exitOK, ""},
 		{[]string{"lists", "set", "test@example.com", "max_message_size", "--", "-3"}, exitError, "bad value for max_message_size"},
 		{[]string{"lists", "set", "test@example.com", "subscription_policy", "sometimes"}, exitError, `"sometimes" is not one of confirm, confirm_then_moderate, moderate, open`},

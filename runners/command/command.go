@@ -132,14 +132,10 @@ func (h *Handler) now() time.Time {
 // was sent automatically (RFC 3834). Answering those is how two robots
 // start writing to each other forever.
 func automatic(msg *message.Message) string {
-	precedence := strings.ToLower(strings.TrimSpace(msg.Get("Precedence")))
-	if (precedence == "bulk" || precedence == "junk" || precedence == "list") && !strings.EqualFold(strings.TrimSpace(msg.Get("X-Ack")), "yes") {
-		return "Precedence: " + precedence
+	if why := notice.BulkPrecedence(msg); why != "" {
+		return why
 	}
-	if as := strings.TrimSpace(msg.Get("Auto-Submitted")); as != "" && !strings.EqualFold(as, "no") {
-		return "Auto-Submitted: " + as
-	}
-	return ""
+	return notice.AutoSubmitted(msg)
 }
 
 // senders are the message's sender addresses in Mailman's order: From,

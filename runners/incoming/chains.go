@@ -35,6 +35,7 @@ var chains = map[string]chain{
 		{"approved", jump, "accept"},
 		{"emergency", jump, "hold"},
 		{"loop", jump, "discard"},
+		{"automatic-post", jump, "moderation"},
 		{"banned-address", jump, "discard"},
 		{"member-moderation", jump, "moderation"},
 		{"nonmember-moderation", jump, "moderation"},

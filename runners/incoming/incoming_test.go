@@ -140,6 +140,23 @@ func TestRules(t *testing.T) {
 			post("anne@example.com", "X-BeenThere: Test@Example.com\r\nX-BeenThere: other@example.org\r\nList-Post: <mailto:other@example.org>\r\n"), nil, true},
 		{"loop", "X-BeenThere of other lists only", nil, post("anne@example.com", "X-BeenThere: a@example.org\r\nX-BeenThere: b@example.org\r\n"), nil, false},
 
+		{"automatic-post", "a person's post", nil, post("anne@example.com"), nil, false},
+		{"automatic-post", "an out-of-office reply", nil, post("anne@example.com", "Auto-Submitted: auto-replied\r\n"), nil, true},
+		{"automatic-post", "Auto-Submitted with a comment", nil, post("anne@example.com", "Auto-Submitted: Auto-Generated (vacation)\r\n"), nil, true},
+		{"automatic-post", "Auto-Submitted: no", nil, post("anne@example.com", "Auto-Submitted: No\r\n"), nil, false},
+		{"automatic-post", "Precedence: bulk", nil, post("anne@example.com", "Precedence: bulk\r\n"), nil, true},
+		{"automatic-post", "Precedence: junk", nil, post("anne@example.com", "Precedence: Junk \r\n"), nil, true},
+		{"automatic-post", "Precedence: list, from no list", nil, post("anne@example.com", "Precedence: list\r\n"), nil, true},
+		{"automatic-post", "Precedence: first-class", nil, post("anne@example.com", "Precedence: first-class\r\n"), nil, false},
+		{"automatic-post", "Precedence: bulk asking for an answer", nil, post("anne@example.com", "Precedence: bulk\r\nX-Ack: yes\r\n"), nil, false},
+		{"automatic-post", "another list's post", nil,
+			post("anne@example.com", "Precedence: list\r\nList-Id: <other.example.org>\r\nX-BeenThere: other@example.org\r\n"), nil, false},
+		{"automatic-post", "another list's post without List-Id", nil, post("anne@example.com", "Precedence: list\r\nX-BeenThere: other@example.org\r\n"), nil, false},
+		{"automatic-post", "an autoreply another list distributed", nil,
+			post("anne@example.com", "Precedence: list\r\nList-Id: <other.example.org>\r\nAuto-Submitted: auto-replied\r\n"), nil, true},
+		{"automatic-post", "the list accepts them", func(t *testing.T, f *fixture) { f.set(t, "automatic_post_action", "accept") },
+			post("anne@example.com", "Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\n"), nil, false},
+
 		{"banned-address", "not banned", nil, post("anne@example.com"), nil, false},
 		{"banned-address", "banned from the list", banAnne, post("anne@example.com"), nil, true},
 		{"banned-address", "banned by pattern site-wide", func(t *testing.T, f *fixture) {
@@ -252,7 +269,7 @@ func TestApprovedRemovesThePassword(t *testing.T) {
 }
 
 // allMisses is what a clean member post records.
-var allMisses = "no-senders; approved; emergency; loop; banned-address; member-moderation; nonmember-moderation; " +
+var allMisses = "no-senders; approved; emergency; loop; automatic-post; banned-address; member-moderation; nonmember-moderation; " +
 	"administrivia; implicit-dest; max-recipients; max-size; no-subject; suspicious-header"
 
 func TestMemberPostIsAccepted(t *testing.T) {
@@ -446,23 +463,42 @@ func TestSenderNoticesPerDay(t *testing.T) {
 	}
 }
 
+// TestModerationActions: what a moderation rule or the automatic-post rule
+// decided is done. An out-of-office reply is held by default, and only the
+// moderators are told: its sender, being automatic, would answer.
 func TestModerationActions(t *testing.T) {
+	autoreply := post("anne@example.com", "Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\n")
+	automatic := func(action string) func(*testing.T, *fixture) {
+		return func(t *testing.T, f *fixture) { f.set(t, "automatic_post_action", action) }
+	}
 	tests := []struct {
-		action                  string
+		name                    string
+		setup                   func(*testing.T, *fixture)
+		raw                     string
 		pipeline, virgin, holds int
+		reason                  string
 	}{
-		{"accept", 1, 0, 0},
-		{"hold", 0, 2, 1},
-		{"reject", 0, 1, 0},
-		{"discard", 0, 0, 0},
+		{"member accept", moderateAnne("accept"), post("anne@example.com"), 1, 0, 0, ""},
+		{"member hold", moderateAnne("hold"), post("anne@example.com"), 0, 2, 1, ""},
+		{"member reject", moderateAnne("reject"), post("anne@example.com"), 0, 1, 0, ""},
+		{"member discard", moderateAnne("discard"), post("anne@example.com"), 0, 0, 0, ""},
+		{"automatic post by default", nil, autoreply, 0, 1, 1, "The message was sent automatically (Auto-Submitted: auto-replied)"},
+		{"automatic post hold", automatic("hold"), autoreply, 0, 1, 1, ""},
+		{"automatic post discard", automatic("discard"), autoreply, 0, 0, 0, ""},
+		{"automatic post accept", automatic("accept"), autoreply, 1, 0, 0, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.action, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			moderateAnne(tt.action)(t, f)
-			f.dispose(t, post("anne@example.com"), nil)
+			if tt.setup != nil {
+				tt.setup(t, f)
+			}
+			f.dispose(t, tt.raw, nil)
 			if p, v, h := len(f.queued(t, f.pipeline)), len(f.queued(t, f.virgin)), len(f.held(t)); p != tt.pipeline || v != tt.virgin || h != tt.holds {
 				t.Errorf("pipeline %d, virgin %d, held %d; want %d, %d, %d", p, v, h, tt.pipeline, tt.virgin, tt.holds)
+			}
+			if hs := f.held(t); tt.reason != "" && (len(hs) != 1 || !slices.Equal(hs[0].Reasons, []string{tt.reason})) {
+				t.Errorf("held: %+v, want one held for %q", hs, tt.reason)
 			}
 		})
 	}

@@ -16,6 +16,7 @@ var rules = map[string]rule{
 	"administrivia":        {administrivia, true},
 	"any":                  {func(_ context.Context, p *Post) (bool, error) { return len(p.Hits) > 0, nil }, false},
 	"approved":             {approved, true},
+	"automatic-post":       {automaticPost, true},
 	"banned-address":       {bannedAddress, true},
 	"emergency":            {emergency, true},
 	"implicit-dest":        {implicitDest, true},
