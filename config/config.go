@@ -32,6 +32,10 @@ type Mailman struct {
 	PendingRequestLife   Duration `toml:"pending_request_life"`   // how long a token sent to confirm a subscription or unsubscription stays valid
 	ModeratorRequestLife Duration `toml:"moderator_request_life"` // how long a token sent to the moderators (a held post, a request to approve) stays valid
 	RunAsUser            string   `toml:"run_as_user"`            // the user a command started by root becomes; "root" stays root (see internal/runas)
+	// EmailCommandsMaxReplySize bounds, in bytes, the results of email
+	// commands: a reply is cut there, so that no message makes the list
+	// send back more than this.
+	EmailCommandsMaxReplySize int `toml:"email_commands_max_reply_size"`
 }
 
 // PathSettings is the [paths] section: where the site keeps its files.
@@ -53,7 +57,7 @@ type MTA struct {
 	LMTPMaxRecipients  int      `toml:"lmtp_max_recipients"`  // per transaction; RFC 5321 wants at least 100
 	LMTPTimeout        Duration `toml:"lmtp_timeout"`         // for a command, and for a whole message's data
 
-	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // notices to one sender per list and day; 0 means no limit
+	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // mail the list writes to one address a day (held-post notices, command results, confirmations); 0 means no limit
 
 	MaxRecipients        int      `toml:"max_recipients"`          // RCPTs in one SMTP transaction to the MTA
 	VERPDeliveryInterval int      `toml:"verp_delivery_interval"`  // 0: never VERP; 1: always; N: every Nth post
@@ -165,6 +169,8 @@ func Default() *Config {
 			SiteOwner:            "changeme@example.com",
 			PendingRequestLife:   Duration(3 * 24 * time.Hour),
 			ModeratorRequestLife: Duration(180 * 24 * time.Hour),
+			// A who of some 1,500 members, far beyond any other reply.
+			EmailCommandsMaxReplySize: 64 << 10,
 		},
 		PathSettings: PathSettings{VarDir: "var"},
 		MTA: MTA{

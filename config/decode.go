@@ -304,6 +304,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mailman", "site_owner"}, emailAddress(c.Mailman.SiteOwner)},
 		{toml.Key{"mailman", "pending_request_life"}, positive(c.Mailman.PendingRequestLife)},
 		{toml.Key{"mailman", "moderator_request_life"}, positive(c.Mailman.ModeratorRequestLife)},
+		{toml.Key{"mailman", "email_commands_max_reply_size"}, atLeast(c.Mailman.EmailCommandsMaxReplySize, 1024, "a reply must have room to say what happened")},
 		{toml.Key{"paths", "var_dir"}, notEmpty(c.PathSettings.VarDir)},
 		{toml.Key{"mta", "lmtp_host"}, notEmpty(c.MTA.LMTPHost)},
 		{toml.Key{"mta", "lmtp_port"}, port(c.MTA.LMTPPort)},

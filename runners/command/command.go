@@ -36,6 +36,12 @@ type Settings struct {
 	// valid; ModeratorRequestLife, one sent to the moderators.
 	PendingRequestLife   time.Duration
 	ModeratorRequestLife time.Duration
+	// MaxAutoresponsesPerDay is how much mail the list writes to one
+	// address in a day, counted with the incoming runner's held-post
+	// notices; 0 means no limit.
+	MaxAutoresponsesPerDay int
+	// MaxReplySize is the most bytes of results a reply carries.
+	MaxReplySize int
 }
 
 // Handler runs the commands of the entries of the command queue.
@@ -66,8 +72,10 @@ func New(s *runners.Site) (runners.Handler, error) {
 		Store: st, Virgin: virgin,
 		Moderator: &moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin},
 		Settings: Settings{
-			PendingRequestLife:   s.Config.Mailman.PendingRequestLife.D(),
-			ModeratorRequestLife: s.Config.Mailman.ModeratorRequestLife.D(),
+			PendingRequestLife:     s.Config.Mailman.PendingRequestLife.D(),
+			ModeratorRequestLife:   s.Config.Mailman.ModeratorRequestLife.D(),
+			MaxAutoresponsesPerDay: s.Config.MTA.MaxAutoresponsesPerDay,
+			MaxReplySize:           s.Config.Mailman.EmailCommandsMaxReplySize,
 		},
 	}, nil
 }
@@ -200,7 +208,8 @@ func (s *session) run() error {
 			return nil
 		}
 	}
-	var remaining, ignored []string
+	var remaining []string
+	ignored := 0
 	var err error
 	switch sub := s.md.String(msgdata.Subaddress); sub {
 	case "join", "leave", "confirm":
@@ -231,7 +240,9 @@ func (s *session) run() error {
 		return err
 	}
 	s.section("Unprocessed", remaining)
-	s.section("Ignored", ignored)
+	if ignored > 0 {
+		s.printf("\n- Ignored:\n%d more lines, after the first %d, not read", ignored, maxBodyLines)
+	}
 	s.printf("\n- Done.")
 	if !s.respond {
 		return nil
@@ -241,8 +252,50 @@ func (s *session) run() error {
 		return nil
 	}
 	fields := notice.Fields(s.list, notice.Address(s.list, mta.Bounces), s.sender, "The results of your email commands", s.now)
-	s.log.Info("command results sent", "rcpt", s.sender)
-	return s.send(message.NewText(fields, s.out.String()), s.sender)
+	return s.tell(s.sender, "command results", message.NewText(fields, s.cutResults()))
+}
+
+// cutResults returns the results, cut at a line break to fit the site's
+// email_commands_max_reply_size with a line that says so.
+func (s *session) cutResults() string {
+	out, limit := s.out.String(), s.h.Settings.MaxReplySize
+	if limit <= 0 || len(out) <= limit {
+		return out
+	}
+	note := fmt.Sprintf("\n[The results are cut here: a reply carries at most %d bytes of them.]\n", limit)
+	cut := strings.LastIndexByte(out[:max(limit-len(note), 0)], '\n') + 1
+	s.log.Info("command results cut", "count", len(out))
+	return out[:cut] + note
+}
+
+// mayMail counts one more message the list writes to addr today and
+// reports whether it is within [mta] max_autoresponses_per_day, the count
+// the held-post notices keep too: a forged command names anyone, and
+// without it every one would make the list write to them.
+func (s *session) mayMail(addr, what string) (bool, error) {
+	limit := s.h.Settings.MaxAutoresponsesPerDay
+	if limit <= 0 {
+		return true, nil
+	}
+	n, err := s.h.Store.CountAutoresponse(s.ctx, s.list.ListID, addr, s.now)
+	if err != nil {
+		return false, err
+	}
+	if n > limit {
+		s.log.Info(what+" not sent: the address has had the most mail the list writes to one in a day", "rcpt", addr, "count", n)
+		return false, nil
+	}
+	return true, nil
+}
+
+// tell sends msg, which says what, to addr, within the daily limit.
+func (s *session) tell(addr, what string, msg []byte) error {
+	ok, err := s.mayMail(addr, what)
+	if err != nil || !ok {
+		return err
+	}
+	s.log.Info(what+" sent", "rcpt", addr)
+	return s.send(msg, addr)
 }
 
 // results starts the results with the original's details, as Mailman's
@@ -252,7 +305,7 @@ func (s *session) results() {
 	s.printf("The results of your email command are provided below.\n")
 	s.printf("- Original message details:")
 	for _, name := range []string{"From", "Subject", "Date", "Message-ID"} {
-		v := strings.TrimSpace(s.msg.Decoded(name))
+		v := clip(strings.TrimSpace(s.msg.Decoded(name)))
 		if v == "" {
 			v = "n/a"
 		}
@@ -341,6 +394,5 @@ func (s *session) autorespond() error {
 	if strings.TrimSpace(text) == "" {
 		text = fmt.Sprintf("Your message to %s has been received.\n", notice.Address(s.list, mta.Request))
 	}
-	s.log.Info("request message answered automatically", "rcpt", s.sender)
-	return s.send(message.NewText(fields, text), s.sender)
+	return s.tell(s.sender, "automatic answer to a request message", message.NewText(fields, text))
 }

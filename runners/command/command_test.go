@@ -40,7 +40,8 @@ func newFixture(t testing.TB) *fixture {
 	f.h = &Handler{
 		Store: f.st, Virgin: f.virgin,
 		Moderator: &moderation.Moderator{Store: f.st, Pipeline: f.pipeline, Virgin: f.virgin},
-		Settings:  Settings{PendingRequestLife: 72 * time.Hour, ModeratorRequestLife: 180 * 24 * time.Hour},
+		Settings: Settings{PendingRequestLife: 72 * time.Hour, ModeratorRequestLife: 180 * 24 * time.Hour,
+			MaxAutoresponsesPerDay: 10, MaxReplySize: 64 << 10},
 	}
 	return f
 }
@@ -258,7 +259,7 @@ func TestCommandLines(t *testing.T) {
 		{"words lower-cased", letter("", "ECHO Hello World\r\n"), []string{"echo hello world"}, nil},
 		{"second word", letter("Subject: Re: echo again\r\n", ""), []string{"echo again"}, nil},
 		{"blank lines count towards the ten", letter("", "echo 1\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\necho 10\r\necho 11\r\necho 12\r\n"),
-			[]string{"echo 1\n", "echo 10", "- Ignored:", "echo 11", "echo 12"}, nil},
+			[]string{"echo 1\n", "echo 10", "- Ignored:\n2 more lines, after the first 10, not read"}, []string{"echo 11", "echo 12"}},
 		{"RFC 2047 details", letter("From: =?utf-8?b?0JDQvdCw?= <anne@example.org>\r\nSubject: =?utf-8?q?=D0=9A=D1=8A=D1=89=D0=B0?=\r\n", "bad-command\r\n"),
 			[]string{"    From: Ана <anne@example.org>", "    Subject: Къща", "No such command: bad-command"}, nil},
 		{"non-text parts", "From: anne@example.org\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\necho plain\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>echo html</p>\r\n--b--\r\n",

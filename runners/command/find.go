@@ -3,6 +3,7 @@ package command
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mailman-go/mailman/message"
 )
@@ -11,6 +12,24 @@ import (
 // ones included, as Mailman's email_commands_max_lines; the rest is
 // reported as ignored.
 const maxBodyLines = 10
+
+// maxEchoed is the most bytes of one line of the message (a command line,
+// a header in the details) that the results repeat: the list answers what
+// it was asked, and must not hand back whatever it was sent, to whomever
+// the From names.
+const maxEchoed = 200
+
+// clip cuts s to maxEchoed bytes, at a character, and says it did.
+func clip(s string) string {
+	if len(s) <= maxEchoed {
+		return s
+	}
+	cut := maxEchoed
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " [...]"
+}
 
 // confirmTo finds the token in a -confirm+TOKEN address of a To header,
 // folded or not, with or without a display name before it.
@@ -27,10 +46,11 @@ func confirmToken(to string) (string, bool) {
 }
 
 // script is what a message asks: the lines that may hold commands, in
-// order, and the body lines past the limit, which are not read.
+// order, each clipped, and how many body lines past the limit are not
+// read; they are counted, never repeated.
 type script struct {
 	lines   []string
-	ignored []string
+	ignored int
 	// partial says the message has parts other than the text/plain one
 	// read, which were not.
 	partial bool
@@ -45,7 +65,7 @@ type script struct {
 func findScript(msg *message.Message) script {
 	var s script
 	if subject := asciiOnly(msg.Decoded("Subject")); strings.TrimSpace(subject) != "" {
-		s.lines = append(s.lines, subject)
+		s.lines = append(s.lines, clip(subject))
 	}
 	text, only, ok := msg.PlainText()
 	if !ok {
@@ -59,10 +79,12 @@ func findScript(msg *message.Message) script {
 		lines = lines[:n-1]
 	}
 	if len(lines) > maxBodyLines {
-		s.ignored = lines[maxBodyLines:]
+		s.ignored = len(lines) - maxBodyLines
 		lines = lines[:maxBodyLines]
 	}
-	s.lines = append(s.lines, lines...)
+	for _, l := range lines {
+		s.lines = append(s.lines, clip(l))
+	}
 	return s
 }
 

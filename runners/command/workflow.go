@@ -96,15 +96,25 @@ func (s *session) subscribe(sub store.Subscription) error {
 	}
 	policy := s.list.SubscriptionPolicy
 	r := request{Subscription: sub, Stage: stageConfirm, Moderate: policy == "moderate" || policy == "confirm_then_moderate"}
-	if err := s.askConfirmation(pendingSubscription, r); err != nil {
+	asked, err := s.askConfirmation(pendingSubscription, r)
+	if err != nil {
 		return err
 	}
-	if other {
+	switch {
+	case other:
 		s.printf("%s", neutralJoinResult(who))
-	} else {
+	case asked:
 		s.printf("Confirmation email sent to %s", who)
+	default:
+		s.printf("%s", overTheLimit(who))
 	}
 	return nil
+}
+
+// overTheLimit is what the results say of a confirmation the daily limit
+// kept from being sent.
+func overTheLimit(who string) string {
+	return fmt.Sprintf("No confirmation was sent to %s: it has had all the mail this list sends an address in a day; try again tomorrow", who)
 }
 
 // neutralJoinResult is what a join of someone else's address answers,
@@ -131,8 +141,13 @@ func (s *session) unsubscribe(m *store.Member) error {
 	switch {
 	case policy == "confirm" || policy == "confirm_then_moderate":
 		r.Stage = stageConfirm
-		if err := s.askConfirmation(pendingUnsubscription, r); err != nil {
+		asked, err := s.askConfirmation(pendingUnsubscription, r)
+		if err != nil {
 			return err
+		}
+		if !asked {
+			s.printf("%s", overTheLimit(who))
+			break
 		}
 		s.printf("Confirmation email sent to %s to leave %s", who, s.list.PostingAddress)
 	case r.Moderate:
@@ -177,7 +192,7 @@ func (s *session) finishSubscription(r request, token string) error {
 	}
 	subject := fmt.Sprintf("Welcome to the \"%s\" mailing list", s.list.DisplayName)
 	to := (&mail.Address{Name: m.DisplayName, Address: m.Address}).String()
-	return s.send(message.NewText(notice.Fields(s.list, notice.Address(s.list, mta.Request), to, subject, s.now), b.String()), m.Address)
+	return s.tell(m.Address, "welcome", message.NewText(notice.Fields(s.list, notice.Address(s.list, mta.Request), to, subject, s.now), b.String()))
 }
 
 // finishUnsubscription removes the member, using up token, and says
@@ -208,16 +223,21 @@ func (s *session) finishUnsubscription(r request, token string) error {
 	}
 	subject := fmt.Sprintf("You have been unsubscribed from the %s mailing list", s.list.DisplayName)
 	fields := notice.Fields(s.list, notice.Address(s.list, mta.Bounces), m.Address, subject, s.now)
-	return s.send(message.NewText(fields, text+"\n"), m.Address)
+	return s.tell(m.Address, "goodbye", message.NewText(fields, text+"\n"))
 }
 
 // askConfirmation records the request and sends its token to the address,
-// From the -confirm+TOKEN address so that a plain reply confirms it.
-func (s *session) askConfirmation(typ string, r request) error {
+// From the -confirm+TOKEN address so that a plain reply confirms it. It
+// reports whether it did: an address past the daily limit gets neither the
+// mail nor a request that would stand in the way of its own join.
+func (s *session) askConfirmation(typ string, r request) (bool, error) {
+	if ok, err := s.mayMail(r.Address, "confirmation"); err != nil || !ok {
+		return false, err
+	}
 	life := s.h.Settings.PendingRequestLife
 	token, err := s.h.Store.AddPendingFor(s.ctx, s.list.ListID, typ, r.Address, r, life)
 	if err != nil {
-		return err
+		return false, err
 	}
 	verb, what := "join", "join"
 	if typ == pendingUnsubscription {
@@ -241,8 +261,8 @@ func (s *session) askConfirmation(typ string, r request) error {
 		// automatic itself.
 		{Name: "Auto-Submitted", Value: "auto-generated"},
 	}
-	s.log.Info("confirmation sent", "type", typ, "address", r.Address)
-	return s.send(message.NewText(fields, b.String()), r.Address)
+	s.log.Info("confirmation sent", "type", typ, "rcpt", r.Address)
+	return true, s.send(message.NewText(fields, b.String()), r.Address)
 }
 
 // askModerators hands the request to the list's owners and moderators,

@@ -34,7 +34,7 @@ import (
 // Settings are the site settings the runner applies.
 type Settings struct {
 	ModeratorRequestLife   time.Duration // how long a held post's token stays valid
-	MaxAutoresponsesPerDay int           // notices per sender, list and day; 0 means no limit
+	MaxAutoresponsesPerDay int           // mail to one address per list and day, shared with the command runner; 0 means no limit
 }
 
 // Handler judges the entries of the incoming queue.
