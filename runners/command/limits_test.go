@@ -49,15 +49,25 @@ func TestDailyLimitPerAddress(t *testing.T) {
 		sub            string
 		day1, day2     int // messages sent each day
 		toVic1, toVic2 int // mail vic gets each day
+		all1           int // mail sent on day 1 to anyone
 	}{
-		{"echo in vic's name", func(i int) string { return letter("From: "+vic+"\r\nSubject: echo "+fmt.Sprint(i)+"\r\n", "") }, "request", 30, 3, 10, 3},
+		{"echo in vic's name", func(i int) string { return letter("From: "+vic+"\r\nSubject: echo "+fmt.Sprint(i)+"\r\n", "") }, "request", 30, 3, 10, 3, 10},
 		// The first join asks vic to confirm; each later one answers
 		// that a subscription is pending.
-		{"joins in vic's name", func(int) string { return letter("From: "+vic+"\r\nSubject: join\r\n", "") }, "join", 30, 1, 10, 1},
+		{"joins in vic's name", func(int) string { return letter("From: "+vic+"\r\nSubject: join\r\n", "") }, "join", 30, 1, 10, 1, 10},
 		{"joins of vic's address from many senders", func(i int) string {
 			return letter(fmt.Sprintf("From: x%d@example.net\r\nSubject: join address=%s\r\n", i, vic), "")
-		}, "request", 30, 1, 1, 0},
-		{"autoresponses in vic's name", func(i int) string { return letter("From: "+vic+"\r\nSubject: hello\r\n", "") }, "request", 30, 1, 10, 1},
+		}, "request", 30, 1, 1, 0, 31},
+		// One message from vic naming 11 other addresses: the 11th
+		// confirmation, and the results, are past vic's limit.
+		{"a message from vic joining many addresses", func(i int) string {
+			var lines []string
+			for j := range 11 {
+				lines = append(lines, fmt.Sprintf("join address=other%d.%d@example.net", i, j))
+			}
+			return letter("From: "+vic+"\r\nSubject: "+lines[0]+"\r\n", strings.Join(lines[1:], "\r\n")+"\r\n")
+		}, "request", 1, 0, 0, 0, 10},
+		{"autoresponses in vic's name", func(i int) string { return letter("From: "+vic+"\r\nSubject: hello\r\n", "") }, "request", 30, 1, 10, 1, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,10 +81,11 @@ func TestDailyLimitPerAddress(t *testing.T) {
 			for i := range tt.day1 {
 				f.dispose(t, tt.raw(i), tt.sub)
 			}
-			if n := mailTo(t, f.sent(t), vic); n != tt.toVic1 {
-				t.Errorf("day 1: %d messages to %s, want %d", n, vic, tt.toVic1)
+			ss := f.sent(t)
+			if n := mailTo(t, ss, vic); n != tt.toVic1 || len(ss) != tt.all1 {
+				t.Errorf("day 1: %d messages to %s and %d in all, want %d and %d", n, vic, len(ss), tt.toVic1, tt.all1)
 			}
-			if tt.toVic1 == 10 && !strings.Contains(log.String(), "rcpt="+vic+" count=11") {
+			if tt.all1 == 10 && !strings.Contains(log.String(), "rcpt="+vic+" count=11") {
 				t.Errorf("the mail past the limit is not logged:\n%s", log)
 			}
 			now = now.Add(24 * time.Hour)

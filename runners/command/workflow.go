@@ -230,7 +230,17 @@ func (s *session) finishUnsubscription(r request, token string) error {
 // From the -confirm+TOKEN address so that a plain reply confirms it. It
 // reports whether it did: an address past the daily limit gets neither the
 // mail nor a request that would stand in the way of its own join.
+//
+// A confirmation sent to another address than the sender's (join
+// address=...) counts towards the sender's limit too: the sender had the
+// list write it, and one message naming many addresses must not make the
+// list write to each of them.
 func (s *session) askConfirmation(typ string, r request) (bool, error) {
+	if s.sender != "" && !strings.EqualFold(r.Address, s.sender) {
+		if ok, err := s.mayMail(s.sender, "confirmation asked for another address"); err != nil || !ok {
+			return false, err
+		}
+	}
 	if ok, err := s.mayMail(r.Address, "confirmation"); err != nil || !ok {
 		return false, err
 	}
