@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -159,5 +160,46 @@ func TestModeratorConfirmsHeldPost(t *testing.T) {
 	})
 	if out := s.MustCtl("held", "list"); !strings.Contains(out, "No held messages") {
 		t.Errorf("held list after the confirmation:\n%s", out)
+	}
+}
+
+// TestCommandRepliesAreLimited: the site's limits reach the command
+// runner. Twelve `who` in one address's name get ten replies (the
+// [mta] max_autoresponses_per_day of the configuration), each cut at
+// [mailman] email_commands_max_reply_size, and the log names the two
+// left unsent.
+func TestCommandRepliesAreLimited(t *testing.T) {
+	s := mailmantest.NewSite(t, "[mailman]\nemail_commands_max_reply_size = 2048\n")
+	s.MustCtl("lists", "create", "test@example.com", "--owner", "owen@example.com")
+	s.MustCtl("lists", "set", "test@example.com", "member_roster_visibility", "public")
+	members := []string{"members", "add", "test@example.com"}
+	for i := range 200 {
+		members = append(members, fmt.Sprintf("member%03d@example.org", i))
+	}
+	s.MustCtl(members...)
+	sink := s.StartSink()
+	s.Start("lmtp", "command", "virgin", "outgoing")
+	defer s.Stop()
+	c := s.LMTP()
+	defer c.Close()
+	for range 12 {
+		sendMail(t, c, "vic@example.org", "test-request@example.com", "Subject: who\r\n", "")
+	}
+	s.WaitFor("two replies logged as not sent", 10*time.Second, func() bool {
+		log, _ := os.ReadFile(s.LogPath())
+		return strings.Count(string(log), `msg="command results not sent`) == 2
+	})
+	sink.Wait("ten replies", 10*time.Second, func(ds []mailmantest.Delivery) bool {
+		return len(delivered(ds, "vic@example.org", "The results of your email commands")) >= 10
+	})
+	replies := delivered(sink.Received(), "vic@example.org", "The results of your email commands")
+	if len(replies) != 10 {
+		t.Errorf("%d replies, want 10", len(replies))
+	}
+	for _, r := range replies {
+		if data := string(r.Data); !strings.Contains(data, "[The results are cut here: a reply carries at most 2048 bytes of them.]") || len(data) > 4096 {
+			t.Errorf("a reply of %d bytes, not cut:\n%s", len(data), data)
+			break
+		}
 	}
 }
