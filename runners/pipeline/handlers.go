@@ -114,10 +114,11 @@ func cleanse(_ context.Context, p *post) error {
 // beside those of the lists the post came through before, never in their
 // place: the loop rule of each list looks for its own among them, and a
 // post going round two lists subscribed to each other stops only if the
-// first list still finds its mark when the post comes back. A message the system wrote keeps the Precedence it was written
-// with, or none: a confirmation has none on purpose, so that filters do
-// not file it as bulk and the person's reply is not taken for automatic
-// mail (Mailman adds "list" to those too).
+// first list still finds its mark when the post comes back. A message the
+// system wrote keeps the Precedence it was written with, or none: a
+// confirmation has none on purpose, so that filters do not file it as bulk
+// and the person's reply is not taken for automatic mail (Mailman adds
+// "list" to those too).
 func cookHeaders(_ context.Context, p *post) error {
 	if !p.msg.Has("X-Mailman-Version") {
 		p.msg.Add("X-Mailman-Version", version.Header())
