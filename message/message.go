@@ -37,29 +37,33 @@ type field struct {
 
 // Parse splits raw into header fields and body. A message with no blank
 // line after its header is all header.
+//
+// The fields and the body are slices of raw, which the caller must leave
+// alone; each field's capacity ends with it, so that a field that grows
+// (separate) is copied rather than written over the next. Copying a field
+// as each continuation line came made the door's parser quadratic in them
+// (issue 19).
 func Parse(raw []byte) (*Message, error) {
 	m := &Message{nl: "\r\n"}
 	if i := bytes.IndexByte(raw, '\n'); i >= 0 && (i == 0 || raw[i-1] != '\r') {
 		m.nl = "\n"
 	}
-	rest := raw
-	for len(rest) > 0 {
-		end := bytes.IndexByte(rest, '\n') + 1
+	start := 0 // of the field the lines so far belong to
+	for pos := 0; pos < len(raw); {
+		end := bytes.IndexByte(raw[pos:], '\n') + 1
 		if end == 0 {
-			end = len(rest)
+			end = len(raw) - pos
 		}
-		line := rest[:end]
+		line := raw[pos : pos+end]
 		if len(bytes.TrimRight(line, "\r\n")) == 0 {
 			m.sep = line
-			m.body = rest[end:]
+			m.body = raw[pos+end:]
 			return m, nil
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(m.fields) == 0 {
 				return nil, fmt.Errorf("%w: the header starts with a continuation line", ErrMalformed)
 			}
-			f := &m.fields[len(m.fields)-1]
-			f.raw = append(f.raw, line...)
 		} else {
 			// White space between the name and the colon is RFC 5322's
 			// obsolete syntax (§4.5, "field-name *WSP ':'"), which §4 has
@@ -71,9 +75,11 @@ func Parse(raw []byte) (*Message, error) {
 			if colon < 0 || len(name) == 0 || bytes.ContainsAny(name, " \t") {
 				return nil, fmt.Errorf("%w: header line %q is not a field", ErrMalformed, bytes.TrimRight(line, "\r\n"))
 			}
-			m.fields = append(m.fields, field{name: string(name), raw: bytes.Clone(line)})
+			start = pos
+			m.fields = append(m.fields, field{name: string(name)})
 		}
-		rest = rest[end:]
+		pos += end
+		m.fields[len(m.fields)-1].raw = raw[start:pos:pos]
 	}
 	m.body = []byte{}
 	return m, nil
@@ -82,13 +88,16 @@ func Parse(raw []byte) (*Message, error) {
 // Bytes returns the message; an unmodified parsed message round-trips byte
 // for byte.
 func (m *Message) Bytes() []byte {
-	var b bytes.Buffer
+	n := len(m.sep) + len(m.body)
 	for _, f := range m.fields {
-		b.Write(f.raw)
+		n += len(f.raw)
 	}
-	b.Write(m.sep)
-	b.Write(m.body)
-	return b.Bytes()
+	b := make([]byte, 0, n)
+	for _, f := range m.fields {
+		b = append(b, f.raw...)
+	}
+	b = append(b, m.sep...)
+	return append(b, m.body...)
 }
 
 // value is a field's value, unfolded and trimmed.
