@@ -51,11 +51,13 @@ type MTA struct {
 	SMTPHost string `toml:"smtp_host"`
 	SMTPPort int    `toml:"smtp_port"`
 
-	LMTPSocket         string   `toml:"lmtp_socket"`          // also listen on this unix socket when set
-	MaxMessageSize     int      `toml:"max_message_size"`     // bytes; LMTP answers 552 above it
-	LMTPMaxConnections int      `toml:"lmtp_max_connections"` // beyond it, new connections get 421
-	LMTPMaxRecipients  int      `toml:"lmtp_max_recipients"`  // per transaction; RFC 5321 wants at least 100
-	LMTPTimeout        Duration `toml:"lmtp_timeout"`         // for a command, and for a whole message's data
+	LMTPSocket          string   `toml:"lmtp_socket"`            // also listen on this unix socket when set
+	MaxMessageSize      int      `toml:"max_message_size"`       // bytes; LMTP answers 552 above it
+	LMTPMaxConnections  int      `toml:"lmtp_max_connections"`   // beyond it, new connections get 421
+	LMTPMaxRecipients   int      `toml:"lmtp_max_recipients"`    // per transaction; RFC 5321 wants at least 100
+	LMTPTimeout         Duration `toml:"lmtp_timeout"`           // for a command, and for a whole message's data
+	LMTPMaxSessionTime  Duration `toml:"lmtp_max_session_time"`  // a session this old gets 421 at its next command
+	LMTPMaxJunkCommands int      `toml:"lmtp_max_junk_commands"` // commands in a row with no recipient accepted and no message sent; one more gets 421
 
 	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // mail the list writes to one address a day (held-post notices, command results, confirmations); 0 means no limit
 
@@ -183,6 +185,11 @@ func Default() *Config {
 			LMTPMaxConnections: 100,
 			LMTPMaxRecipients:  1000,
 			LMTPTimeout:        Duration(10 * time.Minute),
+			// Twice the 300 s Postfix's LMTP client keeps a connection
+			// for reuse, and Postfix's smtpd_junk_command_limit: a
+			// session of Postfix's never meets them.
+			LMTPMaxSessionTime:  Duration(10 * time.Minute),
+			LMTPMaxJunkCommands: 100,
 
 			MaxAutoresponsesPerDay: 10,
 

@@ -227,6 +227,7 @@ func TestLoadErrors(t *testing.T) {
 		{"port too large", "[mta]\nsmtp_port = 70000\n", 2, "[mta] smtp_port", "70000 is not a port number"},
 		{"port zero", "[mta]\nlmtp_port = 0\n", 2, "[mta] lmtp_port", "0 is not a port number"},
 		{"integer beyond int64", "[mta]\nlmtp_port = 9223372036854775808\n", 0, "", "syntax error"},
+		{"too few junk commands", "[mta]\nlmtp_max_junk_commands = 3\n", 2, "[mta] lmtp_max_junk_commands", "3 is less than 10 (a transaction takes a few)"},
 		{"empty host", "[mta]\nsmtp_host = \"\"\n", 2, "[mta] smtp_host", "must not be empty"},
 		{"empty var_dir", "[paths]\nvar_dir = ''\n", 2, "[paths] var_dir", "must not be empty"},
 		{"negative max_restarts", "[runner.outgoing]\nmax_restarts = -1\n", 2, "[runner.outgoing] max_restarts", "-1 is negative"},

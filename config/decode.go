@@ -314,6 +314,8 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "lmtp_max_connections"}, atLeast(c.MTA.LMTPMaxConnections, 1, "")},
 		{toml.Key{"mta", "lmtp_max_recipients"}, atLeast(c.MTA.LMTPMaxRecipients, 100, "RFC 5321 requires 100")},
 		{toml.Key{"mta", "lmtp_timeout"}, positive(c.MTA.LMTPTimeout)},
+		{toml.Key{"mta", "lmtp_max_session_time"}, positive(c.MTA.LMTPMaxSessionTime)},
+		{toml.Key{"mta", "lmtp_max_junk_commands"}, atLeast(c.MTA.LMTPMaxJunkCommands, 10, "a transaction takes a few")},
 		{toml.Key{"mta", "max_autoresponses_per_day"}, notNegative(c.MTA.MaxAutoresponsesPerDay)},
 		{toml.Key{"mta", "max_recipients"}, atLeast(c.MTA.MaxRecipients, 1, "")},
 		{toml.Key{"mta", "verp_delivery_interval"}, notNegative(c.MTA.VERPDeliveryInterval)},

@@ -74,6 +74,7 @@ var logKeys = map[string]string{
 	// Where.
 	"var_dir": "the site's var_dir",
 	"listen":  "the address a server listens on",
+	"remote":  "the address of a server's client",
 	"socket":  "the unix socket it also listens on",
 	"host":    "the mail server's host",
 	"port":    "the mail server's port",

@@ -26,11 +26,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case l.sem <- struct{}{}:
-			lc := &limitConn{Conn: c, size: fmt.Sprint("SIZE ", l.s.maxSize), buf: make([]byte, 8<<10)}
+			lc := &limitConn{Conn: c, s: l.s, opened: l.s.now(), size: fmt.Sprint("SIZE ", l.s.maxSize), buf: make([]byte, 8<<10)}
 			lc.release = func() { <-l.sem; l.s.untrack(lc) }
 			l.s.track(lc)
 			return lc, nil
 		default:
+			l.s.log.Warn("refused a connection", "remote", c.RemoteAddr().String(), "reason", "over lmtp_max_connections")
 			c.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(c, "421 4.3.2 Too many connections, try again later\r\n")
 			c.Close()
@@ -53,6 +54,10 @@ type limitConn struct {
 	once    sync.Once
 	release func()
 	size    string // the LHLO keyword with the real limit
+
+	s      *Server
+	opened time.Time    // by s.now
+	junk   atomic.Int64 // commands since the last recipient accepted or message received
 
 	mu        sync.Mutex
 	pending   []byte
@@ -110,6 +115,7 @@ func (c *limitConn) Read(p []byte) (int, error) {
 	}
 	c.mu.Lock()
 	if c.dataStart {
+		c.progressed()
 		c.dataStart, c.inData = false, true
 		c.dec, c.enc = decBegin, encBegin
 		c.padded.Store(false)
@@ -153,6 +159,10 @@ const (
 // turn and is flushed before the next read like any other.
 var standIn = []byte("NOOP\r\n")
 
+// closingStandIn is standIn for a reply that ends the session: go-smtp
+// answers QUIT with one line, which Write replaces, and closes.
+var closingStandIn = []byte("QUIT\r\n")
+
 // readCommand puts in c.out the next whole command line for go-smtp, or
 // standIn for a line go-smtp would answer wrongly, with the reply to give
 // it in c.reply. It never hands go-smtp part of a line: go-smtp's line
@@ -175,6 +185,14 @@ func (c *limitConn) readCommand() error {
 		}
 		line := c.in[:i+1]
 		c.in = c.in[i+1:]
+		if reason := c.overLimit(line); reason != "" {
+			c.s.log.Warn("closed a session", "remote", c.RemoteAddr().String(), "reason", reason)
+			c.mu.Lock()
+			c.reply = replyOverLimit
+			c.mu.Unlock()
+			c.out = closingStandIn
+			return nil
+		}
 		reply := answer(line)
 		if c.overlong || len(line) > lineLimit(line) {
 			c.overlong, reply = false, replyTooLong
@@ -190,6 +208,42 @@ func (c *limitConn) readCommand() error {
 		return nil
 	}
 }
+
+// A session is bounded in time and in the commands it gives without
+// getting anywhere, so that a client sending a NOOP every few seconds, just
+// inside lmtp_timeout, cannot hold one of the lmtp_max_connections slots
+// for ever and lock the MTA out. Neither bound cuts a message short: the
+// time is checked at each command, and the message's data is no command.
+// Postfix's LMTP client keeps a connection for reuse for 300 s
+// (lmtp_connection_reuse_time_limit), giving per message RSET, MAIL, RCPT
+// and DATA, so the defaults (10 minutes, 100 commands) never end one of
+// its sessions.
+const (
+	reasonSessionTime = "over lmtp_max_session_time"
+	reasonJunk        = "over lmtp_max_junk_commands"
+)
+
+// overLimit says why the session must end before the command line is run,
+// or "" to run it. QUIT is always run: it ends the session anyway. Every
+// other command counts towards lmtp_max_junk_commands but for progress:
+// an accepted recipient or a message received (progressed) starts the
+// count again.
+func (c *limitConn) overLimit(line []byte) string {
+	if bytes.EqualFold(bytes.TrimRight(line, " \t\r\n"), []byte("QUIT")) {
+		return ""
+	}
+	if c.s.now().Sub(c.opened) >= c.s.maxSession {
+		return reasonSessionTime
+	}
+	if c.junk.Add(1) > int64(c.s.maxJunk) {
+		return reasonJunk
+	}
+	return ""
+}
+
+// progressed starts the count of junk commands again: the session has got
+// somewhere.
+func (c *limitConn) progressed() { c.junk.Store(0) }
 
 // lineLimit is how long the command line may be, by its verb.
 func lineLimit(line []byte) int {

@@ -53,6 +53,10 @@ const (
 	// VRFY takes a string (RFC 5321 §4.1.1.6), and a missing argument is
 	// 501, X.5.4 (invalid command arguments, RFC 3463).
 	replyVRFY = "501 5.5.4 Syntax: VRFY <address>\r\n"
+	// A session over its bounds (see limitConn.overLimit) is closed with
+	// a 421, as every closing by the server: the MTA tries again on a new
+	// connection.
+	replyOverLimit = "421 4.7.0 Session limit reached, closing connection\r\n"
 )
 
 // answer is limitConn's reply to a whole command line that go-smtp would

@@ -44,6 +44,10 @@ type Server struct {
 	smtp     *smtp.Server
 	maxConns int
 	maxSize  int
+	// A session's bounds (see limitConn.overLimit).
+	maxSession time.Duration
+	maxJunk    int
+	now        func() time.Time // the clock sessions are timed by; tests set it
 
 	knownMu sync.Mutex
 	known   map[string]time.Time // list address → until when it is known to exist
@@ -59,7 +63,12 @@ func New(cfg *config.Config, st *store.Store, queues Queuer, log *slog.Logger) *
 	if err != nil || hostname == "" {
 		hostname = "localhost"
 	}
-	s := &Server{store: st, queues: queues, hostname: hostname, log: log, maxConns: cfg.MTA.LMTPMaxConnections, maxSize: cfg.MTA.MaxMessageSize, known: map[string]time.Time{}, conns: map[*limitConn]struct{}{}}
+	s := &Server{
+		store: st, queues: queues, hostname: hostname, log: log,
+		maxConns: cfg.MTA.LMTPMaxConnections, maxSize: cfg.MTA.MaxMessageSize,
+		maxSession: cfg.MTA.LMTPMaxSessionTime.D(), maxJunk: cfg.MTA.LMTPMaxJunkCommands, now: time.Now,
+		known: map[string]time.Time{}, conns: map[*limitConn]struct{}{},
+	}
 	s.smtp = newSMTPServer(cfg, hostname, log, smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s, conn: c.Conn().(*limitConn)}, nil
 	}))

@@ -2,6 +2,7 @@ package lmtp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,44 @@ type testServer struct {
 	queues  map[string]*switchboard.Switchboard
 	journal *switchboard.Journal
 	srv     *Server
+	clock   *fakeClock  // the sessions' clock: it moves only when told
+	logs    *syncBuffer // the server's log lines
+}
+
+// fakeClock is a clock a test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer is a log that the server writes and a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func startServer(t *testing.T, tweak func(*config.Config)) *testServer {
@@ -51,7 +91,7 @@ func startFailingServer(t *testing.T, tweak func(*config.Config), failing string
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{root: filepath.Join(dir, "queue"), store: st, queues: map[string]*switchboard.Switchboard{}}
+	ts := &testServer{root: filepath.Join(dir, "queue"), store: st, queues: map[string]*switchboard.Switchboard{}, clock: &fakeClock{now: time.Now()}, logs: &syncBuffer{}}
 	for _, name := range Queues {
 		q, err := switchboard.Open(ts.root, name)
 		if err != nil {
@@ -71,7 +111,7 @@ func startFailingServer(t *testing.T, tweak func(*config.Config), failing string
 		t.Fatal(err)
 	}
 	ts.addr = ls[0].Addr().String()
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), ts.logs), nil))
 	ts.journal, err = switchboard.OpenJournal(filepath.Join(dir, "journal", "lmtp.jnl"), 1<<20, ts.queues, func(err error) { log.Error("journal", "error", err) })
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +121,7 @@ func startFailingServer(t *testing.T, tweak func(*config.Config), failing string
 		queuer = failingQueue{Queuer: ts.journal, queue: failing}
 	}
 	srv := New(cfg, st, queuer, log)
+	srv.now = ts.clock.Now
 	ts.srv = srv
 	go srv.Serve(ls)
 	t.Cleanup(func() {
@@ -410,6 +451,10 @@ func TestConnectionCap(t *testing.T) {
 	line, _ := bufio.NewReader(extra).ReadString('\n')
 	if !strings.HasPrefix(line, "421 4.3.2") {
 		t.Errorf("connection beyond the cap got %q", line)
+	}
+	want := `msg="refused a connection" remote=` + extra.LocalAddr().String() + ` reason="over lmtp_max_connections"`
+	if n := strings.Count(ts.logs.String(), want); n != 1 {
+		t.Errorf("%d lines %s in the log:\n%s", n, want, ts.logs)
 	}
 	// The established sessions are unaffected, and a slot frees on close.
 	a.send("NOOP\r\n")

@@ -108,6 +108,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return errTemporary
 	}
 	ss.rcpts = append(ss.rcpts, recipient{addr: to, t: t})
+	ss.conn.progressed()
 	return nil
 }
 
