@@ -23,6 +23,7 @@ type Config struct {
 	MTA          MTA               `toml:"mta"`
 	Database     Database          `toml:"database"`
 	Master       Master            `toml:"master"`
+	Bounces      Bounces           `toml:"bounces"`
 	Runner       map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
 }
 
@@ -87,6 +88,14 @@ type Master struct {
 	RestartWindow Duration `toml:"restart_window"` // a runner failing more than max_restarts times within it is given up
 }
 
+// Bounces bounds what mail to the lists' -bounces addresses may take until
+// bounce processing is built: nothing reads those bounces yet, and without
+// bounds a flood of them filled the disk.
+type Bounces struct {
+	MaxSize int      `toml:"max_size"` // bytes; LMTP answers 552 to a -bounces recipient of a larger message
+	MaxAge  Duration `toml:"max_age"`  // an entry of the bounces queue this old is removed unread
+}
+
 // Runner is the [runner.NAME] section of one runner.
 type Runner struct {
 	Instances   int      `toml:"instances"`    // processes sharing the queue; a power of 2, at most maxInstances
@@ -120,7 +129,7 @@ var Runners = []RunnerInfo{
 	{Name: "pipeline", Queue: true, Start: true},
 	{Name: "outgoing", Queue: true, Start: true},
 	{Name: "virgin", Queue: true, Start: true},
-	{Name: "bounces", Queue: true},
+	{Name: "bounces", Queue: true, Start: true},
 	{Name: "retry", Queue: true, Start: true},
 }
 
@@ -207,6 +216,17 @@ func Default() *Config {
 			StartTimeout:  Duration(30 * time.Second),
 			StopTimeout:   Duration(10 * time.Second),
 			RestartWindow: Duration(10 * time.Minute),
+		},
+		Bounces: Bounces{
+			// A bounce is a report and at most part of the message
+			// returned: Postfix returns 50,000 octets of it
+			// (bounce_size_limit), Exim 100 KiB
+			// (bounce_return_size_limit); 256 KiB leaves room for
+			// the report and base64 around either.
+			MaxSize: 256 << 10,
+			// Mailman's bounce_info_stale_after: a bounce older than
+			// that no longer counts towards a member's score.
+			MaxAge: Duration(7 * 24 * time.Hour),
 		},
 		Runner: make(map[string]Runner, len(RunnerNames)),
 	}

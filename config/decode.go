@@ -328,6 +328,8 @@ func (c *Config) check() *problem {
 		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},
 		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
+		{toml.Key{"bounces", "max_size"}, atLeast(c.Bounces.MaxSize, 1<<10, "")},
+		{toml.Key{"bounces", "max_age"}, positive(c.Bounces.MaxAge)},
 	}
 	for _, name := range RunnerNames {
 		r := c.Runner[name]

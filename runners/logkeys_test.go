@@ -56,6 +56,7 @@ var logKeys = map[string]string{
 	"line":          "one line a runner wrote",
 	"hits":          "the rules that matched",
 	"count":         "how many",
+	"size":          "a message's size in bytes",
 	"attempts":      "how many attempts so far",
 	"delivered":     "recipients the mail server took",
 	"refused":       "recipients it refused for good",

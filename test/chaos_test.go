@@ -18,7 +18,7 @@ import (
 
 // chaosRunners are the runners a site starts by default, each allowed many
 // restarts, since the chaos run kills them again and again.
-var chaosRunners = []string{"lmtp", "incoming", "command", "pipeline", "outgoing", "virgin", "retry"}
+var chaosRunners = []string{"lmtp", "incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry"}
 
 // TestChaos is the chaos run: four MTA-like clients send 2,000 posts to a
 // list of three members with every runner started and a sink receiving,

@@ -37,13 +37,14 @@ type Queuer interface {
 
 // Server is the LMTP runner's server.
 type Server struct {
-	store    *store.Store
-	queues   Queuer
-	hostname string
-	log      *slog.Logger
-	smtp     *smtp.Server
-	maxConns int
-	maxSize  int
+	store     *store.Store
+	queues    Queuer
+	hostname  string
+	log       *slog.Logger
+	smtp      *smtp.Server
+	maxConns  int
+	maxSize   int
+	maxBounce int // [bounces] max_size
 	// A session's bounds (see limitConn.overLimit).
 	maxSession time.Duration
 	maxJunk    int
@@ -65,7 +66,7 @@ func New(cfg *config.Config, st *store.Store, queues Queuer, log *slog.Logger) *
 	}
 	s := &Server{
 		store: st, queues: queues, hostname: hostname, log: log,
-		maxConns: cfg.MTA.LMTPMaxConnections, maxSize: cfg.MTA.MaxMessageSize,
+		maxConns: cfg.MTA.LMTPMaxConnections, maxSize: cfg.MTA.MaxMessageSize, maxBounce: cfg.Bounces.MaxSize,
 		maxSession: cfg.MTA.LMTPMaxSessionTime.D(), maxJunk: cfg.MTA.LMTPMaxJunkCommands, now: time.Now,
 		known: map[string]time.Time{}, conns: map[*limitConn]struct{}{},
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/mailman-go/mailman/mta"
 )
 
 // Mailman's reply texts.
@@ -29,10 +31,11 @@ type session struct {
 	conn  *limitConn
 	mail  bool // a MAIL was accepted: a transaction is open
 	from  string
+	size  int64 // the size MAIL announced; 0 for none
 	rcpts []recipient
 }
 
-func (ss *session) Reset()        { ss.mail, ss.from, ss.rcpts = false, "", nil }
+func (ss *session) Reset()        { ss.mail, ss.from, ss.size, ss.rcpts = false, "", 0, nil }
 func (ss *session) Logout() error { return nil }
 
 // errLineTooLong is a message with a line longer than maxDataLine, which
@@ -41,6 +44,11 @@ var errLineTooLong = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{
 
 // errTooBig is a message over max_message_size, announced or sent.
 var errTooBig = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for system"}
+
+// errBounceTooBig is a message over [bounces] max_size for a -bounces
+// recipient, announced or sent: nothing reads bounces yet, so a flood of
+// large ones would only fill the disk, and a real bounce is small.
+var errBounceTooBig = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big for a bounce"}
 
 // errNestedMail is a MAIL inside a transaction. go-smtp takes it and keeps
 // the recipients given so far, so that they would get the message of
@@ -61,6 +69,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		return errTooBig
 	}
 	ss.mail, ss.from = true, from
+	if opts != nil {
+		ss.size = opts.Size
+	}
 	return nil
 }
 
@@ -107,6 +118,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		ss.s.log.Error("cannot check a recipient; answering 451", "rcpt", to, "error", err)
 		return errTemporary
 	}
+	if ss.s.bounceTooBig(t, ss.size, to, ss.from) {
+		return errBounceTooBig
+	}
 	ss.rcpts = append(ss.rcpts, recipient{addr: to, t: t})
 	ss.conn.progressed()
 	return nil
@@ -146,6 +160,10 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	received := time.Now()
 	done := map[target]error{}
 	for _, rc := range ss.rcpts {
+		if ss.s.bounceTooBig(rc.t, int64(len(data)), rc.addr, ss.from) {
+			status.SetStatus(rc.addr, errBounceTooBig)
+			continue
+		}
 		res, seen := done[rc.t]
 		if !seen {
 			res = ss.s.enqueue(p, rc.t, len(data), received)
@@ -154,6 +172,17 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		status.SetStatus(rc.addr, res)
 	}
 	return nil
+}
+
+// bounceTooBig reports, and logs, whether a message of size is refused to
+// the recipient rcpt, which resolved to t: a -bounces address, and size
+// over [bounces] max_size.
+func (s *Server) bounceTooBig(t target, size int64, rcpt, sender string) bool {
+	if t.sub != mta.Bounces || size <= int64(s.maxBounce) {
+		return false
+	}
+	s.log.Warn("refused a bounce over [bounces] max_size", "list", t.list.ListID(), "rcpt", rcpt, "sender", sender, "size", size)
+	return true
 }
 
 // enqueue queues one copy and returns the recipient's reply (nil is 250).

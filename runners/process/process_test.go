@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"testing"
 	"time"
 
@@ -122,6 +123,14 @@ func TestOneProcessPerSlice(t *testing.T) {
 	}
 }
 
+// unbuilt is the registry without the runner name, as a version that has
+// not built it yet.
+func unbuilt(name string) registry.Registry {
+	r := maps.Clone(registry.Builders)
+	delete(r, name)
+	return r
+}
+
 // TestExitStatuses: what the master must not restart says so.
 func TestExitStatuses(t *testing.T) {
 	tests := []struct {
@@ -129,7 +138,7 @@ func TestExitStatuses(t *testing.T) {
 		reg  registry.Registry
 		want int // the exit status asked for; 0 for a failure with none
 	}{
-		{"a runner the configuration knows and this version has not built", nil, master.ExitNoRestart},
+		{"a runner the configuration knows and this version has not built", unbuilt("bounces"), master.ExitNoRestart},
 		{"a builder that fails", registry.Builders.With("bounces", func(*runners.Site) (runners.Runner, error) {
 			return nil, errors.New("cannot build")
 		}), 0},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/bounces"
 	"github.com/mailman-go/mailman/runners/command"
 	"github.com/mailman-go/mailman/runners/incoming"
 	"github.com/mailman-go/mailman/runners/lmtp"
@@ -33,6 +34,7 @@ var Builders = Registry{
 	"command":  runners.Serve(command.New),
 	"pipeline": runners.Serve(pipeline.New),
 	"virgin":   runners.Serve(pipeline.NewVirgin),
+	"bounces":  runners.Serve(bounces.New),
 	"outgoing": runners.Serve(outgoing.New),
 	"retry":    runners.Serve(retry.New),
 }
