@@ -71,9 +71,10 @@ type MTA struct {
 	SMTPSecureMode       string   `toml:"smtp_secure_mode"`        // smtp, starttls or smtps
 	SMTPTimeout          Duration `toml:"smtp_timeout"`            // how long the MTA may take to connect, to answer a command or to read the next piece of a message
 
-	Incoming          string `toml:"incoming"`            // "postfix": keep Postfix's maps of the lists; "none"
+	Incoming          string `toml:"incoming"`            // "postfix": keep Postfix's maps of the lists; "exim": Exim's list file; "none"
 	TransportFileType string `toml:"transport_file_type"` // "hash" (postmap'd) or "regex" Postfix tables
 	PostmapCommand    string `toml:"postmap_command"`     // run on a hash table after it is written; arguments split at spaces
+	MapsGroup         string `toml:"maps_group"`          // a group let in to read the maps in var_dir/data (Exim's); "" for none
 }
 
 // Database says where lists and members are stored.

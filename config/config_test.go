@@ -140,6 +140,9 @@ func TestLoadOverlaysDefaults(t *testing.T) {
 			r.Instances = 2
 			c.Runner["incoming"] = r
 		}},
+		{"exim's maps", "[mta]\nincoming = \"exim\"\nmaps_group = \"Debian-exim\"\n", func(c *Config) {
+			c.MTA.Incoming, c.MTA.MapsGroup = "exim", "Debian-exim"
+		}},
 		{"every runner key", "[runner.lmtp]\ninstances = 4\nsleep_time = \"1d12h\"\nmax_restarts = 0\nmessage_timeout = \"2h\"\nstart = true\n", func(c *Config) {
 			c.Runner["lmtp"] = Runner{Instances: 4, SleepTime: Duration(36 * time.Hour), MaxRestarts: 0, MessageTimeout: Duration(2 * time.Hour), Start: true}
 		}},
@@ -221,6 +224,7 @@ func TestLoadErrors(t *testing.T) {
 		{"array of tables", "[[runner]]\n", 1, "[[runner]]", "expected a table, got an array of tables"},
 		{"table below a setting", "[mta.lmtp_port]\nx = 1\n", 1, "[mta.lmtp_port]", "expected an integer, got a table"},
 		{"dotted below a setting", "[mta]\nlmtp_port.x = 1\n", 2, "[mta.lmtp_port]", "expected an integer, got a table"},
+		{"an MTA with no maps", "[mta]\nincoming = \"sendmail\"\n", 2, "[mta] incoming", `"sendmail" is not one of postfix, exim, none`},
 		{"not a power of 2", "[runner.lmtp]\n[runner.incoming]\ninstances = 3\n", 3, "[runner.incoming] instances", "3 is not a power of 2"},
 		{"too many instances", "[runner.incoming]\ninstances = 128\n", 2, "[runner.incoming] instances", "128 is out of range"},
 		{"no instances", "[runner.incoming]\ninstances = 0\n", 2, "[runner.incoming] instances", "0 is out of range"},

@@ -322,7 +322,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "delivery_retry_period"}, positive(c.MTA.DeliveryRetryPeriod)},
 		{toml.Key{"mta", "delivery_retry_delay"}, positive(c.MTA.DeliveryRetryDelay)},
 		{toml.Key{"mta", "smtp_secure_mode"}, oneOf(c.MTA.SMTPSecureMode, "smtp", "starttls", "smtps")},
-		{toml.Key{"mta", "incoming"}, oneOf(c.MTA.Incoming, "postfix", "none")},
+		{toml.Key{"mta", "incoming"}, oneOf(c.MTA.Incoming, "postfix", "exim", "none")},
 		{toml.Key{"mta", "transport_file_type"}, oneOf(c.MTA.TransportFileType, "hash", "regex")},
 		{toml.Key{"mta", "smtp_timeout"}, positive(c.MTA.SMTPTimeout)},
 		{toml.Key{"master", "start_timeout"}, positive(c.Master.StartTimeout)},

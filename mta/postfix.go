@@ -2,6 +2,7 @@ package mta
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -45,14 +46,33 @@ func PostfixFor(cfg *config.Config, dir string) Postfix {
 
 // ListsChanged keeps the mail server's maps in step after a list was
 // created or removed, lists being every list's posting address now: it
-// writes the Postfix maps when [mta] incoming is "postfix", and does
+// writes the maps [mta] incoming names ("postfix" or "exim"), and does
 // nothing (a zero Written) for "none". The CLI and the REST API call it
 // after every change to the set of lists.
 func ListsChanged(cfg *config.Config, lists []string, now time.Time) (Written, error) {
-	if cfg.MTA.Incoming != "postfix" {
+	if cfg.MTA.Incoming == "none" {
 		return Written{}, nil
 	}
-	return PostfixFor(cfg, "").Write(lists, now)
+	return WriteMaps(cfg, "", lists, now)
+}
+
+// WriteMaps writes the maps of lists for the MTA [mta] incoming names:
+// Exim's list file for "exim", Postfix's maps otherwise (a postmaster who
+// asks for maps with incoming "none" gets Postfix's). They go into dir, or
+// into var_dir/data when dir is "", where [mta] maps_group, if set, is
+// then let in to read them (ShareMaps).
+func WriteMaps(cfg *config.Config, dir string, lists []string, now time.Time) (Written, error) {
+	var w Written
+	var err error
+	if cfg.MTA.Incoming == "exim" {
+		w, err = Exim{Dir: cmp.Or(dir, cfg.Paths().Data)}.Write(lists, now)
+	} else {
+		w, err = PostfixFor(cfg, dir).Write(lists, now)
+	}
+	if err != nil || dir != "" || cfg.MTA.MapsGroup == "" {
+		return w, err
+	}
+	return w, ShareMaps(cfg.VarDir(), cfg.Paths().Data, cfg.MTA.MapsGroup)
 }
 
 // Written is what Write did.
@@ -77,12 +97,7 @@ func (p Postfix) Write(lists []string, now time.Time) (Written, error) {
 	if err := os.MkdirAll(p.Dir, 0o750); err != nil {
 		return w, fmt.Errorf("write postfix maps: %w", err)
 	}
-	lists = slices.Clone(lists)
-	for i, l := range lists {
-		lists[i] = strings.ToLower(l)
-	}
-	slices.Sort(lists)
-	lists = slices.Compact(lists)
+	lists = normalized(lists)
 	head := fmt.Sprintf("# Written by mailmanctl on %s; written again whenever a list is\n# created or removed, and by `mailmanctl aliases`. Do not edit it.\n",
 		now.UTC().Format(time.RFC3339))
 	transport, domains := p.transport(lists), p.domains(lists)

@@ -166,7 +166,7 @@ func TestListsChanged(t *testing.T) {
 	for _, tt := range []struct {
 		incoming string
 		files    int
-	}{{"postfix", 2}, {"none", 0}} {
+	}{{"postfix", 2}, {"exim", 1}, {"none", 0}} {
 		t.Run(tt.incoming, func(t *testing.T) {
 			cfg := config.Default()
 			cfg.PathSettings.VarDir = t.TempDir()

@@ -10,8 +10,8 @@ import (
 	"github.com/mailman-go/mailman/store"
 )
 
-// cmdAliases writes the maps whatever [mta] incoming says: a postmaster who
-// asks for them wants them.
+// cmdAliases writes the maps even when [mta] incoming is "none": a
+// postmaster who asks for them wants them (Postfix's, then).
 func cmdAliases(e *env, args []string) error {
 	fs, cfgPath := e.flags("aliases")
 	dir := fs.String("directory", "", "write the files here instead of var_dir/data")
@@ -31,7 +31,7 @@ func cmdAliases(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	w, err := mta.PostfixFor(cfg, *dir).Write(addrs, time.Now())
+	w, err := mta.WriteMaps(cfg, *dir, addrs, time.Now())
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 
 // The Postfix maps follow the lists: written on create and remove when
 // [mta] incoming is postfix, and by `aliases` always; with incoming none,
-// creating a list writes nothing.
+// creating a list writes nothing; with exim, both write Exim's list file.
 func TestAliases(t *testing.T) {
 	c := newCtl(t)
 	transport := filepath.Join(c.dir, "var", "data", "postfix_lmtp")
@@ -51,6 +51,20 @@ func TestAliases(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(none.dir, "var", "data", "postfix_lmtp")); !os.IsNotExist(err) {
 		t.Errorf("incoming none, yet a transport map: %v", err)
 	}
+
+	// With incoming exim, Exim's list file instead, by both.
+	exim := newCtl(t)
+	if err := os.WriteFile(exim.config, []byte("[paths]\nvar_dir = \"var\"\n[mta]\nincoming = \"exim\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exim.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
+	if m := read(filepath.Join(exim.dir, "var", "data", "exim_lists")); !strings.Contains(m, "\ntest-confirm@example.com: test@example.com\n") {
+		t.Errorf("exim list file after a create:\n%s", m)
+	}
+	if _, err := os.Stat(filepath.Join(exim.dir, "var", "data", "postfix_lmtp")); !os.IsNotExist(err) {
+		t.Errorf("incoming exim, yet a Postfix map: %v", err)
+	}
+	exim.check("", []string{"aliases"}, exitOK, "Wrote "+filepath.Join(exim.dir, "var", "data", "exim_lists"))
 
 	// A postmap that fails (Postfix installed, not configured): the list
 	// and its maps go together, so the list is not made, and the text map

@@ -67,7 +67,7 @@ var commands = []command{
 	{"bans add", "LIST|--site PATTERN", "ban an address or a ^regex from a list, or from every list", cmdBansAdd},
 	{"bans remove", "LIST|--site PATTERN", "lift a ban", cmdBansRemove},
 	{"version", "", "show the version of this build", cmdVersion},
-	{"aliases", "[--directory DIR]", "write the Postfix maps of every list (transport_maps, relay_domains) and run postmap on them", cmdAliases},
+	{"aliases", "[--directory DIR]", "write the MTA's maps of every list: Postfix's (transport_maps, relay_domains; postmap run on them) or, with [mta] incoming \"exim\", Exim's list file", cmdAliases},
 }
 
 func cmdVersion(e *env, args []string) error {
