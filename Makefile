@@ -14,7 +14,7 @@ LDFLAGS := -X github.com/mailman-go/mailman/internal/version.release=$(VERSION)
 # staticcheck, at a fixed version, from the module proxy.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short test-postfix check bench microbench fuzz reliability clean help
+.PHONY: build run test test-short test-postfix test-exim exim check bench microbench fuzz reliability clean help
 
 build: ## build bin/mailmanctl
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mailmanctl ./cmd/mailmanctl
@@ -34,6 +34,12 @@ test-short: ## the unit tier alone, well under a minute: no binary, no PostgreSQ
 
 test-postfix: ## the end-to-end test with a real Postfix in front (needs Debian's postfix and swaks, and root)
 	$(GO) test -race -count=1 -run 'TestPostfix' -v ./test ./mta
+
+exim: ## unpack Debian's Exim into .exim/root for the Exim test (apt-get download and dpkg-deb -x, as root; nothing installed)
+	.ci/get-exim
+
+test-exim: exim ## the end-to-end test with a private Exim in front (as root), set up as docs/exim.md says
+	$(GO) test -race -count=1 -run 'TestExim|TestShareMaps' -v ./test ./mta
 
 check: ## formatting, vet and staticcheck
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -209,10 +209,19 @@ func (p *Postfix) Log() []byte {
 }
 
 // LogLines returns the log lines that match re.
-func (p *Postfix) LogLines(re string) []string {
+func (p *Postfix) LogLines(re string) []string { return linesMatching(p.Log(), re) }
+
+// WaitLog waits until the log has a line matching re and returns it.
+func (p *Postfix) WaitLog(what, re string, timeout time.Duration) string {
+	p.tb.Helper()
+	return p.site.waitLine(what+" in Postfix's log", timeout, func() []string { return p.LogLines(re) })
+}
+
+// linesMatching returns the lines of b that match re.
+func linesMatching(b []byte, re string) []string {
 	r := regexp.MustCompile(re)
 	var out []string
-	for _, l := range strings.Split(string(p.Log()), "\n") {
+	for _, l := range strings.Split(string(b), "\n") {
 		if r.MatchString(l) {
 			out = append(out, l)
 		}
@@ -220,12 +229,12 @@ func (p *Postfix) LogLines(re string) []string {
 	return out
 }
 
-// WaitLog waits until the log has a line matching re and returns it.
-func (p *Postfix) WaitLog(what, re string, timeout time.Duration) string {
-	p.tb.Helper()
+// waitLine waits until lines has one and returns the first.
+func (s *Site) waitLine(what string, timeout time.Duration, lines func() []string) string {
+	s.tb.Helper()
 	var line string
-	p.site.WaitFor(what+" in Postfix's log", timeout, func() bool {
-		if ls := p.LogLines(re); len(ls) > 0 {
+	s.WaitFor(what, timeout, func() bool {
+		if ls := lines(); len(ls) > 0 {
 			line = ls[0]
 			return true
 		}

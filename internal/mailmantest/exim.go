@@ -1,0 +1,313 @@
+package mailmantest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// EximRootEnv names the folder Debian's exim4 packages are unpacked in
+// (dpkg-deb -x, nothing installed); without it the harness looks in
+// .exim/root at the module's root, where `make exim` and .ci/run put them.
+const EximRootEnv = "MAILMAN_EXIM_ROOT"
+
+// EximUID is the uid and gid of Debian-exim in an Exim instance's own
+// passwd and group files: Debian's exim4 looks that user up by name
+// before it reads any configuration, and the machine has no such user. The
+// number is the group to give [mta] maps_group, which mailmanctl, outside
+// the instance, knows by number only.
+const EximUID = 64990
+
+// Exim is a private instance of Debian's Exim in front of a site: the
+// binary unpacked from Debian's packages, a full configuration of the
+// instance's own (the router and transport the test gives it, the rest
+// as a Debian site has it: the list domains local, a recipient ACL that
+// verifies), spool and log under the site's folder, one loopback port.
+// It runs in a mount namespace of its own, where Debian-exim exists and
+// the unpacked libraries are found (a setuid binary ignores
+// LD_LIBRARY_PATH): nothing of the machine is changed. It has no router
+// for any other domain, so nothing leaves the machine. Started with -C,
+// Exim delivers as Debian-exim rather than root ("exim user lost
+// privilege for using -C option" in its log), which the LMTP transport
+// does not need.
+type Exim struct {
+	Dir     string // the instance's folder: exim.conf, spool/, log/
+	Inbound int    // the port mail "from the Internet" arrives at
+	root    string
+	site    *Site
+	tb      testing.TB
+	daemon  *exec.Cmd
+}
+
+// EximConfig is what a test gives an instance: the macros of docs/exim.md's
+// main section, and its router and transport, each verbatim.
+type EximConfig struct {
+	Main, Router, Transport string
+	Domains                 []string // the list domains, local to Exim (Debian's dc_other_hostnames)
+}
+
+// EximRoot is where the unpacked Exim is, and whether it is there.
+func EximRoot() (string, bool) {
+	root := os.Getenv(EximRootEnv)
+	if root == "" {
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
+			return "", false
+		}
+		root = filepath.Join(filepath.Dir(string(bytes.TrimSpace(gomod))), ".exim", "root")
+	}
+	_, err := os.Stat(filepath.Join(root, "usr", "sbin", "exim4"))
+	return root, err == nil
+}
+
+// HaveExim skips the test unless the unpacked Exim is there and the test
+// runs as root (which the namespace and Exim's own setuid need); under CI
+// (where .ci/run unpacks it) its absence fails the test.
+func HaveExim(tb testing.TB) string {
+	tb.Helper()
+	root, ok := EximRoot()
+	if !ok {
+		msg := fmt.Sprintf("Exim is not unpacked in %s: `make exim` downloads Debian's exim4 packages and unpacks them there, installing nothing (or set %s)", root, EximRootEnv)
+		if os.Getenv("CI") != "" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	if os.Geteuid() != 0 {
+		tb.Skip("a private Exim instance is started as root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		tb.Skip("unshare (util-linux) is needed for Exim's mount namespace")
+	}
+	return root
+}
+
+// StartExim configures and starts an Exim instance in front of s; it is
+// stopped when the test ends.
+func (s *Site) StartExim(c EximConfig) *Exim {
+	s.tb.Helper()
+	root := HaveExim(s.tb)
+	x := &Exim{Dir: filepath.Join(s.Dir, "exim"), Inbound: FreePort(s.tb), root: root, site: s, tb: s.tb}
+	for _, d := range []string{x.Dir, filepath.Join(x.Dir, "spool"), filepath.Join(x.Dir, "log")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			s.tb.Fatal(err)
+		}
+	}
+	// Exim's receiving processes run as Debian-exim: they enter the site's
+	// folder, and own the spool and the log. var_dir is left to the site:
+	// [mta] maps_group is what lets them read the maps there.
+	if err := os.Chmod(s.Dir, 0o755); err != nil {
+		s.tb.Fatal(err)
+	}
+	run(s.tb, "chown", "-R", fmt.Sprintf("%d:%d", EximUID, EximUID), filepath.Join(x.Dir, "spool"), filepath.Join(x.Dir, "log"))
+	x.writeIdentity()
+	conf := fmt.Sprintf(`# A private instance for one test: loopback only, nothing delivered outside.
+%[1]s
+exim_path = %[2]s
+spool_directory = %[3]s/spool
+log_file_path = %[3]s/log/%%slog
+pid_file_path = %[3]s/exim.pid
+primary_hostname = mx.test.example
+qualify_domain = test.example
+daemon_smtp_ports = %[4]d
+local_interfaces = 127.0.0.1
+disable_ipv6 = true
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts =
+keep_environment =
+never_users = root
+
+# As Debian's split configuration makes them: dc_other_hostnames become
+# local domains, relaying is for no one.
+domainlist local_domains = @ : localhost : %[5]s
+domainlist relay_to_domains =
+hostlist relay_from_hosts =
+acl_smtp_rcpt = acl_check_rcpt
+
+begin acl
+
+# Debian's acl_check_rcpt, less what a test has no use for (DNS lists,
+# callouts to senders, local blacklists).
+acl_check_rcpt:
+  accept
+    hosts = :
+  require
+    message = relay not permitted
+    domains = +local_domains : +relay_to_domains
+  require
+    verify = recipient
+  accept
+
+begin routers
+
+# Debian's router 200 (dnslookup, or this one in a local-only set-up) takes
+# every domain that is not local before a router at 455 sees it: a list
+# domain only in relay_to_domains never reaches the list router.
+nonlocal:
+  driver = redirect
+  domains = ! +local_domains
+  allow_fail
+  data = :fail: Mailing to remote domains not supported
+  no_more
+
+%[6]s
+
+begin transports
+
+%[7]s
+
+begin retry
+
+*  *  F,2h,15m; G,16h,1h,1.5; F,4d,6h
+`, c.Main, filepath.Join(root, "usr", "sbin", "exim4"), x.Dir, x.Inbound, strings.Join(c.Domains, " : "), c.Router, c.Transport)
+	// Exim refuses a configuration anyone but root may write.
+	if err := os.WriteFile(x.Conf(), []byte(conf), 0o644); err != nil {
+		s.tb.Fatal(err)
+	}
+	if out, err := x.Command("-bV").CombinedOutput(); err != nil {
+		s.tb.Fatalf("exim -bV: %v\n%s", err, out)
+	}
+	x.daemon = x.Command("-bdf")
+	var out bytes.Buffer
+	x.daemon.Stdout, x.daemon.Stderr = &out, &out
+	if err := x.daemon.Start(); err != nil {
+		s.tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { x.daemon.Wait(); close(exited) }()
+	s.tb.Cleanup(func() {
+		x.daemon.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			x.daemon.Process.Kill()
+			<-exited
+		}
+		if s.tb.Failed() {
+			s.tb.Logf("Exim's log: %s\n%s", x.LogPath(), out.String())
+		}
+	})
+	s.WaitFor("Exim listening", 10*time.Second, func() bool {
+		select {
+		case <-exited:
+			s.tb.Fatalf("Exim exited: %s\n%s", x.daemon.ProcessState, out.String())
+		default:
+		}
+		c, err := smtp.Dial(fmt.Sprintf("127.0.0.1:%d", x.Inbound))
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	return x
+}
+
+// writeIdentity writes the instance's passwd and group (the machine's,
+// with Debian-exim) and a cache of shared libraries that finds the
+// unpacked ones, for Command to mount over the machine's.
+func (x *Exim) writeIdentity() {
+	x.tb.Helper()
+	for _, f := range []struct{ name, line string }{
+		{"passwd", fmt.Sprintf("Debian-exim:x:%d:%d:Exim:/nonexistent:/usr/sbin/nologin\n", EximUID, EximUID)},
+		{"group", fmt.Sprintf("Debian-exim:x:%d:\n", EximUID)},
+	} {
+		b, err := os.ReadFile(filepath.Join("/etc", f.name))
+		if err != nil {
+			x.tb.Fatal(err)
+		}
+		if regexp.MustCompile(`(?m)^[^:]*:[^:]*:` + strconv.Itoa(EximUID) + `:`).Match(b) {
+			x.tb.Fatalf("/etc/%s already has id %d, which the Exim instance gives Debian-exim", f.name, EximUID)
+		}
+		if err := os.WriteFile(filepath.Join(x.Dir, f.name), append(b, f.line...), 0o644); err != nil {
+			x.tb.Fatal(err)
+		}
+	}
+	ldconf := filepath.Join(x.Dir, "ld.so.conf")
+	if err := os.WriteFile(ldconf, []byte("include /etc/ld.so.conf.d/*.conf\n"+filepath.Join(x.root, "usr", "lib", "x86_64-linux-gnu")+"\n"), 0o644); err != nil {
+		x.tb.Fatal(err)
+	}
+	run(x.tb, "ldconfig", "-X", "-C", filepath.Join(x.Dir, "ld.so.cache"), "-f", ldconf)
+}
+
+// Conf is the instance's configuration file.
+func (x *Exim) Conf() string { return filepath.Join(x.Dir, "exim.conf") }
+
+// Command is the instance's exim with args, run in its mount namespace.
+func (x *Exim) Command(args ...string) *exec.Cmd {
+	script := fmt.Sprintf(`mount --bind %[1]s/passwd /etc/passwd && mount --bind %[1]s/group /etc/group && mount --bind %[1]s/ld.so.cache /etc/ld.so.cache && exec "$0" "$@"`, x.Dir)
+	all := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, filepath.Join(x.root, "usr", "sbin", "exim4"), "-C", x.Conf()}, args...)
+	return exec.Command("unshare", all...)
+}
+
+// RunQueue has Exim try every message in its queue now, whatever their
+// retry times (exim -qff), and returns when it has.
+func (x *Exim) RunQueue() {
+	x.tb.Helper()
+	if out, err := x.Command("-qff").CombinedOutput(); err != nil {
+		x.tb.Fatalf("exim -qff: %v\n%s", err, out)
+	}
+}
+
+// Queued is how many messages Exim's queue holds.
+func (x *Exim) Queued() int {
+	x.tb.Helper()
+	out, err := x.Command("-bpc").Output()
+	if err != nil {
+		x.tb.Fatalf("exim -bpc: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		x.tb.Fatalf("exim -bpc: %q", out)
+	}
+	return n
+}
+
+// Send submits msg to the instance over SMTP, as a remote server would,
+// and returns the error of the first command Exim refused (an
+// *smtp.SMTPError), or nil when it took the message.
+func (x *Exim) Send(from, to string, msg []byte) error {
+	x.tb.Helper()
+	c, err := smtp.Dial(fmt.Sprintf("127.0.0.1:%d", x.Inbound))
+	if err != nil {
+		x.tb.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example"); err != nil {
+		x.tb.Fatal(err)
+	}
+	if err := c.SendMail(from, []string{to}, bytes.NewReader(msg)); err != nil {
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) {
+			x.tb.Fatalf("sending to %s: %v", to, err)
+		}
+		return err
+	}
+	return c.Quit()
+}
+
+// LogPath is the instance's main log.
+func (x *Exim) LogPath() string { return filepath.Join(x.Dir, "log", "mainlog") }
+
+// LogLines returns the main log's lines that match re.
+func (x *Exim) LogLines(re string) []string {
+	b, _ := os.ReadFile(x.LogPath())
+	return linesMatching(b, re)
+}
+
+// WaitLog waits until the main log has a line matching re and returns it.
+func (x *Exim) WaitLog(what, re string, timeout time.Duration) string {
+	x.tb.Helper()
+	return x.site.waitLine(what+" in Exim's log", timeout, func() []string { return x.LogLines(re) })
+}
