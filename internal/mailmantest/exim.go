@@ -77,7 +77,7 @@ func HaveExim(tb testing.TB) string {
 	tb.Helper()
 	root, ok := EximRoot()
 	if !ok {
-		msg := fmt.Sprintf("Exim is not unpacked in %s: `make exim` downloads Debian's exim4 packages and unpacks them there, installing nothing (or set %s)", root, EximRootEnv)
+		msg := fmt.Sprintf("Exim is not unpacked in %s: `make exim` (as root) downloads Debian's exim4 packages and unpacks them in .exim/root, installing nothing; %s names another folder", root, EximRootEnv)
 		if os.Getenv("CI") != "" {
 			tb.Fatal(msg)
 		}
