@@ -65,6 +65,12 @@ func TestAliases(t *testing.T) {
 		t.Errorf("incoming exim, yet a Postfix map: %v", err)
 	}
 	exim.check("", []string{"aliases"}, exitOK, "Wrote "+filepath.Join(exim.dir, "var", "data", "exim_lists"))
+	// A maps_group the maps cannot be given to: the list is not made, and
+	// the command says what is wrong.
+	if err := os.WriteFile(exim.config, []byte("[paths]\nvar_dir = \"var\"\n[mta]\nincoming = \"exim\"\nmaps_group = \"no-such-group-here\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exim.check("", []string{"lists", "create", "other@example.com"}, exitError, "other@example.com was not created: the mail server's maps could not be brought up to date: maps_group")
 
 	// A postmap that fails (Postfix installed, not configured): the list
 	// and its maps go together, so the list is not made, and the text map
@@ -78,7 +84,7 @@ func TestAliases(t *testing.T) {
 	if err := os.WriteFile(bad.config, []byte(fmt.Sprintf(cfg, "false")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bad.check("", []string{"lists", "create", "test@example.com"}, exitError, "test@example.com was not created: the mail server's maps could not be written: postmap failed")
+	bad.check("", []string{"lists", "create", "test@example.com"}, exitError, "test@example.com was not created: the mail server's maps could not be brought up to date: postmap failed")
 	if code, out, _ := bad.run("", "lists", "list"); code != exitOK || strings.Contains(out, "test@example.com") {
 		t.Errorf("lists list after a failed create: %d\n%s", code, out)
 	}

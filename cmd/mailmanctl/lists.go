@@ -124,13 +124,13 @@ func cmdListsCreate(e *env, args []string) error {
 		// The list and the maps go together: a list the mail server does
 		// not route would look made and get no mail.
 		if rerr := st.RemoveList(ctx, a); rerr != nil {
-			return fmt.Errorf("created %s, but the mail server's maps could not be written (%w), and the list could not be removed again (%v): run mailmanctl aliases once the maps can be written, or mailmanctl lists remove %s", a, err, rerr, a)
+			return fmt.Errorf("created %s, but the mail server's maps could not be brought up to date (%w), and the list could not be removed again (%v): run mailmanctl aliases once they can be, or mailmanctl lists remove %s", a, err, rerr, a)
 		}
 		// The text files may name the list now; put them back as they
 		// were (postmap failing again leaves Postfix on the old tables,
 		// which never had the list).
 		_ = listsChanged(e, cfg, st)
-		return fmt.Errorf("%s was not created: the mail server's maps could not be written: %w", a, err)
+		return fmt.Errorf("%s was not created: the mail server's maps could not be brought up to date: %w", a, err)
 	}
 	fmt.Fprintf(e.stdout, "Created mailing list: %s\n", l.PostingAddress)
 	return nil
@@ -148,7 +148,7 @@ func cmdListsRemove(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Removed list: %s\n", a)
 	if err := listsChanged(e, cfg, st); err != nil {
-		return fmt.Errorf("%s is removed, with its members and held messages, but the mail server's maps still route its addresses (%w): the LMTP runner refuses its mail with 550 5.1.1 until mailmanctl aliases is run once the maps can be written", a, err)
+		return fmt.Errorf("%s is removed, with its members and held messages, but the mail server's maps still route its addresses (%w): the LMTP runner refuses its mail with 550 5.1.1 until mailmanctl aliases is run once they can be brought up to date", a, err)
 	}
 	return nil
 }
