@@ -14,33 +14,35 @@ import (
 	"github.com/mailman-go/mailman/internal/mailmantest"
 )
 
-// eximDoc is docs/exim.md's configuration: its code blocks that begin
-// with the macros, the router and the transport. The test runs them as
-// written, so the page cannot say what Exim does not do.
+// eximDoc is docs/exim.md's configuration: each code block that follows
+// the name of a file of Debian's conf.d, to go there as it is, the macros
+// given the test's paths and port. The test runs them as written, so the
+// page cannot say what Exim does not do.
 func eximDoc(t *testing.T, lists string, lmtpPort int) mailmantest.EximConfig {
 	t.Helper()
 	b, err := os.ReadFile("../docs/exim.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := func(first string) string {
-		for _, m := range regexp.MustCompile("(?ms)^```\n(.*?)```$").FindAllStringSubmatch(string(b), -1) {
-			if strings.HasPrefix(m[1], first) {
-				return m[1]
-			}
-		}
-		t.Fatalf("docs/exim.md has no block beginning %q", first)
-		return ""
+	files := map[string]string{}
+	for _, m := range regexp.MustCompile("(?s)`/etc/exim4/conf\\.d/([a-z]+/[0-9]+_mailman-go)`[^`]*?:\n\n```\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+		files[m[1]] = m[2]
 	}
-	main := block("MAILMAN_GO_LISTS =")
+	main := files["main/25_mailman-go"]
 	for macro, value := range map[string]string{"MAILMAN_GO_LISTS": lists, "MAILMAN_GO_LMTP_HOST": "127.0.0.1", "MAILMAN_GO_LMTP_PORT": fmt.Sprint(lmtpPort)} {
 		line := regexp.MustCompile(`(?m)^` + macro + ` = .*$`)
 		if !line.MatchString(main) {
-			t.Fatalf("docs/exim.md's macros lack %s:\n%s", macro, main)
+			t.Fatalf("docs/exim.md's main/25_mailman-go lacks %s:\n%s", macro, main)
 		}
 		main = line.ReplaceAllLiteralString(main, macro+" = "+value)
 	}
-	return mailmantest.EximConfig{Main: main, Router: block("mailman_go_router:"), Transport: block("mailman_go_lmtp:"), Domains: []string{"example.com"}}
+	files["main/25_mailman-go"] = main
+	for _, f := range []string{"router/455_mailman-go", "transport/55_mailman-go"} {
+		if !strings.Contains(files[f], "mailman_go_") {
+			t.Fatalf("docs/exim.md has no %s block", f)
+		}
+	}
+	return mailmantest.EximConfig{Files: files, Domains: []string{"example.com"}}
 }
 
 func mail(from, to, subject, body string) []byte {
@@ -55,8 +57,9 @@ func eximDelivered(rcpt string) string {
 	return `=> ` + q + ` .*R=mailman_go_router T=mailman_go_lmtp .*C="250 2\.0\.0 <` + q + `> OK: queued"`
 }
 
-// TestEximEndToEnd puts Debian's Exim in front of the whole system, set
-// up as docs/exim.md says (its blocks, verbatim), with the list file
+// TestEximEndToEnd puts Debian's Exim in front of the whole system, with
+// Debian's own configuration and the files docs/exim.md adds to it
+// (verbatim), with the list file
 // mailmanctl keeps and [mta] maps_group letting Exim's own user read it,
 // and the list server's outgoing SMTP to a sink the test holds:
 //   - a member's post reaches every member;

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,19 +30,19 @@ const EximRootEnv = "MAILMAN_EXIM_ROOT"
 const EximUID = 64990
 
 // Exim is a private instance of Debian's Exim in front of a site: the
-// binary unpacked from Debian's packages, a full configuration of the
-// instance's own (the router and transport the test gives it, the rest
-// as a Debian site has it: the list domains local, a recipient ACL that
-// verifies), spool and log under the site's folder, one loopback port.
-// It runs in a mount namespace of its own, where Debian-exim exists and
-// the unpacked libraries are found (a setuid binary ignores
-// LD_LIBRARY_PATH): nothing of the machine is changed. It has no router
-// for any other domain, so nothing leaves the machine. Started with -C,
-// Exim delivers as Debian-exim rather than root ("exim user lost
-// privilege for using -C option" in its log), which the LMTP transport
-// does not need.
+// binary unpacked from Debian's packages, with the configuration Debian's
+// update-exim4.conf makes of its own split files (the unpacked
+// /etc/exim4/conf.d) and the test's, for a site that delivers locally
+// only ("local" in Debian's terms: no DNS, a router that fails every
+// domain that is not local), with spool and log under the site's folder,
+// one loopback port. It runs in a mount namespace of its own, where
+// Debian-exim exists and the unpacked libraries are found (a setuid
+// binary ignores LD_LIBRARY_PATH): nothing of the machine is changed.
+// Started with -C, Exim delivers as Debian-exim rather than root ("exim
+// user lost privilege for using -C option" in its log), which the LMTP
+// transport does not need.
 type Exim struct {
-	Dir     string // the instance's folder: exim.conf, spool/, log/
+	Dir     string // the instance's folder: etc/ (its /etc/exim4), exim4.conf, spool/, log/
 	Inbound int    // the port mail "from the Internet" arrives at
 	root    string
 	site    *Site
@@ -49,11 +50,14 @@ type Exim struct {
 	daemon  *exec.Cmd
 }
 
-// EximConfig is what a test gives an instance: the macros of docs/exim.md's
-// main section, and its router and transport, each verbatim.
+// EximConfig is what a test adds to Debian's configuration.
 type EximConfig struct {
-	Main, Router, Transport string
-	Domains                 []string // the list domains, local to Exim (Debian's dc_other_hostnames)
+	// Files are written into conf.d, by their path there
+	// ("router/455_mailman-go"), before update-exim4.conf runs.
+	Files map[string]string
+	// Domains are the list domains: Debian's dc_other_hostnames, which
+	// makes them local domains.
+	Domains []string
 }
 
 // EximRoot is where the unpacked Exim is, and whether it is there.
@@ -111,70 +115,7 @@ func (s *Site) StartExim(c EximConfig) *Exim {
 	}
 	run(s.tb, "chown", "-R", fmt.Sprintf("%d:%d", EximUID, EximUID), filepath.Join(x.Dir, "spool"), filepath.Join(x.Dir, "log"))
 	x.writeIdentity()
-	conf := fmt.Sprintf(`# A private instance for one test: loopback only, nothing delivered outside.
-%[1]s
-exim_path = %[2]s
-spool_directory = %[3]s/spool
-log_file_path = %[3]s/log/%%slog
-pid_file_path = %[3]s/exim.pid
-primary_hostname = mx.test.example
-qualify_domain = test.example
-daemon_smtp_ports = %[4]d
-local_interfaces = 127.0.0.1
-disable_ipv6 = true
-host_lookup =
-rfc1413_hosts =
-tls_advertise_hosts =
-keep_environment =
-never_users = root
-
-# As Debian's split configuration makes them: dc_other_hostnames become
-# local domains, relaying is for no one.
-domainlist local_domains = @ : localhost : %[5]s
-domainlist relay_to_domains =
-hostlist relay_from_hosts =
-acl_smtp_rcpt = acl_check_rcpt
-
-begin acl
-
-# Debian's acl_check_rcpt, less what a test has no use for (DNS lists,
-# callouts to senders, local blacklists).
-acl_check_rcpt:
-  accept
-    hosts = :
-  require
-    message = relay not permitted
-    domains = +local_domains : +relay_to_domains
-  require
-    verify = recipient
-  accept
-
-begin routers
-
-# Debian's router 200 (dnslookup, or this one in a local-only set-up) takes
-# every domain that is not local before a router at 455 sees it: a list
-# domain only in relay_to_domains never reaches the list router.
-nonlocal:
-  driver = redirect
-  domains = ! +local_domains
-  allow_fail
-  data = :fail: Mailing to remote domains not supported
-  no_more
-
-%[6]s
-
-begin transports
-
-%[7]s
-
-begin retry
-
-*  *  F,2h,15m; G,16h,1h,1.5; F,4d,6h
-`, c.Main, filepath.Join(root, "usr", "sbin", "exim4"), x.Dir, x.Inbound, strings.Join(c.Domains, " : "), c.Router, c.Transport)
-	// Exim refuses a configuration anyone but root may write.
-	if err := os.WriteFile(x.Conf(), []byte(conf), 0o644); err != nil {
-		s.tb.Fatal(err)
-	}
+	x.writeConfig(c)
 	if out, err := x.Command("-bV").CombinedOutput(); err != nil {
 		s.tb.Fatalf("exim -bV: %v\n%s", err, out)
 	}
@@ -214,6 +155,79 @@ begin retry
 	return x
 }
 
+// writeConfig has Debian's update-exim4.conf write the instance's
+// configuration from a copy of the unpacked /etc/exim4 with c's files,
+// its update-exim4.conf.conf, and the settings that keep the instance to
+// itself (000_mailman-go-test, read first: Debian sets its macros only
+// where they are not set yet). The paths Debian's files name outright
+// are then made the instance's.
+func (x *Exim) writeConfig(c EximConfig) {
+	x.tb.Helper()
+	etc := filepath.Join(x.Dir, "etc")
+	run(x.tb, "cp", "-a", filepath.Join(x.root, "etc", "exim4"), etc)
+	files := map[string]string{
+		"../update-exim4.conf.conf": fmt.Sprintf(`dc_eximconfig_configtype='local'
+dc_other_hostnames='%s'
+dc_local_interfaces='127.0.0.1'
+dc_readhost=''
+dc_relay_domains=''
+dc_minimaldns='false'
+dc_relay_nets=''
+dc_smarthost=''
+CFILEMODE='644'
+dc_use_split_config='true'
+dc_hide_mailname=''
+dc_mailname_in_oh='true'
+dc_localdelivery='mail_spool'
+`, strings.Join(c.Domains, ":")),
+		"main/000_mailman-go-test": fmt.Sprintf(`# The test's instance: its own folders and port, no DNS.
+CONFDIR = %[1]s/etc
+SPOOLDIR = %[1]s/spool
+MAIN_HOST_LOOKUP =
+MAIN_HARDCODE_PRIMARY_HOSTNAME = mx.test.example
+log_file_path = %[1]s/log/%%slog
+pid_file_path = %[1]s/exim.pid
+daemon_smtp_ports = %[2]d
+`, x.Dir, x.Inbound),
+	}
+	for name, text := range c.Files {
+		files[name] = text
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(etc, "conf.d", name), []byte(text), 0o644); err != nil {
+			x.tb.Fatal(err)
+		}
+	}
+	for name, text := range map[string]string{"mailname": "mx.test.example\n", "aliases": "postmaster: root\n"} {
+		if err := os.WriteFile(filepath.Join(x.Dir, name), []byte(text), 0o644); err != nil {
+			x.tb.Fatal(err)
+		}
+	}
+	script, err := os.ReadFile(filepath.Join(x.root, "usr", "sbin", "update-exim4.conf"))
+	if err != nil {
+		x.tb.Fatal(err)
+	}
+	update := filepath.Join(x.Dir, "update-exim4.conf")
+	if err := os.WriteFile(update, bytes.ReplaceAll(script, []byte("/etc/mailname"), []byte(filepath.Join(x.Dir, "mailname"))), 0o755); err != nil {
+		x.tb.Fatal(err)
+	}
+	if out, err := x.namespaced(update, "-d", etc, "-o", x.Conf()).CombinedOutput(); err != nil {
+		x.tb.Fatalf("update-exim4.conf: %v\n%s", err, out)
+	}
+	conf, err := os.ReadFile(x.Conf())
+	if err != nil {
+		x.tb.Fatal(err)
+	}
+	fixed := strings.NewReplacer(
+		"exim_path = /usr/sbin/exim4", "exim_path = "+filepath.Join(x.root, "usr", "sbin", "exim4"),
+		"{/etc/aliases}", "{"+filepath.Join(x.Dir, "aliases")+"}",
+		"{/etc/email-addresses}", "{"+filepath.Join(x.root, "etc", "email-addresses")+"}",
+	).Replace(string(conf))
+	if err := os.WriteFile(x.Conf(), []byte(fixed), 0o644); err != nil {
+		x.tb.Fatal(err)
+	}
+}
+
 // writeIdentity writes the instance's passwd and group (the machine's,
 // with Debian-exim) and a cache of shared libraries that finds the
 // unpacked ones, for Command to mount over the machine's.
@@ -241,14 +255,19 @@ func (x *Exim) writeIdentity() {
 	run(x.tb, "ldconfig", "-X", "-C", filepath.Join(x.Dir, "ld.so.cache"), "-f", ldconf)
 }
 
-// Conf is the instance's configuration file.
-func (x *Exim) Conf() string { return filepath.Join(x.Dir, "exim.conf") }
+// Conf is the instance's configuration file, as update-exim4.conf wrote
+// it.
+func (x *Exim) Conf() string { return filepath.Join(x.Dir, "exim4.conf") }
 
 // Command is the instance's exim with args, run in its mount namespace.
 func (x *Exim) Command(args ...string) *exec.Cmd {
+	return x.namespaced(append([]string{filepath.Join(x.root, "usr", "sbin", "exim4"), "-C", x.Conf()}, args...)...)
+}
+
+// namespaced is the command args in the instance's mount namespace.
+func (x *Exim) namespaced(args ...string) *exec.Cmd {
 	script := fmt.Sprintf(`mount --bind %[1]s/passwd /etc/passwd && mount --bind %[1]s/group /etc/group && mount --bind %[1]s/ld.so.cache /etc/ld.so.cache && exec "$0" "$@"`, x.Dir)
-	all := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, filepath.Join(x.root, "usr", "sbin", "exim4"), "-C", x.Conf()}, args...)
-	return exec.Command("unshare", all...)
+	return exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script}, args...)...)
 }
 
 // RunQueue has Exim try every message in its queue now, whatever their
@@ -276,13 +295,17 @@ func (x *Exim) Queued() int {
 
 // Send submits msg to the instance over SMTP, as a remote server would,
 // and returns the error of the first command Exim refused (an
-// *smtp.SMTPError), or nil when it took the message.
+// *smtp.SMTPError), or nil when it took the message. It connects from
+// 127.0.0.2: Debian lets 127.0.0.1 relay, and accepts its recipients
+// unverified.
 func (x *Exim) Send(from, to string, msg []byte) error {
 	x.tb.Helper()
-	c, err := smtp.Dial(fmt.Sprintf("127.0.0.1:%d", x.Inbound))
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 10 * time.Second}
+	conn, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", x.Inbound))
 	if err != nil {
 		x.tb.Fatal(err)
 	}
+	c := smtp.NewClient(conn)
 	defer c.Close()
 	if err := c.Hello("client.example"); err != nil {
 		x.tb.Fatal(err)
