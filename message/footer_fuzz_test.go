@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"mime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,11 +33,14 @@ var footerSeeds = []string{
 	"",
 }
 
-// FuzzAddFooter: any message through the footer. It must not panic; a
-// message refused must be left as it was; a decorated message must still
-// parse, keep its header as it was, have the footer, and keep the original
-// text or body bytes before it (text/plain) or around the added part
-// (multipart/mixed): decoration only appends.
+// FuzzAddFooter: any message through the footer. It must not panic; the
+// decorated message must still parse and have the footer; decoration only
+// appends: a text/plain body keeps its header and the original text (or
+// body bytes) before the footer, a multipart/mixed keeps its header and
+// every byte around the added part, and any other message, wrapped, keeps
+// its other fields in order and becomes a multipart/mixed whose first part
+// is its Content-* fields and its body, byte for byte, and whose second is
+// the footer.
 func FuzzAddFooter(f *testing.F) {
 	for _, s := range footerSeeds {
 		f.Add([]byte(s))
@@ -48,23 +52,24 @@ func FuzzAddFooter(f *testing.F) {
 			return
 		}
 		m, _ := Parse(raw)
-		if err := m.AddFooter(footerLines); err != nil {
-			if out := m.Bytes(); !bytes.Equal(out, raw) {
-				t.Fatalf("refused (%v) but changed:\n%q", err, out)
-			}
-			return
-		}
+		m.AddFooter(footerLines)
 		out := m.Bytes()
 		got, err := Parse(out)
 		if err != nil {
 			t.Fatalf("the decorated message does not parse: %v\n%q", err, out)
 		}
-		if h, want := out[:len(out)-len(got.Body())], raw[:len(raw)-len(in.Body())]; !bytes.Equal(h, want) && len(in.Body()) > 0 {
-			t.Fatalf("header changed: %q, want %q", h, want)
-		}
 		mt, params := "text/plain", map[string]string{}
 		if ct := in.Get("Content-Type"); ct != "" {
-			mt, params, _ = mime.ParseMediaType(ct)
+			if mt, params, err = mime.ParseMediaType(ct); err != nil {
+				mt = ""
+			}
+		}
+		if got.Get("Content-Type") != in.Get("Content-Type") {
+			checkWrapped(t, in, got, lastLine)
+			return
+		}
+		if h, want := out[:len(out)-len(got.Body())], raw[:len(raw)-len(in.Body())]; !bytes.Equal(h, want) && len(in.Body()) > 0 {
+			t.Fatalf("header changed: %q, want %q", h, want)
 		}
 		switch mt {
 		case "text/plain":
@@ -97,9 +102,49 @@ func FuzzAddFooter(f *testing.F) {
 				t.Errorf("the added part %q has no footer", got.Body()[end:end+added])
 			}
 		default:
-			t.Errorf("a %s message was decorated", mt)
+			t.Errorf("a %s message was decorated in place", mt)
 		}
 	})
+}
+
+// checkWrapped fails t unless got is in wrapped with the footer.
+func checkWrapped(t *testing.T, in, got *Message, lastLine string) {
+	t.Helper()
+	mt, params, err := mime.ParseMediaType(got.Get("Content-Type"))
+	if err != nil || mt != "multipart/mixed" {
+		t.Fatalf("wrapped as %q (%v), not multipart/mixed", got.Get("Content-Type"), err)
+	}
+	var inner []byte
+	var others []string
+	for _, f := range in.fields {
+		if strings.HasPrefix(strings.ToLower(f.name), "content-") {
+			inner = append(inner, f.raw...)
+		} else {
+			others = append(others, f.name+": "+f.value())
+		}
+	}
+	var kept []string
+	for _, f := range got.fields {
+		if !strings.EqualFold(f.name, "Content-Type") && (!strings.EqualFold(f.name, "MIME-Version") || in.Has("MIME-Version")) {
+			kept = append(kept, f.name+": "+f.value())
+		}
+	}
+	if !slices.Equal(kept, others) {
+		t.Errorf("the wrapped message's fields are %q, want %q", kept, others)
+	}
+	parts := splitParts(got.Body(), params["boundary"])
+	if len(parts) != 2 {
+		t.Fatalf("%d parts, want 2:\n%q", len(parts), got.Body())
+	}
+	if len(inner) > 0 && !bytes.HasSuffix(inner, []byte("\n")) {
+		inner = append(inner, in.nl...)
+	}
+	if first, want := parts[0].data, slices.Concat(inner, []byte(in.nl), in.Body()); !bytes.Equal(first, want) {
+		t.Errorf("the first part is %q, want %q", first, want)
+	}
+	if !bytes.Contains(parts[1].data, []byte(lastLine)) || !bytes.Contains(parts[1].data, []byte("Content-Disposition: inline")) {
+		t.Errorf("the second part %q is not the footer", parts[1].data)
+	}
 }
 
 // toLF is s with its line endings made LF: quoted-printable writes CRLF

@@ -15,15 +15,13 @@ func footer(list *store.List) []string {
 	}
 }
 
-// decorate returns raw with list's footer added, or an error saying why
-// the message has no place for one; the message is then sent as it is.
+// decorate returns raw with list's footer added, or an error when raw is
+// no message package message can read; it is then sent as it is.
 func decorate(raw []byte, list *store.List) ([]byte, error) {
 	msg, err := message.Parse(raw)
 	if err != nil {
 		return nil, err
 	}
-	if err := msg.AddFooter(footer(list)); err != nil {
-		return nil, err
-	}
+	msg.AddFooter(footer(list))
 	return msg.Bytes(), nil
 }

@@ -350,13 +350,14 @@ func TestDeliver(t *testing.T) {
 			},
 		},
 		{
-			name: "multipart/alternative is left alone",
+			name: "multipart/alternative is wrapped, the footer after it",
 			raw:  altPost,
 			md:   map[string]any{"recipients": []string{anne}},
 			want: []txn{{from: "test-bounces@example.com", rcpts: []string{anne}}},
 			check: func(t *testing.T, ts []txn) {
-				if ts[0].data != altPost {
-					t.Errorf("data:\n%s", ts[0].data)
+				types, last := parts(t, ts[0].data)
+				if !slices.Equal(types, []string{"multipart/alternative", "text/plain"}) || last != footerText {
+					t.Errorf("parts %v, last %q", types, last)
 				}
 			},
 		},
@@ -739,7 +740,6 @@ func TestDecorate(t *testing.T) {
 	}{
 		{"the list's name and addresses", test, hi, hi + footerText},
 		{"a non-ASCII display name", &accented, hi, hi + strings.Replace(footerText, "Test mailing", "Tëst mailing", 1)},
-		{"no place for a footer", test, "Content-Type: image/png\r\n\r\nPNG", ""},
 		{"unparsable", test, " Subject: a continuation first\r\n\r\nHi", ""},
 	}
 	for _, tt := range tests {
