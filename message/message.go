@@ -330,3 +330,91 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// maxLine and maxFold are RFC 5322's limits on a line (§2.1.1): 998
+// octets at most, 78 where possible.
+const (
+	maxLine = 998
+	maxFold = 78
+)
+
+// SetPrefixed replaces every field called name by one holding prefix then
+// text, as Mailman writes a prefixed Subject: an ASCII prefix stands as
+// written, outside any encoded word, so that filters on it find it; text is
+// RFC 2047-encoded when it is not ASCII (or has a word no line could hold);
+// and the field is folded at spaces, its lines at most 78 octets where a
+// word allows.
+func (m *Message) SetPrefixed(name, prefix, text string) {
+	prefix, text = oneLine.Replace(prefix), oneLine.Replace(text)
+	if !isASCII(prefix) {
+		prefix, text = "", prefix+text
+	}
+	if !isASCII(text) || hasLongWord(text) {
+		text = qWords(text)
+	}
+	var b strings.Builder
+	b.WriteString(name + ":")
+	line := b.Len()
+	for i, word := range strings.Split(prefix+text, " ") {
+		if i > 0 && word != "" && line+1+len(word) > maxFold && line > len(name)+1 {
+			b.WriteString(m.nl)
+			line = 0
+		}
+		if i > 0 || word != "" {
+			b.WriteString(" " + word)
+			line += 1 + len(word)
+		}
+	}
+	m.Del(name)
+	m.separate()
+	m.fields = append(m.fields, field{name: name, raw: []byte(b.String() + m.nl)})
+}
+
+// hasLongWord reports whether s has a word too long for a line of its own.
+func hasLongWord(s string) bool {
+	for w := range strings.SplitSeq(s, " ") {
+		if len(w) > maxLine-1 {
+			return true
+		}
+	}
+	return false
+}
+
+// qWords is s as RFC 2047 "Q" encoded words in UTF-8, each at most 75
+// octets and holding whole characters (§5), separated by spaces. Unlike
+// mime.QEncoding it encodes ASCII too: a word no line can hold must be cut,
+// and only encoded words may be cut inside a word.
+func qWords(s string) string {
+	const head, tail, most = "=?utf-8?q?", "?=", 75
+	var out, word strings.Builder
+	flush := func() {
+		if out.Len() > 0 {
+			out.WriteByte(' ')
+		}
+		out.WriteString(head + word.String() + tail)
+		word.Reset()
+	}
+	for _, r := range s {
+		var enc string
+		switch {
+		case r == ' ':
+			enc = "_"
+		case r < 0x80 && r > ' ' && r != '=' && r != '?' && r != '_':
+			enc = string(r)
+		default:
+			var b strings.Builder
+			for _, c := range []byte(string(r)) {
+				fmt.Fprintf(&b, "=%02X", c)
+			}
+			enc = b.String()
+		}
+		if len(head)+word.Len()+len(enc)+len(tail) > most {
+			flush()
+		}
+		word.WriteString(enc)
+	}
+	if word.Len() > 0 || out.Len() == 0 {
+		flush()
+	}
+	return out.String()
+}

@@ -179,7 +179,7 @@ func subjectPrefix(_ context.Context, p *post) error {
 	if reply {
 		subject = "Re: " + subject
 	}
-	p.msg.Set("Subject", strings.ReplaceAll(prefix, "%d", fmt.Sprint(p.list.PostID))+subject)
+	p.msg.SetPrefixed("Subject", strings.ReplaceAll(prefix, "%d", fmt.Sprint(p.list.PostID)), subject)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mime"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -105,6 +106,58 @@ func TestSubjectPrefix(t *testing.T) {
 			}
 			if got := p.msg.Decoded("Subject"); got != tt.want {
 				t.Errorf("Subject %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSubjectPrefixWritten: the prefix stands outside any encoded word, as
+// Mailman writes it (a filter on "[Test]" finds it), and the Subject is
+// folded: no line over 78 octets where a word allows, none ever over 998.
+func TestSubjectPrefixWritten(t *testing.T) {
+	long := strings.Repeat("word ", 60) + "end"
+	accented := strings.Repeat("café ", 40) + "fin"
+	tests := []struct {
+		name, subject, decoded string
+		field                  string // the field as written, "" to check the lines alone
+		maxLine                int
+	}{
+		{"non-ASCII", "Subject: =?utf-8?q?caf=C3=A9?=\r\n", "[Test] café", "Subject: [Test] =?utf-8?q?caf=C3=A9?=\r\n", 78},
+		{"ASCII", "Subject: Hello\r\n", "[Test] Hello", "Subject: [Test] Hello\r\n", 78},
+		{"long ASCII", "Subject: " + long + "\r\n", "[Test] " + long, "", 78},
+		{"long non-ASCII", "Subject: " + mime.QEncoding.Encode("utf-8", accented) + "\r\n", "[Test] " + accented, "", 78},
+		{"one word past 998", "Subject: " + strings.Repeat("x", 1200) + "\r\n", "[Test] " + strings.Repeat("x", 1200), "", 998},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if err := f.st.SetListSetting(context.Background(), f.a, "subject_prefix", "[Test] "); err != nil {
+				t.Fatal(err)
+			}
+			p := f.newPost(t, "From: anne@example.com\r\n"+tt.subject+"\r\nbody\r\n", nil)
+			if err := subjectPrefix(context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.msg.Decoded("Subject"); got != tt.decoded {
+				t.Errorf("Subject %q, want %q", got, tt.decoded)
+			}
+			raw := string(p.msg.Bytes())
+			start := strings.Index(raw, "Subject:")
+			end := strings.Index(raw, "\r\n\r\n")
+			if start < 0 || end < start {
+				t.Fatalf("no Subject in %q", raw)
+			}
+			field := raw[start : end+2]
+			if tt.field != "" && field != tt.field {
+				t.Errorf("written %q, want %q", field, tt.field)
+			}
+			if !strings.HasPrefix(field, "Subject: [Test] ") && !strings.HasPrefix(field, "Subject: [Test]\r\n ") {
+				t.Errorf("the prefix is not outside the encoded words: %q", field)
+			}
+			for line := range strings.SplitSeq(strings.TrimSuffix(field, "\r\n"), "\r\n") {
+				if len(line) > tt.maxLine {
+					t.Errorf("a line of %d octets: %q", len(line), line)
+				}
 			}
 		})
 	}
