@@ -14,6 +14,7 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"slices"
 	"strings"
 )
 
@@ -417,4 +418,40 @@ func qWords(s string) string {
 		flush()
 	}
 	return out.String()
+}
+
+// Merge makes the fields called name one, where the first was, holding
+// every value in order, each on lines of its own as written: RFC 5322
+// allows one Cc (§3.6), and a reader shown the first alone misses the rest.
+// Blank values are dropped.
+func (m *Message) Merge(name string) {
+	var values [][]byte
+	first := -1
+	for i, f := range m.fields {
+		if !strings.EqualFold(f.name, name) {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		// An empty list element (a trailing comma) would be obsolete syntax.
+		if v := bytes.Trim(f.raw[bytes.IndexByte(f.raw, ':')+1:], ", \t\r\n"); len(v) > 0 {
+			values = append(values, v)
+		}
+	}
+	if first < 0 || len(m.Values(name)) < 2 {
+		return
+	}
+	merged := field{name: m.fields[first].name,
+		raw: slices.Concat([]byte(m.fields[first].name+": "), bytes.Join(values, []byte(","+m.nl+" ")), []byte(m.nl))}
+	kept := slices.Clone(m.fields[:first])
+	if len(values) > 0 {
+		kept = append(kept, merged)
+	}
+	for _, f := range m.fields[first+1:] {
+		if !strings.EqualFold(f.name, name) {
+			kept = append(kept, f)
+		}
+	}
+	m.fields = kept
 }

@@ -344,3 +344,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMerge(t *testing.T) {
+	tests := []struct{ name, raw, want string }{
+		{"three spellings become one where the first was",
+			"From: a@x\r\nCc: b@x\r\nTo: l@x\r\nCC: \"C, D\" <c@x>,\r\n d@x\r\ncc: e@x,\r\n\r\nbody\r\n",
+			"From: a@x\r\nCc: b@x,\r\n \"C, D\" <c@x>,\r\n d@x,\r\n e@x\r\nTo: l@x\r\n\r\nbody\r\n"},
+		{"blank ones dropped", "Cc:\r\nSubject: s\r\ncc: b@x\r\n\r\n", "Cc: b@x\r\nSubject: s\r\n\r\n"},
+		{"all blank", "Cc:\r\nCC: \r\nSubject: s\r\n\r\n", "Subject: s\r\n\r\n"},
+		{"one is left as written", "cc:  b@x ,\r\n\r\n", "cc:  b@x ,\r\n\r\n"},
+		{"none", "Subject: s\r\n\r\n", "Subject: s\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse([]byte(tt.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Merge("Cc")
+			if got := string(m.Bytes()); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

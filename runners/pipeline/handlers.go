@@ -72,8 +72,10 @@ func ownerRecipients(ctx context.Context, p *post) error {
 
 // avoidDuplicates drops from the recipients the members named in To, Cc,
 // Resent-To or Resent-Cc who asked not to get the list's copy as well:
-// they have the copy sent to them directly.
+// they have the copy sent to them directly. Several Cc fields (Cc:, CC:,
+// cc:) become one, as Mailman's avoid-duplicates makes them.
 func avoidDuplicates(ctx context.Context, p *post) error {
+	p.msg.Merge("Cc")
 	var rcpts []string
 	p.md.Get(msgdata.Recipients, &rcpts)
 	explicit := map[string]bool{}

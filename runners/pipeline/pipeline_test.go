@@ -199,6 +199,13 @@ func TestHandlers(t *testing.T) {
 					t.Errorf("recipients %v", got)
 				}
 			}},
+		{"avoid-duplicates: Cc:, CC: and cc: become one Cc", nil,
+			"From: anne@example.com\r\nCc: bart@example.com\r\nCC: Cris <cris@example.com>\r\ncc: dora@example.org\r\n\r\nx",
+			switchboard.Msgdata{"recipients": []byte(`["anne@example.com"]`)}, avoidDuplicates, func(t *testing.T, p *post) {
+				if got := p.msg.Values("Cc"); len(got) != 1 || !slices.Equal(p.msg.Addresses("Cc"), []string{"bart@example.com", "cris@example.com", "dora@example.org"}) {
+					t.Errorf("Cc fields %q", got)
+				}
+			}},
 		{"avoid-duplicates: not named", func(t *testing.T, f *fixture) {
 			f.st.SetMemberOption(context.Background(), f.a, "bart@example.com", store.Regular, "receive_list_copy", "false")
 		}, "From: anne@example.com\r\nTo: test@example.com\r\n\r\nx",
