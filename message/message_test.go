@@ -368,3 +368,32 @@ func TestMerge(t *testing.T) {
 		})
 	}
 }
+
+func TestDefects(t *testing.T) {
+	const mixed = "Content-Type: multipart/mixed; boundary=b\r\n"
+	tests := []struct{ name, raw, why string }{
+		{"well formed", mixed + "\r\n--b\r\n\r\nhi\r\n--b--\r\n", ""},
+		{"not multipart", "Content-Type: text/plain\r\n\r\n--b\r\n", ""},
+		{"no Content-Type", "Subject: s\r\n\r\nhi\r\n", ""},
+		{"no boundary", "Content-Type: multipart/alternative;\r\n\r\nBlah\r\n", "no boundary"},
+		{"the boundary never starts a part", mixed + "\r\n--b--\r\n", "never starts a part"},
+		{"no delimiter at all", mixed + "\r\nhi\r\n", "never starts a part"},
+		{"cut short", mixed + "\r\n--b\r\n\r\nhi\r\n", "never closes it"},
+		{"a multipart in base64", mixed + "Content-Transfer-Encoding: base64\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n", "Content-Transfer-Encoding"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse([]byte(tt.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = m.Defects()
+			switch {
+			case tt.why == "" && err != nil:
+				t.Errorf("defects: %v", err)
+			case tt.why != "" && (!errors.Is(err, ErrDefects) || !strings.Contains(err.Error(), tt.why)):
+				t.Errorf("defects %v, want one saying %q", err, tt.why)
+			}
+		})
+	}
+}

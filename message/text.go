@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -254,4 +255,47 @@ func encode(text []byte, encoding, nl string) []byte {
 		return b.Bytes()
 	}
 	return text
+}
+
+// ErrDefects is wrapped by Defects' errors.
+var ErrDefects = errors.New("message has defects")
+
+// Defects reports whether the message's own MIME structure is broken where
+// Python's parser, and so Mailman 3.3.8's LMTP runner, finds it broken: a
+// multipart with no boundary, one whose first delimiter or closing
+// delimiter never comes, or one in a transfer encoding that a multipart
+// may not have (RFC 2046 §5.1, RFC 2045 §6.4). Such a message has no part
+// a reader can find; the parts inside are a reader's to cope with, as they
+// are Mailman's.
+func (m *Message) Defects() error {
+	mt, params, err := mime.ParseMediaType(m.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+		return nil
+	}
+	switch strings.ToLower(m.Get("Content-Transfer-Encoding")) {
+	case "", "7bit", "8bit", "binary":
+	default:
+		return fmt.Errorf("%w: a %s in Content-Transfer-Encoding %s", ErrDefects, mt, m.Get("Content-Transfer-Encoding"))
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return fmt.Errorf("%w: a %s with no boundary", ErrDefects, mt)
+	}
+	delim := []byte("--" + boundary)
+	started := false
+	for line := range bytes.Lines(m.body) {
+		if !bytes.HasPrefix(line, delim) {
+			continue
+		}
+		switch rest := bytes.TrimRight(line[len(delim):], " \t\r\n"); {
+		case len(rest) == 0:
+			started = true
+		case started && bytes.Equal(rest, []byte("--")):
+			return nil
+		}
+	}
+	if !started {
+		return fmt.Errorf("%w: the %s's boundary %q never starts a part", ErrDefects, mt, boundary)
+	}
+	return fmt.Errorf("%w: the %s's boundary %q never closes it", ErrDefects, mt, boundary)
 }

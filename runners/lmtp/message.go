@@ -17,7 +17,9 @@ type prepared struct {
 
 // prepare reads msg with the parser every later runner reads it with
 // (message.Parse), so that what the door accepts they can read and what
-// they could not read the door refuses (501 "Message has defects"). It
+// they could not read the door refuses (501 "Message has defects"), as it
+// refuses a multipart whose structure is broken (message.Defects), as
+// Mailman 3.3.8 does. It
 // gives the message a Message-ID when it has none, and appends
 // Message-ID-Hash, X-Message-ID-Hash (replacing any there) and X-MailFrom,
 // as Mailman's LMTP runner does. The body is kept byte for byte; the added
@@ -40,6 +42,9 @@ type prepared struct {
 func prepare(msg []byte, mailFrom, hostname string) (prepared, error) {
 	m, err := message.Parse(msg)
 	if err != nil {
+		return prepared{}, err
+	}
+	if err := m.Defects(); err != nil {
 		return prepared{}, err
 	}
 	messageID := m.Get("Message-ID")

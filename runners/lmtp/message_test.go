@@ -142,7 +142,8 @@ func TestPrepare(t *testing.T) {
 // message.Parse (which every later runner reads the entry with) parses,
 // finding the Message-ID prepare logged and hashed, the hash fields once
 // each, X-MailFrom, and the body as received; whatever message.Parse
-// rejects, prepare refuses. Its seeds are the cases where the door's own
+// rejects, or finds a broken multipart (message.Defects), prepare refuses.
+// Its seeds are the cases where the door's own
 // parser once disagreed with message.Parse.
 func FuzzPrepare(f *testing.F) {
 	for _, s := range []string{
@@ -160,6 +161,8 @@ func FuzzPrepare(f *testing.F) {
 		"\r\n",
 		"\r",
 		"Message-ID-Hash: x\r\nX-Message-ID-Hash: y\r\nmessage-id-hash: z\r\n\r\n",
+		"Content-Type: multipart/mixed\r\n\r\nno boundary\r\n",
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -170,6 +173,12 @@ func FuzzPrepare(f *testing.F) {
 		if rawErr != nil {
 			if err == nil {
 				t.Fatalf("the door accepted %q, which the runners cannot parse: %v", msg, rawErr)
+			}
+			return
+		}
+		if defects := raw.Defects(); defects != nil {
+			if err == nil {
+				t.Fatalf("the door accepted %q, a broken multipart: %v", msg, defects)
 			}
 			return
 		}

@@ -605,3 +605,46 @@ func TestShutdownEndsOpenSessions(t *testing.T) {
 		t.Errorf("queued after the stop: %v, want only the acknowledged <badger>", ids)
 	}
 }
+
+// TestRefusesBrokenMultiparts: the posts of CPython's email test data
+// (testdata/cpython) that Mailman 3.3.8 refuses at DATA, multiparts with no
+// boundary or whose boundary never starts a part, get its 501 here too,
+// once for every recipient; a well-formed report is queued.
+func TestRefusesBrokenMultiparts(t *testing.T) {
+	tests := []struct {
+		file    string
+		refused bool
+	}{
+		{"msg_17.txt", true}, // the boundary never starts a part
+		{"msg_31.txt", true}, // the boundary parameter is not the parts'
+		{"msg_41.txt", true}, // a multipart/alternative with no boundary
+		{"msg_16.txt", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", "cpython", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var data strings.Builder
+			for line := range strings.SplitSeq(strings.TrimSuffix(string(raw), "\n"), "\n") {
+				if strings.HasPrefix(line, ".") {
+					data.WriteString(".")
+				}
+				data.WriteString(line + "\r\n")
+			}
+			ts := startServer(t, nil)
+			c := ts.dial(t)
+			c.begin("test@example.com", "mylist@example.com")
+			c.send(data.String() + ".\r\n")
+			if !tt.refused {
+				c.expect("250 2.0.0 <test@example.com>", "250 2.0.0 <mylist@example.com>")
+				return
+			}
+			c.expect("501 5.6.0 <test@example.com> Message has defects", "501 5.6.0 <mylist@example.com> Message has defects")
+			if n := len(ts.entries(t, "incoming")); n != 0 {
+				t.Errorf("incoming holds %d entries", n)
+			}
+		})
+	}
+}

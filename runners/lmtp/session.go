@@ -154,7 +154,7 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	p, err := prepare(data, ss.from, ss.s.hostname)
 	if err != nil {
-		ss.s.log.Warn("refused a message with header defects", "sender", ss.from, "error", err)
+		ss.s.log.Warn("refused a message with defects", "sender", ss.from, "error", err)
 		return errDefectsReply
 	}
 	received := time.Now()
