@@ -178,7 +178,8 @@ type bodyPart struct {
 
 // splitParts returns the parts of a multipart body: what lies between
 // delimiter lines, without the line break that belongs to the next
-// delimiter (RFC 2046 §5.1.1).
+// delimiter (RFC 2046 §5.1.1), and what follows the last delimiter when
+// no closing one does.
 func splitParts(body []byte, boundary string) []bodyPart {
 	delim := []byte("--" + boundary)
 	var parts []bodyPart
@@ -211,6 +212,11 @@ func splitParts(body []byte, boundary string) []bodyPart {
 			}
 		}
 		pos = end
+	}
+	// A message cut short of its closing delimiter (a bounce returning
+	// part of a post) keeps its last part.
+	if start >= 0 && start < len(body) {
+		parts = append(parts, bodyPart{start, body[start:]})
 	}
 	return parts
 }
