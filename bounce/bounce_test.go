@@ -1,9 +1,12 @@
 package bounce
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mailman-go/mailman/message"
 )
 
 // TestScan: each format, written as the servers write it, and what is no
@@ -171,7 +174,7 @@ func TestPolicy(t *testing.T) {
 }
 
 // FuzzScan: no message makes Scan panic, and every address it reports is
-// in the message.
+// in the message (or in one of its parts, decoded).
 func FuzzScan(f *testing.F) {
 	f.Add([]byte("From: MAILER-DAEMON@x\r\nX-Failed-Recipients: a@b.example\r\n\r\nfailed: a@b.example 550 5.1.1\r\n"))
 	f.Add([]byte("Content-Type: multipart/report; boundary=b\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@b.example\r\nAction: failed\r\n--b--\r\n"))
@@ -181,6 +184,15 @@ func FuzzScan(f *testing.F) {
 			return
 		}
 		lower := strings.ToLower(string(raw))
+		body := raw
+		if bytes.HasPrefix(body, []byte("From ")) {
+			_, body, _ = bytes.Cut(body, []byte("\n"))
+		}
+		if m, err := message.Parse(body); err == nil {
+			for _, l := range m.Leaves() {
+				lower += strings.ToLower(string(l.Content))
+			}
+		}
 		for _, f := range r.Failures {
 			local, domain, _ := strings.Cut(strings.ToLower(f.Address), "@")
 			if !strings.Contains(lower, local) || !strings.Contains(lower, domain) {

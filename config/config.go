@@ -64,6 +64,7 @@ type MTA struct {
 
 	MaxRecipients        int      `toml:"max_recipients"`          // RCPTs in one SMTP transaction to the MTA
 	VERPDeliveryInterval int      `toml:"verp_delivery_interval"`  // 0: never VERP; 1: always; N: every Nth post
+	VERPProbes           bool     `toml:"verp_probes"`             // at the bounce score threshold, probe the address before turning its delivery off
 	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`   // how long a message the MTA keeps deferring is retried
 	DeliveryRetryDelay   Duration `toml:"delivery_retry_delay"`    // the first wait before a retry; it doubles per attempt, up to an hour
 	SMTPUser             string   `toml:"smtp_user"`               // with smtp_pass, log in to the MTA (a smarthost)
@@ -89,12 +90,14 @@ type Master struct {
 	RestartWindow Duration `toml:"restart_window"` // a runner failing more than max_restarts times within it is given up
 }
 
-// Bounces bounds what mail to the lists' -bounces addresses may take until
-// bounce processing is built: nothing reads those bounces yet, and without
-// bounds a flood of them filled the disk.
+// Bounces is the site's part of bounce processing: how large a bounce may
+// be, and how often the bounces runner does its periodic work.
 type Bounces struct {
-	MaxSize int      `toml:"max_size"` // bytes; LMTP answers 552 to a -bounces recipient of a larger message
-	MaxAge  Duration `toml:"max_age"`  // an entry of the bounces queue this old is removed unread
+	MaxSize int `toml:"max_size"` // bytes; LMTP answers 552 to a -bounces recipient of a larger message
+	// RegisterBouncesEvery is how often the bounces runner scores the
+	// refusals the outgoing runner recorded, sends the warnings due and
+	// removes the members due (Mailman's name; declared there, unused).
+	RegisterBouncesEvery Duration `toml:"register_bounces_every"`
 }
 
 // Runner is the [runner.NAME] section of one runner.
@@ -227,7 +230,7 @@ func Default() *Config {
 			MaxSize: 256 << 10,
 			// Mailman's bounce_info_stale_after: a bounce older than
 			// that no longer counts towards a member's score.
-			MaxAge: Duration(7 * 24 * time.Hour),
+			RegisterBouncesEvery: Duration(time.Minute),
 		},
 		Runner: make(map[string]Runner, len(RunnerNames)),
 	}

@@ -329,7 +329,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"master", "stop_timeout"}, positive(c.Master.StopTimeout)},
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
 		{toml.Key{"bounces", "max_size"}, atLeast(c.Bounces.MaxSize, 1<<10, "")},
-		{toml.Key{"bounces", "max_age"}, positive(c.Bounces.MaxAge)},
+		{toml.Key{"bounces", "register_bounces_every"}, positive(c.Bounces.RegisterBouncesEvery)},
 	}
 	for _, name := range RunnerNames {
 		r := c.Runner[name]

@@ -72,6 +72,37 @@ func VERP(envsender, rcpt string) string {
 	return envsender[:at] + "+" + rcpt[:rat] + "=" + rcpt[rat+1:] + envsender[at:]
 }
 
+// Detail is the DETAIL of address when it is the list's sub-address sub
+// with one (NAME-SUB+DETAIL@ANY, in any case; the domain is not compared,
+// as Mailman does not, for a bounce may come back through another name of
+// the host): a VERP recipient, a probe's or a confirmation's token.
+func Detail(list, sub, address string) (string, bool) {
+	want, _, _ := strings.Cut(strings.ToLower(Sub(list, sub)), "@")
+	local, _, ok := strings.Cut(address, "@")
+	if !ok {
+		return "", false
+	}
+	mailbox, detail, ok := strings.Cut(local, "+")
+	if !ok || detail == "" || strings.ToLower(mailbox) != want {
+		return "", false
+	}
+	return detail, true
+}
+
+// FromVERP is the recipient a VERP envelope sender names (see VERP): the
+// user=host of the list's -bounces+user=host@ address as user@host.
+func FromVERP(list, address string) (string, bool) {
+	detail, ok := Detail(list, Bounces, address)
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndexByte(detail, '=')
+	if i <= 0 || i == len(detail)-1 || strings.ContainsAny(detail[i+1:], "=@") {
+		return "", false
+	}
+	return detail[:i] + "@" + detail[i+1:], true
+}
+
 // IsListAddress reports whether address is the list's posting address or
 // one of its sub-addresses, with or without a +DETAIL, in any case.
 func IsListAddress(list, address string) bool {

@@ -65,3 +65,33 @@ func TestSMTPAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestFromVERP: the recipient named by a VERP address comes back, as
+// VERP made it; anything else names no one.
+func TestFromVERP(t *testing.T) {
+	const list = "test@example.com"
+	tests := []struct {
+		address, want string
+	}{
+		{VERP("test-bounces@example.com", "anne@example.org"), "anne@example.org"},
+		{"Test-Bounces+Anne=Example.org@EXAMPLE.com", "Anne@Example.org"},
+		{"test-bounces+a+b=example.org@mx.example.com", "a+b@example.org"},
+		{"test-bounces+a=b=example.org@example.com", "a=b@example.org"},
+		{"test-bounces+0123456789abcdef0123456789abcdef01234567@example.com", ""},
+		{"test-bounces@example.com", ""},
+		{"test-confirm+anne=example.org@example.com", ""},
+		{"other-bounces+anne=example.org@example.com", ""},
+		{"test-bounces+=example.org@example.com", ""},
+		{"test-bounces+anne=@example.com", ""},
+		{"test-bounces+anne", ""},
+	}
+	for _, tt := range tests {
+		got, ok := FromVERP(list, tt.address)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("FromVERP(%q) = %q, %v; want %q", tt.address, got, ok, tt.want)
+		}
+	}
+	if d, ok := Detail(list, Bounces, "test-bounces+TOKEN@example.com"); d != "TOKEN" || !ok {
+		t.Errorf("Detail = %q, %v", d, ok)
+	}
+}

@@ -4,11 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
 )
 
 // ErrListGone is the reason an entry whose list no longer exists is
 // shunted: it was queued before the list was removed.
 var ErrListGone = errors.New("the list no longer exists")
+
+// EntryList is the list an entry is for (its listid): an error wrapping
+// ErrListGone when the list was removed since the entry was queued, and
+// the store's error (temporary when it is unavailable) otherwise.
+func EntryList(ctx context.Context, st *store.Store, e *switchboard.Entry) (*store.List, error) {
+	listID := e.Msgdata.String(msgdata.ListID)
+	list, err := st.ListByID(ctx, listID)
+	switch {
+	case errors.Is(err, store.ErrNoSuchList):
+		return nil, fmt.Errorf("list %s: %w", listID, ErrListGone)
+	case err != nil:
+		return nil, fmt.Errorf("list %s: %w", listID, err)
+	}
+	return list, nil
+}
 
 // Runner is one runner of a site, whatever it serves: a queue (a *Loop
 // over a Handler) or a port (the LMTP server, the REST server). Run serves

@@ -47,24 +47,3 @@ func TestNextPostID(t *testing.T) {
 		}
 	})
 }
-
-func TestRecordBounce(t *testing.T) {
-	forBackends(t, func(t *testing.T, b backend) {
-		st := newStore(t, b)
-		ctx := context.Background()
-		a, _ := ParseListAddress("b@example.com")
-		if _, err := st.CreateList(ctx, NewList{Address: a}); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.RecordBounce(ctx, "b.example.com", "Anne@Example.com", "<m1@x>", "550 5.1.1 no such user"); err != nil {
-			t.Fatal(err)
-		}
-		bs, err := st.Bounces(ctx, "b.example.com")
-		if err != nil || len(bs) != 1 || bs[0].Address != "anne@example.com" || bs[0].Reason != "550 5.1.1 no such user" || bs[0].Processed {
-			t.Fatalf("Bounces: %+v %v", bs, err)
-		}
-		if err := st.RecordBounce(ctx, "gone.example.com", "a@x", "", ""); !errors.Is(err, ErrNoSuchList) {
-			t.Errorf("RecordBounce for a missing list: %v", err)
-		}
-	})
-}

@@ -63,6 +63,17 @@ type List struct {
 	// AutomaticPostAction is hold, discard or accept: what becomes of a
 	// post sent automatically, such as an out-of-office reply to a post.
 	AutomaticPostAction string `json:"automatic_post_action"`
+	// Bounce processing, as Mailman names it (see BounceSettings); the
+	// two intervals in days.
+	ProcessBounces                       bool   `json:"process_bounces"`
+	BounceScoreThreshold                 int    `json:"bounce_score_threshold"`
+	BounceInfoStaleAfter                 int    `json:"bounce_info_stale_after"`
+	BounceYouAreDisabledWarnings         int    `json:"bounce_you_are_disabled_warnings"`
+	BounceYouAreDisabledWarningsInterval int    `json:"bounce_you_are_disabled_warnings_interval"`
+	BounceNotifyOwnerOnBounceIncrement   bool   `json:"bounce_notify_owner_on_bounce_increment"`
+	BounceNotifyOwnerOnDisable           bool   `json:"bounce_notify_owner_on_disable"`
+	BounceNotifyOwnerOnRemoval           bool   `json:"bounce_notify_owner_on_removal"`
+	ForwardUnrecognizedBouncesTo         string `json:"forward_unrecognized_bounces_to"` // discard, administrators or site_owner
 
 	id int64
 }
@@ -82,34 +93,43 @@ var (
 
 // settings are the keys of `lists set`, named as in Mailman.
 var settings = map[string]setting{
-	"display_name":                 {"display_name", "text", nil},
-	"description":                  {"description", "text", nil},
-	"subject_prefix":               {"subject_prefix", "text", nil},
-	"default_member_action":        {"default_member_action", "enum", actions},
-	"default_nonmember_action":     {"default_nonmember_action", "enum", actions},
-	"subscription_policy":          {"subscription_policy", "enum", policies},
-	"unsubscription_policy":        {"unsubscription_policy", "enum", policies},
-	"max_message_size":             {"max_message_size", "int", nil},
-	"max_num_recipients":           {"max_num_recipients", "int", nil},
-	"require_explicit_destination": {"require_explicit_destination", "bool", nil},
-	"administrivia":                {"administrivia", "bool", nil},
-	"reply_goes_to_list":           {"reply_goes_to_list", "enum", []string{"explicit_header", "no_munging", "point_to_list"}},
-	"emergency":                    {"emergency", "bool", nil},
-	"include_rfc2369_headers":      {"include_rfc2369_headers", "bool", nil},
-	"moderator_password":           {"moderator_password", "password", nil},
-	"admin_immed_notify":           {"admin_immed_notify", "bool", nil},
-	"respond_to_post_requests":     {"respond_to_post_requests", "bool", nil},
-	"acceptable_aliases":           {"acceptable_aliases", "lines", nil},
-	"bounce_matching_headers":      {"bounce_matching_headers", "lines", nil},
-	"send_welcome_message":         {"send_welcome_message", "bool", nil},
-	"send_goodbye_message":         {"send_goodbye_message", "bool", nil},
-	"welcome_message":              {"welcome_message", "text", nil},
-	"goodbye_message":              {"goodbye_message", "text", nil},
-	"member_roster_visibility":     {"member_roster_visibility", "enum", []string{"members", "moderators", "public"}},
-	"autorespond_requests":         {"autorespond_requests", "enum", []string{"none", "respond_and_continue", "respond_and_discard"}},
-	"autoresponse_request_text":    {"autoresponse_request_text", "text", nil},
-	"autoresponse_grace_period":    {"autoresponse_grace_period", "int", nil},
-	"automatic_post_action":        {"automatic_post_action", "enum", []string{"accept", "discard", "hold"}},
+	"display_name":                              {"display_name", "text", nil},
+	"description":                               {"description", "text", nil},
+	"subject_prefix":                            {"subject_prefix", "text", nil},
+	"default_member_action":                     {"default_member_action", "enum", actions},
+	"default_nonmember_action":                  {"default_nonmember_action", "enum", actions},
+	"subscription_policy":                       {"subscription_policy", "enum", policies},
+	"unsubscription_policy":                     {"unsubscription_policy", "enum", policies},
+	"max_message_size":                          {"max_message_size", "int", nil},
+	"max_num_recipients":                        {"max_num_recipients", "int", nil},
+	"require_explicit_destination":              {"require_explicit_destination", "bool", nil},
+	"administrivia":                             {"administrivia", "bool", nil},
+	"reply_goes_to_list":                        {"reply_goes_to_list", "enum", []string{"explicit_header", "no_munging", "point_to_list"}},
+	"emergency":                                 {"emergency", "bool", nil},
+	"include_rfc2369_headers":                   {"include_rfc2369_headers", "bool", nil},
+	"moderator_password":                        {"moderator_password", "password", nil},
+	"admin_immed_notify":                        {"admin_immed_notify", "bool", nil},
+	"respond_to_post_requests":                  {"respond_to_post_requests", "bool", nil},
+	"acceptable_aliases":                        {"acceptable_aliases", "lines", nil},
+	"bounce_matching_headers":                   {"bounce_matching_headers", "lines", nil},
+	"send_welcome_message":                      {"send_welcome_message", "bool", nil},
+	"send_goodbye_message":                      {"send_goodbye_message", "bool", nil},
+	"welcome_message":                           {"welcome_message", "text", nil},
+	"goodbye_message":                           {"goodbye_message", "text", nil},
+	"member_roster_visibility":                  {"member_roster_visibility", "enum", []string{"members", "moderators", "public"}},
+	"autorespond_requests":                      {"autorespond_requests", "enum", []string{"none", "respond_and_continue", "respond_and_discard"}},
+	"autoresponse_request_text":                 {"autoresponse_request_text", "text", nil},
+	"autoresponse_grace_period":                 {"autoresponse_grace_period", "int", nil},
+	"automatic_post_action":                     {"automatic_post_action", "enum", []string{"accept", "discard", "hold"}},
+	"process_bounces":                           {"process_bounces", "bool", nil},
+	"bounce_score_threshold":                    {"bounce_score_threshold", "int", nil},
+	"bounce_info_stale_after":                   {"bounce_info_stale_after", "int", nil},
+	"bounce_you_are_disabled_warnings":          {"bounce_you_are_disabled_warnings", "int", nil},
+	"bounce_you_are_disabled_warnings_interval": {"bounce_you_are_disabled_warnings_interval", "int", nil},
+	"bounce_notify_owner_on_bounce_increment":   {"bounce_notify_owner_on_bounce_increment", "bool", nil},
+	"bounce_notify_owner_on_disable":            {"bounce_notify_owner_on_disable", "bool", nil},
+	"bounce_notify_owner_on_removal":            {"bounce_notify_owner_on_removal", "bool", nil},
+	"forward_unrecognized_bounces_to":           {"forward_unrecognized_bounces_to", "enum", []string{"administrators", "discard", "site_owner"}},
 }
 
 // lineSettings say, for each setting of kind "lines", what separates its
@@ -187,7 +207,10 @@ const listColumns = `id, list_name, mail_host, display_name, description, subjec
 	reply_goes_to_list, emergency, include_rfc2369_headers, post_id, created_at, last_post_at,
 	moderator_password, admin_immed_notify, respond_to_post_requests, acceptable_aliases, bounce_matching_headers,
 	send_welcome_message, send_goodbye_message, welcome_message, goodbye_message, member_roster_visibility,
-	autorespond_requests, autoresponse_request_text, autoresponse_grace_period, automatic_post_action`
+	autorespond_requests, autoresponse_request_text, autoresponse_grace_period, automatic_post_action,
+	process_bounces, bounce_score_threshold, bounce_info_stale_after, bounce_you_are_disabled_warnings,
+	bounce_you_are_disabled_warnings_interval, bounce_notify_owner_on_bounce_increment, bounce_notify_owner_on_disable,
+	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to`
 
 func scanList(row interface{ Scan(...any) error }) (*List, error) {
 	var l List
@@ -199,7 +222,10 @@ func scanList(row interface{ Scan(...any) error }) (*List, error) {
 		&l.ReplyGoesToList, &l.Emergency, &l.IncludeRFC2369Headers, &l.PostID, &created, &lastPost,
 		&l.ModeratorPassword, &l.AdminImmedNotify, &l.RespondToPostRequests, &aliases, &headers,
 		&l.SendWelcomeMessage, &l.SendGoodbyeMessage, &l.WelcomeMessage, &l.GoodbyeMessage, &l.MemberRosterVisibility,
-		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod, &l.AutomaticPostAction)
+		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod, &l.AutomaticPostAction,
+		&l.ProcessBounces, &l.BounceScoreThreshold, &l.BounceInfoStaleAfter, &l.BounceYouAreDisabledWarnings,
+		&l.BounceYouAreDisabledWarningsInterval, &l.BounceNotifyOwnerOnBounceIncrement, &l.BounceNotifyOwnerOnDisable,
+		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,10 @@ func TestCreateListDefaults(t *testing.T) {
 			AutorespondRequests:        "none",
 			AutoresponseGracePeriod:    90,
 			AutomaticPostAction:        "hold",
+			ProcessBounces:             true, BounceScoreThreshold: 5, BounceInfoStaleAfter: 7,
+			BounceYouAreDisabledWarnings: 3, BounceYouAreDisabledWarningsInterval: 7,
+			BounceNotifyOwnerOnDisable: true, BounceNotifyOwnerOnRemoval: true,
+			ForwardUnrecognizedBouncesTo: "administrators",
 		}
 		got := *l
 		if !within(got.CreatedAt, before, after) {
@@ -489,6 +493,17 @@ func TestSetListSetting(t *testing.T) {
 			{"autoresponse_grace_period", "7", func(l *List) any { return l.AutoresponseGracePeriod }, 7},
 			{"automatic_post_action", "discard", func(l *List) any { return l.AutomaticPostAction }, "discard"},
 			{"automatic_post_action", "accept", func(l *List) any { return l.AutomaticPostAction }, "accept"},
+			// bounce processing
+			{"process_bounces", "no", func(l *List) any { return l.ProcessBounces }, false},
+			{"bounce_score_threshold", "1", func(l *List) any { return l.BounceScoreThreshold }, 1},
+			{"bounce_info_stale_after", "14", func(l *List) any { return l.BounceInfoStaleAfter }, 14},
+			{"bounce_you_are_disabled_warnings", "0", func(l *List) any { return l.BounceYouAreDisabledWarnings }, 0},
+			{"bounce_you_are_disabled_warnings_interval", "2", func(l *List) any { return l.BounceYouAreDisabledWarningsInterval }, 2},
+			{"bounce_notify_owner_on_bounce_increment", "yes", func(l *List) any { return l.BounceNotifyOwnerOnBounceIncrement }, true},
+			{"bounce_notify_owner_on_disable", "no", func(l *List) any { return l.BounceNotifyOwnerOnDisable }, false},
+			{"bounce_notify_owner_on_removal", "no", func(l *List) any { return l.BounceNotifyOwnerOnRemoval }, false},
+			{"forward_unrecognized_bounces_to", "site_owner", func(l *List) any { return l.ForwardUnrecognizedBouncesTo }, "site_owner"},
+			{"forward_unrecognized_bounces_to", "discard", func(l *List) any { return l.ForwardUnrecognizedBouncesTo }, "discard"},
 		}
 		covered := map[string]bool{}
 		for _, c := range cases {
@@ -561,6 +576,8 @@ func TestSetListSettingErrors(t *testing.T) {
 			{"autorespond_requests", "respond"},
 			{"autoresponse_grace_period", "-1"},
 			{"automatic_post_action", "reject"},
+			{"forward_unrecognized_bounces_to", "owners"},
+			{"bounce_score_threshold", "-1"},
 			{"send_welcome_message", "sometimes"},
 			{"acceptable_aliases", "^(unclosed@example.com"},
 			{"acceptable_aliases", "ok@example.com, ^a[b@example.com"},

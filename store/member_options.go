@@ -66,7 +66,19 @@ func (s *Store) SetMemberOption(ctx context.Context, a ListAddress, address stri
 		if err != nil {
 			return err
 		}
-		r, err := tx.ExecContext(ctx, `UPDATE members SET `+column+` = $1 WHERE list_id = $2 AND address_key = $3 AND role = $4`, v, id, key(address), string(role))
+		set := column + ` = $1`
+		if name == "delivery_enabled" {
+			// Turned on, a member starts afresh: a score and warnings
+			// kept would turn delivery off again at the next bounce,
+			// as Mailman's do. Turned off here, it is an administrator's
+			// doing.
+			if v == boolColumn(true) {
+				set += `, delivery_status = '', bounce_score = 0, last_bounce_received = 0, last_warning_sent = 0, total_warnings_sent = 0`
+			} else {
+				set += `, delivery_status = '` + ByModerator + `'`
+			}
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE members SET `+set+` WHERE list_id = $2 AND address_key = $3 AND role = $4`, v, id, key(address), string(role))
 		if err != nil {
 			return err
 		}

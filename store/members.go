@@ -46,6 +46,13 @@ type Member struct {
 	ReceiveListCopy    bool      `json:"receive_list_copy"` // false: no list copy of a post that names them in To or Cc
 	DeliveryMode       string    `json:"delivery_mode"`     // regular, mime_digests, plaintext_digests or summary_digests
 	SubscribedAt       time.Time `json:"subscribed_at"`
+	// DeliveryStatus says why delivery is off: by_bounces, by_user or
+	// by_moderator (Mailman's names); "enabled" while it is on.
+	DeliveryStatus     string    `json:"delivery_status"`
+	BounceScore        int       `json:"bounce_score"`
+	LastBounceReceived time.Time `json:"last_bounce_received,omitzero"`
+	LastWarningSent    time.Time `json:"last_warning_sent,omitzero"`
+	TotalWarningsSent  int       `json:"total_warnings_sent"`
 }
 
 // String is the address with its display name, as "Anne <anne@example.com>",
@@ -65,13 +72,22 @@ func (m Member) String() string {
 // separated by single spaces.
 var plainName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
-const memberColumns = `m.address, m.display_name, m.role, m.delivery_enabled, m.moderation_action, m.receive_own_postings, m.receive_list_copy, m.delivery_mode, m.subscribed_at`
+const memberColumns = `m.address, m.display_name, m.role, m.delivery_enabled, m.moderation_action, m.receive_own_postings, m.receive_list_copy, m.delivery_mode, m.subscribed_at,
+	m.delivery_status, m.bounce_score, m.last_bounce_received, m.last_warning_sent, m.total_warnings_sent`
 
 func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 	var m Member
-	var at int64
-	err := row.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &m.ReceiveListCopy, &m.DeliveryMode, &at)
-	m.SubscribedAt = fromNanos(at)
+	var at, lastBounce, lastWarning int64
+	err := row.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &m.ReceiveListCopy, &m.DeliveryMode, &at,
+		&m.DeliveryStatus, &m.BounceScore, &lastBounce, &lastWarning, &m.TotalWarningsSent)
+	m.SubscribedAt, m.LastBounceReceived, m.LastWarningSent = fromNanos(at), fromNanos(lastBounce), fromNanos(lastWarning)
+	switch {
+	case m.DeliveryEnabled:
+		m.DeliveryStatus = "enabled"
+	case m.DeliveryStatus == "":
+		// Turned off before delivery_status was kept.
+		m.DeliveryStatus = ByModerator
+	}
 	return m, err
 }
 

@@ -266,6 +266,10 @@ func oldMembersOf(t *testing.T, s *Store, a ListAddress) []Member {
 			t.Fatal(err)
 		}
 		m.SubscribedAt = fromNanos(at)
+		m.DeliveryStatus = "enabled"
+		if !m.DeliveryEnabled {
+			m.DeliveryStatus = ByModerator
+		}
 		ms = append(ms, m)
 	}
 	return ms

@@ -150,9 +150,9 @@ func TestEximEndToEnd(t *testing.T) {
 		t.Fatalf("Exim refused a VERP bounce: %v", err)
 	}
 	x.WaitLog("the bounce handed to LMTP with its +user=domain", eximDelivered(verp), 30*time.Second)
-	s.WaitFor("the bounce in the bounces queue", 10*time.Second, func() bool {
-		c, err := s.Queue("bounces").Count()
-		return err == nil && c.Ready+c.Deferred == 1
+	s.WaitFor("the bounce recorded against m1", 10*time.Second, func() bool {
+		out, _, _ := s.Ctl("members", "show", "test@example.com", "m1@example.org", "--json")
+		return strings.Contains(out, `"bounce_score": 1`)
 	})
 
 	// A list created while Exim runs: routed at once, no reload.

@@ -372,16 +372,13 @@ func cmdMembersList(e *env, args []string) error {
 		}
 		return writeJSON(e.stdout, ms)
 	}
-	t := newTable(e.stdout, "ADDRESS", "DISPLAY NAME", "ROLE", "DELIVERY", "MODERATION", "SUBSCRIBED")
+	t := newTable(e.stdout, "ADDRESS", "DISPLAY NAME", "ROLE", "DELIVERY", "BOUNCE SCORE", "MODERATION", "SUBSCRIBED")
 	for _, m := range ms {
-		delivery, moderation := "enabled", m.ModerationAction
-		if !m.DeliveryEnabled {
-			delivery = "disabled"
-		}
+		moderation := m.ModerationAction
 		if moderation == "" {
 			moderation = "list default"
 		}
-		t.row(m.Address, m.DisplayName, m.Role, delivery, moderation, m.SubscribedAt.Format("2006-01-02"))
+		t.row(m.Address, m.DisplayName, m.Role, m.DeliveryStatus, m.BounceScore, moderation, m.SubscribedAt.Format("2006-01-02"))
 	}
 	return t.flush()
 }

@@ -57,6 +57,7 @@ var commands = []command{
 	{"members add", "LIST ADDR... [--role ROLE] [--file FILE|-]", "subscribe addresses (one per line in FILE)", cmdMembersAdd},
 	{"members remove", "LIST ADDR... [--role ROLE]", "unsubscribe addresses", cmdMembersRemove},
 	{"members list", "LIST [--role ROLE] [--json]", "show a list's members", cmdMembersList},
+	{"members show", "LIST ADDR [--role ROLE] [--json]", "show a member's settings and bounce history", cmdMembersShow},
 	{"members set", "LIST ADDR KEY VALUE [--role ROLE]", "change one setting of a member (moderation_action, delivery_enabled, receive_own_postings, receive_list_copy)", cmdMembersSet},
 	{"held list", "[LIST] [--json]", "show the posts held for a moderator", cmdHeldList},
 	{"held show", "ID", "show a held post whole", cmdHeldShow},
@@ -66,6 +67,7 @@ var commands = []command{
 	{"bans list", "[LIST] [--json]", "show the addresses banned from a list (no LIST: from every list)", cmdBansList},
 	{"bans add", "LIST|--site PATTERN", "ban an address or a ^regex from a list, or from every list", cmdBansAdd},
 	{"bans remove", "LIST|--site PATTERN", "lift a ban", cmdBansRemove},
+	{"bounces scan", "FILE... [--json]", "read bounce messages as the bounces runner does: the addresses, permanent or not, and which format said so", cmdBouncesScan},
 	{"version", "", "show the version of this build", cmdVersion},
 	{"aliases", "[--directory DIR]", "write the MTA's maps of every list: Postfix's (transport_maps, relay_domains; postmap run on them) or, with [mta] incoming \"exim\", Exim's list file", cmdAliases},
 }

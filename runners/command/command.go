@@ -14,7 +14,6 @@ package command
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -83,19 +82,15 @@ func New(s *runners.Site) (runners.Handler, error) {
 // Dispose runs the commands of one message. A store that cannot be reached
 // is a temporary failure (the loop decides): the message stays queued.
 func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
-	listID := e.Msgdata.String(msgdata.ListID)
-	list, err := h.Store.ListByID(ctx, listID)
-	switch {
-	case errors.Is(err, store.ErrNoSuchList):
-		return runners.Done, fmt.Errorf("list %s: %w", listID, runners.ErrListGone)
-	case err != nil:
-		return runners.Done, fmt.Errorf("list %s: %w", listID, err)
+	list, err := runners.EntryList(ctx, h.Store, e)
+	if err != nil {
+		return runners.Done, err
 	}
 	msg, err := message.Parse(e.Message)
 	if err != nil {
 		return runners.Done, fmt.Errorf("entry %s: %w", e.Name, err)
 	}
-	log = log.With("list", listID)
+	log = log.With("list", list.ListID)
 	if why := automatic(msg); why != "" {
 		log.Info("command message discarded: it was sent automatically", "why", why)
 		return runners.Done, nil

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -48,6 +49,8 @@ func runConfirm(s *session, _ string, args []string) (bool, error) {
 	switch p.Type {
 	case store.PendingHeld:
 		return false, s.confirmHeld(token)
+	case store.PendingReenable:
+		return false, s.confirmReenable(p, token)
 	case pendingSubscription, pendingUnsubscription:
 		r, err := decodeRequest(p)
 		if err != nil {
@@ -139,5 +142,34 @@ func (s *session) confirmHeld(token string) error {
 		s.printf("Invalid Approved: password")
 		s.respond = true
 	}
+	return nil
+}
+
+// confirmReenable turns on again the delivery of the member a bounce
+// warning was for, with a clean score: the member has shown the address
+// gets mail.
+func (s *session) confirmReenable(p *store.Pending, token string) error {
+	var payload store.BouncePayload
+	if err := json.Unmarshal(p.Payload, &payload); err != nil || payload.Address == "" {
+		s.printf("Confirmation token did not match")
+		s.respond = true
+		return s.h.Store.DeletePending(s.ctx, token)
+	}
+	if err := s.h.Store.DeletePending(s.ctx, token); err != nil {
+		return err
+	}
+	err := s.h.Store.SetMemberOption(s.ctx, s.list.Address, payload.Address, store.Regular, "delivery_enabled", "true")
+	if errors.Is(err, store.ErrNoSuchMember) {
+		s.printf("%s is not a member of %s", payload.Address, s.list.PostingAddress)
+		s.respond = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("delivery re-enabled", "address", payload.Address)
+	s.printf("Confirmed")
+	s.printf("Delivery to %s is on again.", payload.Address)
+	s.respond = true
 	return nil
 }

@@ -18,7 +18,6 @@ package incoming
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -71,13 +70,9 @@ func New(s *runners.Site) (runners.Handler, error) {
 // reached is a temporary failure (the loop decides): the message is not
 // at fault, so it stays queued.
 func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
-	listID := e.Msgdata.String(msgdata.ListID)
-	list, err := h.Store.ListByID(ctx, listID)
-	switch {
-	case errors.Is(err, store.ErrNoSuchList):
-		return runners.Done, fmt.Errorf("list %s: %w", listID, runners.ErrListGone)
-	case err != nil:
-		return runners.Done, fmt.Errorf("list %s: %w", listID, err)
+	list, err := runners.EntryList(ctx, h.Store, e)
+	if err != nil {
+		return runners.Done, err
 	}
 	msg, err := message.Parse(e.Message)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mailman-go/mailman/bounce"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/runners"
@@ -186,7 +187,13 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 		}
 		// A lost bounce event only delays a member's removal, while giving
 		// up here would deliver the message again: log and go on.
-		if err := h.Store.RecordBounce(ctx, list.ListID, r.rcpt, msgID, r.reason()); err != nil {
+		// A refusal for policy or content (DMARC, a spam block) is the
+		// list's problem more than the member's: recorded, never scored.
+		e := store.BounceEvent{ListID: list.ListID, Address: r.rcpt, MessageID: msgID, Reason: r.reason(), Status: r.status(), Kind: store.BounceNormal}
+		if (bounce.Failure{Status: e.Status}).Policy() {
+			e.Kind = store.BouncePolicy
+		}
+		if _, err := h.Store.RecordBounce(ctx, e); err != nil {
 			log.Error("cannot record bounce", "rcpt", r.rcpt, "error", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,18 @@ type refusal struct {
 func (r refusal) permanent() bool { return r.code >= 500 && r.code != 552 }
 
 func (r refusal) reason() string { return strconv.Itoa(r.code) + " " + r.text }
+
+// enhancedCode is RFC 3463's class.subject.detail.
+var enhancedCode = regexp.MustCompile(`^[245]\.\d{1,3}\.\d{1,3}$`)
+
+// status is the refusal's enhanced status code, or the class its reply
+// code says when the server gave none.
+func (r refusal) status() string {
+	if f := strings.Fields(r.text); len(f) > 0 && enhancedCode.MatchString(f[0]) {
+		return f[0]
+	}
+	return strconv.Itoa(r.code/100) + ".0.0"
+}
 
 // refusalOf turns an error of the SMTP conversation about rcpt into its
 // refusal: the server's code and text, or connErrorCode for anything that

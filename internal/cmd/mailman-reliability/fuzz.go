@@ -30,6 +30,7 @@ var fuzzTargets = []fuzzTarget{
 	{"./runners/lmtp", "FuzzSession", 35000, "LMTP sessions on a real connection: the command parser and the DATA reader"},
 	{"./runners/lmtp", "FuzzResolve", 100000, "recipient addresses and sub-addresses"},
 	{"./runners/command", "FuzzScript", 100000, "email command scripts"},
+	{"./bounce", "FuzzScan", 25000, "bounces: delivery status reports, feedback reports, the text of other servers"},
 }
 
 // fuzzResult is what one target did.
