@@ -3,16 +3,20 @@ package bounces
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
@@ -304,5 +308,48 @@ func TestTickScoresRefusals(t *testing.T) {
 	}
 	if got := f.sent(t); len(got) != 2 || got[0] != "owen@example.com: cris@example.org's subscription disabled on Test" {
 		t.Errorf("sent %q", got)
+	}
+}
+
+// TestStoreLockedWaits: a bounce that cannot be recorded (another process
+// holds the database's write lock past busy_timeout) is a temporary
+// failure, which keeps the entry queued; read again once the lock is
+// gone, it counts, once.
+func TestStoreLockedWaits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits the store's busy_timeout")
+	}
+	f := newFixture(t)
+	db, err := sql.Open("sqlite", "file:"+config.PathsIn(filepath.Dir(f.site.Root)).Database+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "UPDATE lists SET post_id = post_id"); err != nil {
+		t.Fatal(err)
+	}
+	md := switchboard.Msgdata{}
+	md.Set(msgdata.ListID, "test.example.com")
+	e := &switchboard.Entry{Name: "x", Message: []byte(dsn("test-bounces@example.com", failed(bart, "5.1.1"))), Msgdata: md}
+	if _, err := f.h.Dispose(ctx, e, f.log(t)); err == nil || !runners.IsTemporary(err) {
+		t.Fatalf("Dispose with the store locked: %v, want a temporary error", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if _, err := f.h.Dispose(ctx, e, f.log(t)); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.member(t, bart); m.BounceScore != 1 {
+		t.Errorf("after the lock: %+v", m)
 	}
 }
