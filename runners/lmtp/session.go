@@ -116,6 +116,10 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	if err != nil {
 		ss.s.log.Error("cannot check a recipient; answering 451", "rcpt", to, "error", err)
+		// The failure is this server's, not a client stalling: an MTA
+		// sending its queue through a database outage is not cut off
+		// by lmtp_max_junk_commands for the 451s it gets.
+		ss.conn.progressed()
 		return errTemporary
 	}
 	if ss.s.bounceTooBig(t, ss.size, to, ss.from) {
