@@ -1,8 +1,6 @@
 package test
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/mailman-go/mailman/internal/lmtpload"
 	"github.com/mailman-go/mailman/internal/mailmantest"
+	"github.com/mailman-go/mailman/internal/runnertest"
 )
 
 // dbFault is one way the database can fail under the running runners: start
@@ -53,36 +52,9 @@ type dbFault struct {
 //     back). Only a connection opened meanwhile cannot find the file, and
 //     answers SQLITE_CANTOPEN, a 451.
 var dbFaults = []dbFault{
-	{name: "write-locked", during: 250, pauses: true, start: holdWriteLock},
+	{name: "write-locked", during: 250, pauses: true, start: runnertest.HoldWriteLock},
 	{name: "read-locked", during: 451, pauses: true, start: holdWALIndexLocks},
 	{name: "gone", during: 0, pauses: false, start: renameDataAway},
-}
-
-// holdWriteLock holds an immediate write transaction on db.
-func holdWriteLock(t *testing.T, db string) func() {
-	t.Helper()
-	d, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	conn, err := d.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "UPDATE lists SET post_id = post_id"); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-			t.Error(err)
-		}
-		conn.Close()
-		d.Close()
-	}
 }
 
 // holdWALIndexLocks takes, with fcntl, every lock of db's WAL index.

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/store"
 )
 
@@ -65,15 +64,8 @@ func TestMembersShow(t *testing.T) {
 	c := newCtl(t)
 	c.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created")
 	c.check("", []string{"members", "add", "test@example.com", "bart@example.org"}, exitOK, "")
-	cfg, err := config.Load(c.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.RecordBounce(context.Background(), store.BounceEvent{ListID: "test.example.com", Address: "bart@example.org", MessageID: "<b1@x>", Reason: "550 5.1.1 no such user", Status: "5.1.1"})
+	st := c.store(t)
+	_, err := st.RecordBounce(context.Background(), store.BounceEvent{ListID: "test.example.com", Address: "bart@example.org", MessageID: "<b1@x>", Reason: "550 5.1.1 no such user", Status: "5.1.1"})
 	st.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -69,16 +69,9 @@ func TestTerminalSafe(t *testing.T) {
 func TestHeldListIsTerminalSafe(t *testing.T) {
 	c := newCtl(t)
 	c.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
-	cfg, err := config.Load(c.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := c.store(t)
 	subject := "\x1b[2J\x1b[31mURGENT\r\nID 7 accepted"
-	_, _, err = st.Hold(context.Background(), &store.HeldMessage{ListID: "test.example.com", Sender: "x\x1b@example.org", Subject: subject,
+	_, _, err := st.Hold(context.Background(), &store.HeldMessage{ListID: "test.example.com", Sender: "x\x1b@example.org", Subject: subject,
 		MessageID: "<h@example.org>", Reasons: []string{"test"}, Message: []byte("Subject: x\x1b[2J\r\n\r\nbody\x07\r\n")}, time.Hour)
 	st.Close()
 	if err != nil {
@@ -113,14 +106,7 @@ func TestModerationIsLogged(t *testing.T) {
 		t.Run(verb, func(t *testing.T) {
 			c := newCtl(t)
 			c.check("", []string{"lists", "create", "test@example.com"}, exitOK, "Created mailing list")
-			cfg, err := config.Load(c.config)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := c.store(t)
 			id, _, err := st.Hold(context.Background(), &store.HeldMessage{ListID: "test.example.com", Sender: "zoe@example.org", Subject: "hi",
 				MessageID: "<held@example.org>", Reasons: []string{"test"}, Message: []byte("Message-ID: <held@example.org>\r\nSubject: hi\r\n\r\nbody\r\n")}, time.Hour)
 			st.Close()
@@ -128,6 +114,10 @@ func TestModerationIsLogged(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.check("", []string{"held", verb, fmt.Sprint(id)}, exitOK, "held message")
+			cfg, err := config.Load(c.config)
+			if err != nil {
+				t.Fatal(err)
+			}
 			log, err := os.ReadFile(cfg.Paths().Log)
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners/lmtp"
+	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
 )
 
@@ -33,6 +35,21 @@ func newCtl(t *testing.T) *ctl {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// store opens the site's store, for a test to set up what no command
+// makes; the caller closes it.
+func (c *ctl) store(t *testing.T) *store.Store {
+	t.Helper()
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // run returns the exit status, standard output and standard error.

@@ -7,6 +7,7 @@ package runnertest
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -105,4 +106,33 @@ func read(tb testing.TB, q *switchboard.Switchboard, remove bool) []*switchboard
 		}
 	}
 	return es
+}
+
+// HoldWriteLock holds an immediate write transaction on the SQLite
+// database db, as another process would, until the func it returns is
+// called: writers of the store wait busy_timeout, then fail as unavailable.
+func HoldWriteLock(t *testing.T, db string) func() {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "UPDATE lists SET post_id = post_id"); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Error(err)
+		}
+		conn.Close()
+		d.Close()
+	}
 }

@@ -3,7 +3,6 @@ package bounces
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -320,32 +319,15 @@ func TestStoreLockedWaits(t *testing.T) {
 		t.Skip("waits the store's busy_timeout")
 	}
 	f := newFixture(t)
-	db, err := sql.Open("sqlite", "file:"+config.PathsIn(filepath.Dir(f.site.Root)).Database+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	release := runnertest.HoldWriteLock(t, config.PathsIn(filepath.Dir(f.site.Root)).Database)
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "UPDATE lists SET post_id = post_id"); err != nil {
-		t.Fatal(err)
-	}
 	md := switchboard.Msgdata{}
 	md.Set(msgdata.ListID, "test.example.com")
 	e := &switchboard.Entry{Name: "x", Message: []byte(dsn("test-bounces@example.com", failed(bart, "5.1.1"))), Msgdata: md}
 	if _, err := f.h.Dispose(ctx, e, f.log(t)); err == nil || !runners.IsTemporary(err) {
 		t.Fatalf("Dispose with the store locked: %v, want a temporary error", err)
 	}
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	release()
 	if _, err := f.h.Dispose(ctx, e, f.log(t)); err != nil {
 		t.Fatal(err)
 	}
