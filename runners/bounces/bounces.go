@@ -109,7 +109,10 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 			}
 		}
 	}
-	events := h.events(ctx, list, report, verps, probe, messageID, log)
+	events, err := h.events(ctx, list, report, verps, probe, messageID, log)
+	if err != nil {
+		return runners.Done, err
+	}
 	if len(events) == 0 {
 		// Forwarding a bounce of the administrators' own mail to them
 		// would bounce again, for ever.
@@ -142,6 +145,11 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 			return runners.Done, err
 		}
 	}
+	// Spent only now: a bounce that could not be recorded finds its
+	// probe's token again when it is read again.
+	if len(events) > 0 && events[0].Kind == store.BounceProbe {
+		return runners.Done, h.Store.DeletePending(ctx, probe)
+	}
 	return runners.Done, nil
 }
 
@@ -150,7 +158,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 // report says something failed for good (a delay, or a vacation reply to
 // the VERP address, is none); else a returning probe's; else the
 // permanent failures the report names.
-func (h *Handler) events(ctx context.Context, list *store.List, r bounce.Report, verps []string, probe, messageID string, log *slog.Logger) []store.BounceEvent {
+func (h *Handler) events(ctx context.Context, list *store.List, r bounce.Report, verps []string, probe, messageID string, log *slog.Logger) ([]store.BounceEvent, error) {
 	at := h.now()
 	ev := func(address, kind string, f bounce.Failure) store.BounceEvent {
 		reason := f.Diagnostic
@@ -179,20 +187,23 @@ func (h *Handler) events(ctx context.Context, list *store.List, r bounce.Report,
 			}
 		}
 		if !found {
-			return nil
+			return nil, nil
 		}
 		for _, a := range verps {
 			es = append(es, ev(a, store.BounceNormal, first))
 		}
 	case probe != "":
-		p, err := h.Store.TakePending(ctx, probe)
-		if err != nil || p.Type != store.PendingProbe {
+		p, err := h.Store.Pending(ctx, probe)
+		if err != nil && !errors.Is(err, store.ErrNoSuchToken) && !errors.Is(err, store.ErrTokenExpired) {
+			return nil, err
+		}
+		if err != nil || p.Type != store.PendingProbe || p.ListID != list.ListID {
 			log.Info("bounce to an unknown or expired probe token", "error", err)
-			return nil
+			return nil, nil
 		}
 		var payload store.BouncePayload
 		if err := json.Unmarshal(p.Payload, &payload); err != nil || payload.Address == "" {
-			return nil
+			return nil, nil
 		}
 		es = append(es, ev(payload.Address, store.BounceProbe, bounce.Failure{Permanent: true, Diagnostic: "the probe bounced"}))
 	default:
@@ -202,7 +213,7 @@ func (h *Handler) events(ctx context.Context, list *store.List, r bounce.Report,
 			}
 		}
 	}
-	return es
+	return es, nil
 }
 
 // act tells whom the list's settings say what processing a bounce did,
