@@ -114,6 +114,11 @@ func (s *Site) StartExim(c EximConfig) *Exim {
 		s.tb.Fatal(err)
 	}
 	run(s.tb, "chown", "-R", fmt.Sprintf("%d:%d", EximUID, EximUID), filepath.Join(x.Dir, "spool"), filepath.Join(x.Dir, "log"))
+	// Exim, once it is Debian-exim, starts itself again: its binary and
+	// libraries must be where Debian-exim can reach them, which a checkout
+	// in a private folder (mktemp -d's 0700) is not. A copy is 4 MB.
+	x.root = filepath.Join(x.Dir, "root")
+	run(s.tb, "cp", "-a", root, x.root)
 	x.writeIdentity()
 	x.writeConfig(c)
 	if out, err := x.Command("-bV").CombinedOutput(); err != nil {
