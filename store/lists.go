@@ -246,6 +246,10 @@ type NewList struct {
 	// for a site moved from Mailman, which allows such lists, whose mail
 	// the LMTP runner routes as Mailman does (to the list of that name).
 	AllowAddressClash bool
+	// RequireDomain refuses a list whose domain the site does not have
+	// (ErrNoSuchDomain), as Mailman's API does; without it the domain is
+	// added, as the command line makes lists.
+	RequireDomain bool
 }
 
 // CreateList creates a list, with its owners, in one transaction.
@@ -274,6 +278,18 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 				return err
 			}
 		}
+		if n.RequireDomain {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM domains WHERE mail_host = $1`, n.Address.Domain).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%s: %w", n.Address.Domain, ErrNoSuchDomain)
+			}
+			if err != nil {
+				return err
+			}
+		} else if err := ensureDomain(ctx, tx, n.Address.Domain, now); err != nil {
+			return err
+		}
 		var id int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO lists (list_name, mail_host, list_id, display_name, subject_prefix, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -287,6 +303,9 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 		for _, o := range owners {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO members (list_id, address_key, address, display_name, role, subscribed_at)
 				VALUES ($1, $2, $3, $4, 'owner', $5) ON CONFLICT DO NOTHING`, id, key(o.addr), o.addr, o.name, now); err != nil {
+				return err
+			}
+			if err := linkAddress(ctx, tx, o.addr, o.name); err != nil {
 				return err
 			}
 		}

@@ -37,6 +37,8 @@ func ParseRole(s string) (Role, error) {
 
 // Member is one address's membership of a list in one role.
 type Member struct {
+	// MemberID is Mailman's member_id: 32 hex digits, unique on the site.
+	MemberID           string    `json:"member_id"`
 	Address            string    `json:"address"`
 	DisplayName        string    `json:"display_name"`
 	Role               Role      `json:"role"`
@@ -53,6 +55,13 @@ type Member struct {
 	LastBounceReceived time.Time `json:"last_bounce_received,omitzero"`
 	LastWarningSent    time.Time `json:"last_warning_sent,omitzero"`
 	TotalWarningsSent  int       `json:"total_warnings_sent"`
+	// SubscriptionMode is as_address, or as_user when the membership
+	// follows its user's preferred address.
+	SubscriptionMode string `json:"subscription_mode"`
+	// ListID and UserID are filled by FindMembers and MemberByID; UserID
+	// is "" for an address no user holds.
+	ListID string `json:"list_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
 }
 
 // String is the address with its display name, as "Anne <anne@example.com>",
@@ -72,14 +81,16 @@ func (m Member) String() string {
 // separated by single spaces.
 var plainName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
-const memberColumns = `m.address, m.display_name, m.role, m.delivery_enabled, m.moderation_action, m.receive_own_postings, m.receive_list_copy, m.delivery_mode, m.subscribed_at,
+const memberColumns = `m.id, m.subscription_mode, m.address, m.display_name, m.role, m.delivery_enabled, m.moderation_action, m.receive_own_postings, m.receive_list_copy, m.delivery_mode, m.subscribed_at,
 	m.delivery_status, m.bounce_score, m.last_bounce_received, m.last_warning_sent, m.total_warnings_sent`
 
-func scanMember(row interface{ Scan(...any) error }) (Member, error) {
+// scanMember reads memberColumns and then extra.
+func scanMember(row interface{ Scan(...any) error }, extra ...any) (Member, error) {
 	var m Member
-	var at, lastBounce, lastWarning int64
-	err := row.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &m.ReceiveListCopy, &m.DeliveryMode, &at,
-		&m.DeliveryStatus, &m.BounceScore, &lastBounce, &lastWarning, &m.TotalWarningsSent)
+	var at, lastBounce, lastWarning, rowID int64
+	err := row.Scan(append([]any{&rowID, &m.SubscriptionMode, &m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &m.ReceiveListCopy, &m.DeliveryMode, &at,
+		&m.DeliveryStatus, &m.BounceScore, &lastBounce, &lastWarning, &m.TotalWarningsSent}, extra...)...)
+	m.MemberID = MemberID(rowID)
 	m.SubscribedAt, m.LastBounceReceived, m.LastWarningSent = fromNanos(at), fromNanos(lastBounce), fromNanos(lastWarning)
 	switch {
 	case m.DeliveryEnabled:
@@ -90,6 +101,9 @@ func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 	}
 	return m, err
 }
+
+// MemberID is the member_id of the membership with row id n.
+func MemberID(n int64) string { return fmt.Sprintf("%032x", n) }
 
 // rowQuerier is a *sql.DB or a *sql.Tx.
 type rowQuerier interface {
@@ -172,7 +186,7 @@ func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addres
 				progress(i + 1)
 			}
 		}
-		return nil
+		return s.linkUsers(ctx, tx, id)
 	})
 	if err != nil {
 		return AddResult{}, err

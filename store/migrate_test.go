@@ -243,15 +243,32 @@ func createOldList(t *testing.T, s *Store, addr, display string, created time.Ti
 		VALUES ($1, $2, $3, $4, $5, $6)`, a.Name, a.Domain, a.ListID(), display, "["+display+"] ", created.UnixNano()); err != nil {
 		t.Fatalf("creating %s at an old version: %v", addr, err)
 	}
-	addMembers(t, s, a, Owner, "Owner <owner@example.com>")
+	addOldMembers(t, s, a, Owner, "Owner <owner@example.com>")
 	return a
+}
+
+// addOldMembers adds members with the columns of version 1, as a release
+// of that version added them.
+func addOldMembers(t *testing.T, s *Store, a ListAddress, role Role, addresses ...string) {
+	t.Helper()
+	for _, raw := range addresses {
+		addr, name, err := ParseMemberAddress(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.ExecContext(context.Background(), `INSERT INTO members (list_id, address_key, address, display_name, role, subscribed_at)
+			VALUES ((SELECT id FROM lists WHERE list_name = $1 AND mail_host = $2), $3, $4, $5, $6, $7)`,
+			a.Name, a.Domain, key(addr), addr, name, string(role), time.Now().UnixNano()); err != nil {
+			t.Fatalf("adding %s at an old version: %v", addr, err)
+		}
+	}
 }
 
 // oldMembersOf reads a list's members with the columns every version has,
 // as Members returns them with the later columns at their defaults.
 func oldMembersOf(t *testing.T, s *Store, a ListAddress) []Member {
 	t.Helper()
-	rows, err := s.db.QueryContext(context.Background(), `SELECT m.address, m.display_name, m.role, m.delivery_enabled,
+	rows, err := s.db.QueryContext(context.Background(), `SELECT m.id, m.address, m.display_name, m.role, m.delivery_enabled,
 		m.moderation_action, m.receive_own_postings, m.subscribed_at
 		FROM members m JOIN lists l ON l.id = m.list_id WHERE l.list_name = $1 AND l.mail_host = $2 ORDER BY m.role, m.address_key`, a.Name, a.Domain)
 	if err != nil {
@@ -260,12 +277,12 @@ func oldMembersOf(t *testing.T, s *Store, a ListAddress) []Member {
 	defer rows.Close()
 	var ms []Member
 	for rows.Next() {
-		m := Member{ReceiveListCopy: true, DeliveryMode: "regular"}
-		var at int64
-		if err := rows.Scan(&m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &at); err != nil {
+		m := Member{ReceiveListCopy: true, DeliveryMode: "regular", SubscriptionMode: "as_address"}
+		var at, id int64
+		if err := rows.Scan(&id, &m.Address, &m.DisplayName, &m.Role, &m.DeliveryEnabled, &m.ModerationAction, &m.ReceiveOwnPostings, &at); err != nil {
 			t.Fatal(err)
 		}
-		m.SubscribedAt = fromNanos(at)
+		m.SubscribedAt, m.MemberID = fromNanos(at), MemberID(id)
 		m.DeliveryStatus = "enabled"
 		if !m.DeliveryEnabled {
 			m.DeliveryStatus = ByModerator
@@ -298,8 +315,8 @@ func testMigrateFrom(t *testing.T, b backend, from int) {
 	}
 	created := time.Unix(1700000000, 123456789).UTC()
 	a := createOldList(t, old, "test@example.com", "Old Test", created)
-	addMembers(t, old, a, Regular, "Anne <Anne@example.com>", "bob@example.com")
-	addMembers(t, old, a, Nonmember, "eve@example.com")
+	addOldMembers(t, old, a, Regular, "Anne <Anne@example.com>", "bob@example.com")
+	addOldMembers(t, old, a, Nonmember, "eve@example.com")
 	if err := old.SetListSetting(ctx, a, "max_message_size", "100"); err != nil {
 		t.Fatal(err)
 	}
@@ -369,6 +386,17 @@ func testMigrateFrom(t *testing.T, b backend, from int) {
 		}
 		if !reflect.DeepEqual(members, oldMembers) {
 			t.Errorf("Open #%d: members are\n%+v\nwere\n%+v", i+1, members, oldMembers)
+		}
+		// Each subscribed address has a user of its own; the nonmember
+		// has none.
+		for _, m := range members {
+			u, err := s.FindUser(ctx, m.Address)
+			switch {
+			case m.Role == Nonmember && !errors.Is(err, ErrNoSuchUser):
+				t.Errorf("Open #%d: FindUser(nonmember %s) = %+v, %v; want ErrNoSuchUser", i+1, m.Address, u, err)
+			case m.Role != Nonmember && (err != nil || len(u.UserID) != 32):
+				t.Errorf("Open #%d: FindUser(%s) = %+v, %v; want a user", i+1, m.Address, u, err)
+			}
 		}
 		for _, table := range []string{"bans", "autoresponses"} {
 			if n := countRows(t, s, table, ""); n != 0 {

@@ -135,6 +135,11 @@ func (s *Store) addMembersCopy(ctx context.Context, a ListAddress, role Role, ps
 				progress(done)
 			}
 		}
+		for _, q := range linkUsersSQL(postgresNewID) {
+			if _, err := tx.Exec(ctx, q, id); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -103,6 +103,9 @@ func (s *Store) Subscribe(ctx context.Context, listID string, sub Subscription, 
 		if err := verifyAddress(ctx, tx, sub.Address, sub.DisplayName); err != nil {
 			return err
 		}
+		if err := linkAddress(ctx, tx, sub.Address, sub.DisplayName); err != nil {
+			return err
+		}
 		return deletePending(ctx, tx, token)
 	})
 	if err != nil {
