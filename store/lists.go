@@ -74,6 +74,8 @@ type List struct {
 	BounceNotifyOwnerOnDisable           bool   `json:"bounce_notify_owner_on_disable"`
 	BounceNotifyOwnerOnRemoval           bool   `json:"bounce_notify_owner_on_removal"`
 	ForwardUnrecognizedBouncesTo         string `json:"forward_unrecognized_bounces_to"` // discard, administrators or site_owner
+	// Advertised lists are shown to people who are not their members.
+	Advertised bool `json:"advertised"`
 
 	id int64
 }
@@ -130,6 +132,7 @@ var settings = map[string]setting{
 	"bounce_notify_owner_on_disable":            {"bounce_notify_owner_on_disable", "bool", nil},
 	"bounce_notify_owner_on_removal":            {"bounce_notify_owner_on_removal", "bool", nil},
 	"forward_unrecognized_bounces_to":           {"forward_unrecognized_bounces_to", "enum", []string{"administrators", "discard", "site_owner"}},
+	"advertised":                                {"advertised", "bool", nil},
 }
 
 // lineSettings say, for each setting of kind "lines", what separates its
@@ -210,7 +213,7 @@ const listColumns = `id, list_name, mail_host, display_name, description, subjec
 	autorespond_requests, autoresponse_request_text, autoresponse_grace_period, automatic_post_action,
 	process_bounces, bounce_score_threshold, bounce_info_stale_after, bounce_you_are_disabled_warnings,
 	bounce_you_are_disabled_warnings_interval, bounce_notify_owner_on_bounce_increment, bounce_notify_owner_on_disable,
-	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to`
+	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to, advertised`
 
 func scanList(row interface{ Scan(...any) error }) (*List, error) {
 	var l List
@@ -225,7 +228,7 @@ func scanList(row interface{ Scan(...any) error }) (*List, error) {
 		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod, &l.AutomaticPostAction,
 		&l.ProcessBounces, &l.BounceScoreThreshold, &l.BounceInfoStaleAfter, &l.BounceYouAreDisabledWarnings,
 		&l.BounceYouAreDisabledWarningsInterval, &l.BounceNotifyOwnerOnBounceIncrement, &l.BounceNotifyOwnerOnDisable,
-		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo)
+		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo, &l.Advertised)
 	if err != nil {
 		return nil, err
 	}
@@ -435,49 +438,9 @@ func (s *Store) SetListSetting(ctx context.Context, a ListAddress, name, value s
 	if !ok {
 		return fmt.Errorf("%w %q (settings: %s)", ErrUnknownSetting, name, strings.Join(Settings(), ", "))
 	}
-	var v any
-	switch st.kind {
-	case "text":
-		v = value
-	case "int":
-		n, err := strconv.Atoi(value)
-		if err != nil || n < 0 {
-			return fmt.Errorf("%w for %s: %q is not a whole number of 0 or more", ErrBadValue, name, value)
-		}
-		v = n
-	case "bool":
-		// As the column holds it: see boolColumn.
-		switch strings.ToLower(value) {
-		case "true", "yes", "on", "1":
-			v = 1
-		case "false", "no", "off", "0":
-			v = 0
-		default:
-			return fmt.Errorf("%w for %s: %q is not true or false", ErrBadValue, name, value)
-		}
-	case "enum":
-		if !slices.Contains(st.values, value) {
-			return fmt.Errorf("%w for %s: %q is not one of %s", ErrBadValue, name, value, strings.Join(st.values, ", "))
-		}
-		v = value
-	case "password":
-		v = ""
-		if value != "" {
-			h, err := hashPassword(value)
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			v = h
-		}
-	case "lines":
-		ls := lineSettings[name]
-		entries := splitEntries(value, ls.seps)
-		for _, e := range entries {
-			if err := ls.check(e); err != nil {
-				return fmt.Errorf("%w for %s: %v", ErrBadValue, name, err)
-			}
-		}
-		v = strings.Join(entries, "\n")
+	v, err := st.columnValue(name, value)
+	if err != nil {
+		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE lists SET `+st.column+` = $1 WHERE list_name = $2 AND mail_host = $3`, v, a.Name, a.Domain)
@@ -489,4 +452,54 @@ func (s *Store) SetListSetting(ctx context.Context, a ListAddress, name, value s
 		}
 		return nil
 	})
+}
+
+// columnValue checks a setting's text form and returns it as its column
+// holds it.
+func (st setting) columnValue(name, value string) (any, error) {
+	var v any
+	switch st.kind {
+	case "text":
+		v = value
+	case "int":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w for %s: %q is not a whole number of 0 or more", ErrBadValue, name, value)
+		}
+		v = n
+	case "bool":
+		// As the column holds it: see boolColumn.
+		switch strings.ToLower(value) {
+		case "true", "yes", "on", "1", "enable", "enabled":
+			v = 1
+		case "false", "no", "off", "0", "disable", "disabled":
+			v = 0
+		default:
+			return nil, fmt.Errorf("%w for %s: %q is not true or false", ErrBadValue, name, value)
+		}
+	case "enum":
+		if !slices.Contains(st.values, value) {
+			return nil, fmt.Errorf("%w for %s: %q is not one of %s", ErrBadValue, name, value, strings.Join(st.values, ", "))
+		}
+		v = value
+	case "password":
+		v = ""
+		if value != "" {
+			h, err := hashPassword(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			v = h
+		}
+	case "lines":
+		ls := lineSettings[name]
+		entries := splitEntries(value, ls.seps)
+		for _, e := range entries {
+			if err := ls.check(e); err != nil {
+				return nil, fmt.Errorf("%w for %s: %v", ErrBadValue, name, err)
+			}
+		}
+		v = strings.Join(entries, "\n")
+	}
+	return v, nil
 }
