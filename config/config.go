@@ -24,6 +24,7 @@ type Config struct {
 	Database     Database          `toml:"database"`
 	Master       Master            `toml:"master"`
 	Bounces      Bounces           `toml:"bounces"`
+	Webservice   Webservice        `toml:"webservice"`
 	Runner       map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
 }
 
@@ -100,6 +101,21 @@ type Bounces struct {
 	RegisterBouncesEvery Duration `toml:"register_bounces_every"`
 }
 
+// Webservice is the [webservice] section: Mailman's REST API, which the
+// rest runner serves.
+type Webservice struct {
+	Hostname   string `toml:"hostname"`    // the address it listens on, and the host of the links it writes
+	Port       int    `toml:"port"`        // its port, also in its links
+	UseHTTPS   bool   `toml:"use_https"`   // links say https: a proxy in front speaks TLS
+	APIVersion string `toml:"api_version"` // the version / answers with: 3.0 or 3.1
+	AdminUser  string `toml:"admin_user"`
+	AdminPass  string `toml:"admin_pass" secret:"true"` // never shown, not even by /system/configuration
+}
+
+// DefaultAdminPass is Mailman's admin_pass: the rest runner serves only
+// loopback while it is in use.
+const DefaultAdminPass = "restpass"
+
 // Runner is the [runner.NAME] section of one runner.
 type Runner struct {
 	Instances   int      `toml:"instances"`    // processes sharing the queue; a power of 2, at most maxInstances
@@ -135,6 +151,7 @@ var Runners = []RunnerInfo{
 	{Name: "virgin", Queue: true, Start: true},
 	{Name: "bounces", Queue: true, Start: true},
 	{Name: "retry", Queue: true, Start: true},
+	{Name: "rest", Start: true},
 }
 
 // QueuesWithoutRunner hold what a person must look at: shunt (what a
@@ -231,6 +248,13 @@ func Default() *Config {
 			// Mailman's bounce_info_stale_after: a bounce older than
 			// that no longer counts towards a member's score.
 			RegisterBouncesEvery: Duration(time.Minute),
+		},
+		Webservice: Webservice{
+			Hostname:   "127.0.0.1",
+			Port:       8001,
+			APIVersion: "3.1",
+			AdminUser:  "restadmin",
+			AdminPass:  DefaultAdminPass,
 		},
 		Runner: make(map[string]Runner, len(RunnerNames)),
 	}

@@ -330,6 +330,11 @@ func (c *Config) check() *problem {
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
 		{toml.Key{"bounces", "max_size"}, atLeast(c.Bounces.MaxSize, 1<<10, "")},
 		{toml.Key{"bounces", "register_bounces_every"}, positive(c.Bounces.RegisterBouncesEvery)},
+		{toml.Key{"webservice", "hostname"}, notEmpty(c.Webservice.Hostname)},
+		{toml.Key{"webservice", "port"}, port(c.Webservice.Port)},
+		{toml.Key{"webservice", "api_version"}, oneOf(c.Webservice.APIVersion, "3.0", "3.1")},
+		{toml.Key{"webservice", "admin_user"}, notEmpty(c.Webservice.AdminUser)},
+		{toml.Key{"webservice", "admin_pass"}, notEmpty(c.Webservice.AdminPass)},
 	}
 	for _, name := range RunnerNames {
 		r := c.Runner[name]

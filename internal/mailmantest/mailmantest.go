@@ -71,6 +71,7 @@ type Site struct {
 	Config   string // mailman.toml
 	LMTPPort int
 	SMTPPort int
+	RESTPort int // [webservice] port
 	tb       testing.TB
 }
 
@@ -94,15 +95,15 @@ func NewSite(tb testing.TB, extra string) *Site {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: FreePort(tb), SMTPPort: FreePort(tb), tb: tb}
+	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: FreePort(tb), SMTPPort: FreePort(tb), RESTPort: FreePort(tb), tb: tb}
 	// A test's own [mailman] section takes run_as_user in it: TOML
 	// allows a table once.
 	runAs := RunAsUser()
 	if runAs != "" && strings.Contains(extra, "[mailman]\n") {
 		extra, runAs = strings.Replace(extra, "[mailman]\n", runAs[:len(runAs)-1], 1), ""
 	}
-	toml := fmt.Sprintf("%s[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\ntransport_file_type = \"regex\"\n\n%s",
-		runAs, s.LMTPPort, s.SMTPPort, extra)
+	toml := fmt.Sprintf("%s[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\ntransport_file_type = \"regex\"\n\n[webservice]\nport = %d\n\n%s",
+		runAs, s.LMTPPort, s.SMTPPort, s.RESTPort, extra)
 	if err := os.WriteFile(s.Config, []byte(toml), 0o644); err != nil {
 		tb.Fatal(err)
 	}

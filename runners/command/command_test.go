@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/mailman-go/mailman/subscription"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -617,8 +618,8 @@ func TestConfirmBadToken(t *testing.T) {
 	if _, err := f.st.CreateList(context.Background(), store.NewList{Address: other}); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.st.AddPendingFor(context.Background(), "other.example.com", pendingSubscription, "anne@example.org",
-		request{Subscription: store.Subscription{Address: "anne@example.org"}, Stage: stageConfirm}, time.Hour)
+	tok, err := f.st.AddPendingFor(context.Background(), "other.example.com", subscription.PendingSubscription, "anne@example.org",
+		subscription.Request{Subscription: store.Subscription{Address: "anne@example.org"}, Stage: subscription.StageConfirm}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -959,7 +960,7 @@ func TestLoopGuard(t *testing.T) {
 			f.set(t, "autorespond_requests", "respond_and_continue")
 			f.dispose(t, letter("Subject: join\r\n"+tt.headers, ""), "request")
 			ss := f.sent(t)
-			_, err := f.st.PendingFor(context.Background(), "test.example.com", pendingSubscription, "anne@example.org")
+			_, err := f.st.PendingFor(context.Background(), "test.example.com", subscription.PendingSubscription, "anne@example.org")
 			if acted := err == nil; acted != tt.acted || (len(ss) > 0) != tt.acted {
 				t.Errorf("acted %v (sent %q), want %v", acted, subjects(ss), tt.acted)
 			}
@@ -985,11 +986,11 @@ func TestShunted(t *testing.T) {
 func TestTickEvictsExpired(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	old, err := f.st.AddPendingFor(ctx, "test.example.com", pendingSubscription, "anne@example.org", request{}, time.Hour)
+	old, err := f.st.AddPendingFor(ctx, "test.example.com", subscription.PendingSubscription, "anne@example.org", subscription.Request{}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := f.st.AddPendingFor(ctx, "test.example.com", pendingSubscription, "bart@example.org", request{}, 3*time.Hour)
+	fresh, err := f.st.AddPendingFor(ctx, "test.example.com", subscription.PendingSubscription, "bart@example.org", subscription.Request{}, 3*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/subscription"
 )
 
 // command is one email command: what it takes and does, for help, and
@@ -160,7 +161,7 @@ func runWho(s *session, _ string, args []string) (bool, error) {
 		if mode != "" && (m.DeliveryMode == "regular") != (mode == "regular") {
 			continue
 		}
-		s.printf("    %s", person(m.Address, m.DisplayName))
+		s.printf("    %s", subscription.Person(m.Address, m.DisplayName))
 	}
 	return true, nil
 }
@@ -187,13 +188,4 @@ func (s *session) mayReadRoster() (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// person is how the results name someone: "Name <address>", or the
-// address alone.
-func person(address, displayName string) string {
-	if displayName == "" {
-		return address
-	}
-	return displayName + " <" + address + ">"
 }

@@ -3,6 +3,7 @@ package command
 import (
 	"encoding/json"
 	"errors"
+	"github.com/mailman-go/mailman/subscription"
 	"strings"
 
 	"github.com/mailman-go/mailman/store"
@@ -51,8 +52,8 @@ func runConfirm(s *session, _ string, args []string) (bool, error) {
 		return false, s.confirmHeld(token)
 	case store.PendingReenable:
 		return false, s.confirmReenable(p, token)
-	case pendingSubscription, pendingUnsubscription:
-		r, err := decodeRequest(p)
+	case subscription.PendingSubscription, subscription.PendingUnsubscription:
+		r, err := subscription.DecodeRequest(p)
 		if err != nil {
 			s.log.Error("pending request dropped", "error", err)
 			if err := s.h.Store.DeletePending(s.ctx, token); err != nil {
@@ -72,8 +73,8 @@ func runConfirm(s *session, _ string, args []string) (bool, error) {
 // confirmRequest advances a subscription or unsubscription: the address
 // has confirmed (it is verified, and a moderator may be next), or a
 // moderator has approved.
-func (s *session) confirmRequest(typ string, r request, token string) error {
-	if r.Stage == stageConfirm {
+func (s *session) confirmRequest(typ string, r subscription.Request, token string) error {
+	if r.Stage == subscription.StageConfirm {
 		if err := s.h.Store.VerifyAddress(s.ctx, r.Address, r.DisplayName); err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func (s *session) confirmRequest(typ string, r request, token string) error {
 			return nil
 		}
 	}
-	if typ == pendingSubscription {
+	if typ == subscription.PendingSubscription {
 		banned, err := s.h.Store.IsBanned(s.ctx, s.list.ListID, r.Address)
 		if err != nil {
 			return err

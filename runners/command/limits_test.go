@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mailman-go/mailman/subscription"
 	"log/slog"
 	"strings"
 	"testing"
@@ -118,7 +119,7 @@ func TestConfirmationPastTheLimit(t *testing.T) {
 	if mailTo(t, ss, vic) != 0 {
 		t.Errorf("mail to %s past the limit: %q", vic, subjects(ss))
 	}
-	if _, err := f.st.PendingFor(context.Background(), "test.example.com", pendingSubscription, vic); !errors.Is(err, store.ErrNoSuchToken) {
+	if _, err := f.st.PendingFor(context.Background(), "test.example.com", subscription.PendingSubscription, vic); !errors.Is(err, store.ErrNoSuchToken) {
 		t.Errorf("a request pending with no confirmation sent: %v", err)
 	}
 	now = now.Add(24 * time.Hour)
