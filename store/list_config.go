@@ -24,10 +24,10 @@ type ConfigErrorKind int
 
 // The kinds of ConfigError, as Mailman words them.
 const (
-	UnknownAttribute ConfigErrorKind = iota // "Unknown attribute: x"
-	ReadOnlyAttribute                       // "Read-only attribute: x"
-	InvalidValue                            // `Invalid Parameter "x": why`
-	MissingValue                            // "Missing Parameter: x"
+	UnknownAttribute  ConfigErrorKind = iota // "Unknown attribute: x"
+	ReadOnlyAttribute                        // "Read-only attribute: x"
+	InvalidValue                             // `Invalid Parameter "x": why`
+	MissingValue                             // "Missing Parameter: x"
 )
 
 // ConfigError is a configuration change refused because of one key.
@@ -458,7 +458,7 @@ func (e extraSetting) check(k string, c ConfigChange) (any, error) {
 	case "bool":
 		b, err := ParseBool(text)
 		if err != nil {
-			return nil, bad(err.Error())
+			return nil, bad("Invalid boolean value: " + text)
 		}
 		return b, nil
 	case "int":
@@ -494,5 +494,5 @@ func ParseBool(s string) (bool, error) {
 	case "false", "no", "0", "off", "disable", "disabled":
 		return false, nil
 	}
-	return false, fmt.Errorf("Invalid boolean value: %s", s)
+	return false, fmt.Errorf("%w: %q is not a boolean", ErrBadValue, s)
 }

@@ -76,6 +76,9 @@ type List struct {
 	ForwardUnrecognizedBouncesTo         string `json:"forward_unrecognized_bounces_to"` // discard, administrators or site_owner
 	// Advertised lists are shown to people who are not their members.
 	Advertised bool `json:"advertised"`
+	// MemberCount is the number of regular members, counted by FindLists
+	// only.
+	MemberCount int `json:"-"`
 
 	id int64
 }
@@ -89,8 +92,8 @@ type setting struct {
 }
 
 var (
-	actions  = []string{"accept", "defer", "discard", "hold", "reject"}
-	policies = []string{"confirm", "confirm_then_moderate", "moderate", "open"}
+	actions  = []string{"hold", "reject", "discard", "accept", "defer"}
+	policies = []string{"open", "confirm", "moderate", "confirm_then_moderate"}
 )
 
 // settings are the keys of `lists set`, named as in Mailman.
@@ -215,11 +218,12 @@ const listColumns = `id, list_name, mail_host, display_name, description, subjec
 	bounce_you_are_disabled_warnings_interval, bounce_notify_owner_on_bounce_increment, bounce_notify_owner_on_disable,
 	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to, advertised`
 
-func scanList(row interface{ Scan(...any) error }) (*List, error) {
+// scanList reads listColumns and then extra.
+func scanList(row interface{ Scan(...any) error }, extra ...any) (*List, error) {
 	var l List
 	var created, lastPost int64
 	var aliases, headers string
-	err := row.Scan(&l.id, &l.Address.Name, &l.Address.Domain, &l.DisplayName, &l.Description, &l.SubjectPrefix,
+	err := row.Scan(append([]any{&l.id, &l.Address.Name, &l.Address.Domain, &l.DisplayName, &l.Description, &l.SubjectPrefix,
 		&l.DefaultMemberAction, &l.DefaultNonmemberAction, &l.SubscriptionPolicy, &l.UnsubscriptionPolicy,
 		&l.MaxMessageSize, &l.MaxNumRecipients, &l.RequireExplicitDestination, &l.Administrivia,
 		&l.ReplyGoesToList, &l.Emergency, &l.IncludeRFC2369Headers, &l.PostID, &created, &lastPost,
@@ -228,7 +232,7 @@ func scanList(row interface{ Scan(...any) error }) (*List, error) {
 		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod, &l.AutomaticPostAction,
 		&l.ProcessBounces, &l.BounceScoreThreshold, &l.BounceInfoStaleAfter, &l.BounceYouAreDisabledWarnings,
 		&l.BounceYouAreDisabledWarningsInterval, &l.BounceNotifyOwnerOnBounceIncrement, &l.BounceNotifyOwnerOnDisable,
-		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo, &l.Advertised)
+		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo, &l.Advertised}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +257,8 @@ type NewList struct {
 	// (ErrNoSuchDomain), as Mailman's API does; without it the domain is
 	// added, as the command line makes lists.
 	RequireDomain bool
+	// Style names one of Styles; "" is DefaultStyle.
+	Style string
 }
 
 // CreateList creates a list, with its owners, in one transaction.
@@ -274,8 +280,12 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 		}
 		owners = append(owners, owner{addr, name})
 	}
+	style, err := findStyle(n.Style)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now().UnixNano()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if !n.AllowAddressClash {
 			if err := checkNoClash(ctx, tx, n.Address); err != nil {
 				return err
@@ -312,7 +322,7 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 				return err
 			}
 		}
-		return nil
+		return style.apply(ctx, tx, id)
 	})
 	if err != nil {
 		return nil, err

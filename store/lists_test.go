@@ -58,6 +58,7 @@ func TestCreateListDefaults(t *testing.T) {
 			BounceYouAreDisabledWarnings: 3, BounceYouAreDisabledWarningsInterval: 7,
 			BounceNotifyOwnerOnDisable: true, BounceNotifyOwnerOnRemoval: true,
 			ForwardUnrecognizedBouncesTo: "administrators",
+			Advertised:                   true,
 		}
 		got := *l
 		if !within(got.CreatedAt, before, after) {
@@ -504,6 +505,7 @@ func TestSetListSetting(t *testing.T) {
 			{"bounce_notify_owner_on_removal", "no", func(l *List) any { return l.BounceNotifyOwnerOnRemoval }, false},
 			{"forward_unrecognized_bounces_to", "site_owner", func(l *List) any { return l.ForwardUnrecognizedBouncesTo }, "site_owner"},
 			{"forward_unrecognized_bounces_to", "discard", func(l *List) any { return l.ForwardUnrecognizedBouncesTo }, "discard"},
+			{"advertised", "disabled", func(l *List) any { return l.Advertised }, false},
 		}
 		covered := map[string]bool{}
 		for _, c := range cases {
@@ -563,7 +565,7 @@ func TestSetListSettingErrors(t *testing.T) {
 			{"emergency", ""},
 			{"emergency", "2"},
 			{"emergency", "y"},
-			{"administrivia", "enabled"},
+			{"administrivia", "maybe"},
 			{"default_member_action", "HOLD"},
 			{"default_member_action", "keep"},
 			{"default_nonmember_action", ""},

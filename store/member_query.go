@@ -133,3 +133,30 @@ func (s *Store) MemberByID(ctx context.Context, id string) (*Member, error) {
 	m.ListID, m.UserID = list, user
 	return &m, nil
 }
+
+// MoveMember moves a membership to another address, as when a member
+// changes which of their addresses gets a list's mail.
+func (s *Store) MoveMember(ctx context.Context, memberID, address string) error {
+	addr, name, err := ParseMemberAddress(address)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(memberID, 16, 64)
+	if err != nil {
+		return fmt.Errorf("member %s: %w", memberID, ErrNoSuchMember)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE members SET address_key = $1, address = $2, display_name = CASE WHEN $3 = '' THEN display_name ELSE $3 END WHERE id = $4`,
+			key(addr), addr, name, n)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%s: %w", addr, ErrAlreadyMember)
+		}
+		if err != nil {
+			return err
+		}
+		if c, _ := res.RowsAffected(); c == 0 {
+			return fmt.Errorf("member %s: %w", memberID, ErrNoSuchMember)
+		}
+		return nil
+	})
+}

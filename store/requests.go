@@ -269,3 +269,38 @@ func (s *Store) DeleteHeld(ctx context.Context, id int64) error {
 		return err
 	})
 }
+
+// CountHeld counts the list's held messages, without reading them.
+func (s *Store) CountHeld(ctx context.Context, listID string) (int, error) {
+	id, err := listRowIDByListID(ctx, s.db, listID)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	var n int
+	err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM held_messages WHERE list_id = $1`, id).Scan(&n)
+	return n, wrap(err)
+}
+
+// HeldPage returns one page of the list's held messages, oldest first,
+// and how many it holds; limit < 0 means all.
+func (s *Store) HeldPage(ctx context.Context, listID string, offset, limit int) ([]*HeldMessage, int, error) {
+	total, err := s.CountHeld(ctx, listID)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+heldColumns+` FROM held_messages h JOIN lists l ON l.id = h.list_id
+		WHERE l.list_id = $1 ORDER BY h.id LIMIT $2 OFFSET $3`, listID, s.pageLimit(limit), offset)
+	if err != nil {
+		return nil, 0, wrap(err)
+	}
+	defer rows.Close()
+	var hs []*HeldMessage
+	for rows.Next() {
+		h, err := scanHeld(rows)
+		if err != nil {
+			return nil, 0, wrap(err)
+		}
+		hs = append(hs, h)
+	}
+	return hs, total, wrap(rows.Err())
+}

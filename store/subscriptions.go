@@ -272,3 +272,29 @@ func (s *Store) AutoresponseDue(ctx context.Context, listID, address, kind strin
 	})
 	return due, err
 }
+
+// ListPending returns a list's unexpired requests of the types given, the
+// oldest first.
+func (s *Store) ListPending(ctx context.Context, listID string, types ...string) ([]*Pending, error) {
+	args := []any{listID, time.Now().UnixNano()}
+	var marks []string
+	for _, t := range types {
+		args = append(args, t)
+		marks = append(marks, fmt.Sprintf("$%d", len(args)))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pendingColumns+` FROM pending p JOIN lists l ON l.id = p.list_id
+		WHERE l.list_id = $1 AND p.expires_at >= $2 AND p.type IN (`+strings.Join(marks, ", ")+`) ORDER BY p.created_at, p.token`, args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var ps []*Pending
+	for rows.Next() {
+		p, err := scanPending(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps, wrap(rows.Err())
+}

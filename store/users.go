@@ -499,3 +499,57 @@ func linkAddress(ctx context.Context, tx *sql.Tx, address, displayName string) e
 	_, err = tx.ExecContext(ctx, `INSERT INTO users (user_id, display_name, created_at) VALUES ($1, $2, $3)`, id, displayName, now)
 	return err
 }
+
+// SearchUsers returns the users whose display name or one of whose
+// addresses holds q (in any case), in the order they were made.
+func (s *Store) SearchUsers(ctx context.Context, q string) ([]*User, error) {
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q)) + "%"
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE lower(display_name) LIKE $1 ESCAPE '\'
+		OR user_id IN (SELECT user_id FROM addresses WHERE address_key LIKE $1 ESCAPE '\') ORDER BY created_at, user_id`, like)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var us []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		us = append(us, u)
+	}
+	return us, wrap(rows.Err())
+}
+
+// ServerOwners returns the users who own the site.
+func (s *Store) ServerOwners(ctx context.Context) ([]*User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE is_server_owner = 1 ORDER BY created_at, user_id`)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var us []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		us = append(us, u)
+	}
+	return us, wrap(rows.Err())
+}
+
+// UnlinkAddress takes an address from its user, who keeps the others.
+func (s *Store) UnlinkAddress(ctx context.Context, email string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE addresses SET user_id = '' WHERE address_key = $1 AND user_id <> ''`, key(email))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("address %s: %w", email, ErrNoSuchUser)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE users SET preferred_address_key = '' WHERE preferred_address_key = $1`, key(email))
+		return err
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -445,4 +446,22 @@ func entryHash(data []byte, t time.Time) string {
 	h.Write([]byte(formatTime(t)))
 	h.Write(nonce[:])
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Files lists the queue's entry files in every state but those being
+// written, by name (so in the order they were queued): for people and
+// tools that look into queues.
+func (s *Switchboard) Files() ([]string, error) {
+	des, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", s.name, err)
+	}
+	var files []string
+	for _, de := range des {
+		if n, ok := parseFileName(de.Name()); ok && n.ext != extTemp && n.ext != extJournaled {
+			files = append(files, de.Name())
+		}
+	}
+	slices.Sort(files)
+	return files, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/mailman-go/mailman/runners/lmtp"
 	"github.com/mailman-go/mailman/runners/outgoing"
 	"github.com/mailman-go/mailman/runners/pipeline"
+	"github.com/mailman-go/mailman/runners/rest"
 	"github.com/mailman-go/mailman/runners/retry"
 )
 
@@ -37,6 +38,7 @@ var Builders = Registry{
 	"bounces":  runners.Serve(bounces.New),
 	"outgoing": runners.Serve(outgoing.New),
 	"retry":    runners.Serve(retry.New),
+	"rest":     rest.Build,
 }
 
 // settlers put right, while no runner runs, what a runner killed at the

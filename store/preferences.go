@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Preferences are set at four levels, as in Mailman: the system's (fixed
+// defaults), a user's, an address's and a membership's; a membership's
+// effective value is the first set of member, address, user, system. A
+// level holds only what was set at it.
+
+// PreferenceKeys are the preferences' names, sorted.
+var PreferenceKeys = []string{"acknowledge_posts", "delivery_mode", "delivery_status", "hide_address", "preferred_language", "receive_list_copy", "receive_own_postings"}
+
+// SystemPreferences are Mailman's defaults, the last level.
+var SystemPreferences = map[string]any{
+	"acknowledge_posts": false, "delivery_mode": "regular", "delivery_status": "enabled", "hide_address": true,
+	"preferred_language": "en", "receive_list_copy": true, "receive_own_postings": true,
+}
+
+// DeliveryStatuses are the values of delivery_status, as Mailman names
+// them.
+var DeliveryStatuses = []string{"enabled", ByUser, ByModerator, ByBounces, "unknown"}
+
+// The owners of a level's preferences.
+func UserPrefs(userID string) string     { return "user:" + strings.ToLower(userID) }
+func AddressPrefs(email string) string   { return "address:" + key(email) }
+func MemberPrefs(memberID string) string { return "member:" + strings.ToLower(memberID) }
+
+// CheckPreference checks a preference's text form and returns its value.
+func CheckPreference(name, value string) (any, error) {
+	switch name {
+	case "acknowledge_posts", "hide_address", "receive_list_copy", "receive_own_postings":
+		return ParseBool(value)
+	case "delivery_mode":
+		if !slices.Contains(DeliveryModes, value) {
+			return nil, fmt.Errorf("%w: Accepted Values are: %s", ErrBadValue, strings.Join(DeliveryModes, ", "))
+		}
+	case "delivery_status":
+		if !slices.Contains(DeliveryStatuses, value) {
+			return nil, fmt.Errorf("%w: Accepted Values are: %s", ErrBadValue, strings.Join(DeliveryStatuses, ", "))
+		}
+	case "preferred_language":
+		if value == "" || strings.ContainsAny(value, " \r\n") {
+			return nil, fmt.Errorf("%w: not a language code", ErrBadValue)
+		}
+	default:
+		return nil, fmt.Errorf("%w %q", ErrUnknownSetting, name)
+	}
+	return value, nil
+}
+
+func prefValue(name, text string) any {
+	switch name {
+	case "acknowledge_posts", "hide_address", "receive_list_copy", "receive_own_postings":
+		b, _ := strconv.ParseBool(text)
+		return b
+	}
+	return text
+}
+
+// Preferences returns what is set at one level.
+func (s *Store) Preferences(ctx context.Context, owner string) (map[string]any, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM preferences WHERE owner = $1`, owner)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	out := map[string]any{}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, wrap(err)
+		}
+		out[name] = prefValue(name, value)
+	}
+	return out, wrap(rows.Err())
+}
+
+// SetPreferences sets preferences at one level (checked by
+// CheckPreference), all in one transaction; replace clears the level
+// first, as a PUT. At the member level the ones delivery reads are also
+// the membership's own settings, so that the runners honour them.
+func (s *Store) SetPreferences(ctx context.Context, owner string, prefs map[string]string, replace bool) error {
+	for name, v := range prefs {
+		if _, err := CheckPreference(name, v); err != nil {
+			return err
+		}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if replace {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM preferences WHERE owner = $1`, owner); err != nil {
+				return err
+			}
+		}
+		for name, v := range prefs {
+			if b, err := ParseBool(v); err == nil && name != "delivery_mode" && name != "delivery_status" && name != "preferred_language" {
+				v = strconv.FormatBool(b)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO preferences (owner, name, value) VALUES ($1, $2, $3)
+				ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value`, owner, name, v); err != nil {
+				return err
+			}
+		}
+		if id, ok := strings.CutPrefix(owner, "member:"); ok {
+			return applyMemberPrefs(ctx, tx, id, prefs)
+		}
+		return nil
+	})
+}
+
+// applyMemberPrefs writes a membership's delivery preferences into its
+// row.
+func applyMemberPrefs(ctx context.Context, tx *sql.Tx, memberID string, prefs map[string]string) error {
+	n, err := strconv.ParseInt(memberID, 16, 64)
+	if err != nil {
+		return fmt.Errorf("member %s: %w", memberID, ErrNoSuchMember)
+	}
+	set := func(q string, v any) error {
+		res, err := tx.ExecContext(ctx, `UPDATE members SET `+q+` WHERE id = $2`, v, n)
+		if err != nil {
+			return err
+		}
+		if c, _ := res.RowsAffected(); c == 0 {
+			return fmt.Errorf("member %s: %w", memberID, ErrNoSuchMember)
+		}
+		return nil
+	}
+	for name, v := range prefs {
+		var err error
+		switch name {
+		case "delivery_mode":
+			err = set(`delivery_mode = $1`, v)
+		case "receive_own_postings", "receive_list_copy":
+			b, _ := ParseBool(v)
+			err = set(name+` = $1`, boolColumn(b))
+		case "delivery_status":
+			if v == "enabled" {
+				err = set(`delivery_enabled = 1, delivery_status = $1`, "")
+			} else {
+				err = set(`delivery_enabled = 0, delivery_status = $1`, v)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeletePreferences clears one level.
+func (s *Store) DeletePreferences(ctx context.Context, owner string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM preferences WHERE owner = $1`, owner)
+		return err
+	})
+}
+
+// EffectivePreferences resolves a membership's preferences: member,
+// then its address, then the address's user, then the system.
+func (s *Store) EffectivePreferences(ctx context.Context, m *Member) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range SystemPreferences {
+		out[k] = v
+	}
+	levels := []string{}
+	if m.UserID != "" {
+		levels = append(levels, UserPrefs(m.UserID))
+	}
+	levels = append(levels, AddressPrefs(m.Address), MemberPrefs(m.MemberID))
+	for _, owner := range levels {
+		p, err := s.Preferences(ctx, owner)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range p {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
