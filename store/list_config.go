@@ -429,6 +429,14 @@ func columnChange(k string, st setting, c ConfigChange) (any, error) {
 		text = strconv.Itoa(days)
 	case st.kind == "enum" && !slices.Contains(st.values, text):
 		return nil, &ConfigError{Kind: InvalidValue, Key: k, Why: "Accepted Values are: " + strings.Join(st.values, ", ")}
+	case st.kind == "bool":
+		if _, err := ParseBool(text); err != nil {
+			return nil, &ConfigError{Kind: InvalidValue, Key: k, Why: "Invalid boolean value: " + text}
+		}
+	case st.kind == "int":
+		if n, err := strconv.Atoi(text); err != nil || n < 0 {
+			return nil, &ConfigError{Kind: InvalidValue, Key: k, Why: fmt.Sprintf("invalid literal for int() with base 10: '%s'", text)}
+		}
 	case k == "description" && strings.ContainsAny(text, "\r\n"):
 		return nil, &ConfigError{Kind: InvalidValue, Key: k, Why: "Description must be a single line"}
 	}

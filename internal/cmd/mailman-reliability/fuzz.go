@@ -31,6 +31,7 @@ var fuzzTargets = []fuzzTarget{
 	{"./runners/lmtp", "FuzzResolve", 100000, "recipient addresses and sub-addresses"},
 	{"./runners/command", "FuzzScript", 100000, "email command scripts"},
 	{"./bounce", "FuzzScan", 25000, "bounces: delivery status reports, feedback reports, the text of other servers"},
+	{"./rest", "FuzzRequest", 30000, "REST API requests: paths, parameters, form and JSON bodies"},
 }
 
 // fuzzResult is what one target did.
