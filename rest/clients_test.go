@@ -155,6 +155,22 @@ func TestPostoriusCalls(t *testing.T) {
 	if r.body["pattern"] != "lottery" {
 		t.Errorf("after deleting 0, 0 is %s", r.raw)
 	}
+
+	// Templates: Postorius names its own template views.
+	footer := "http://localhost/postorius/api/templates/list/ant.example.com/list:member:regular:footer"
+	s.must(s.do("PATCH", "/3.1/lists/ant.example.com/uris", form("list:member:regular:footer", footer)), 204, "PATCH uris")
+	r = s.must(s.do("GET", "/3.1/lists/ant.example.com/uris", nil), 200, "uris")
+	if u := entries(r); len(u) != 1 || u[0]["uri"] != footer || u[0]["name"] != "list:member:regular:footer" {
+		t.Errorf("uris %v", u)
+	}
+	s.must(s.do("GET", "/3.1/lists/ant.example.com/uris/list:member:regular:footer", nil), 200, "one uri")
+	s.must(s.do("PATCH", "/3.1/lists/ant.example.com/uris", form("list:bogus", footer)), 400, "unknown template")
+	s.must(s.do("GET", "/3.0/lists/ant.example.com/uris", nil), 404, "3.0 has no uris")
+	s.must(s.do("PATCH", "/3.1/lists/ant.example.com/uris", form("list:member:regular:footer", "")), 204, "clear uri")
+	if r = s.must(s.do("GET", "/3.1/lists/ant.example.com/uris", nil), 200, "uris"); r.body["total_size"] != 0.0 {
+		t.Errorf("uris after clearing %s", r.raw)
+	}
+	s.must(s.do("PUT", "/3.1/uris/domain:admin:notice:new-list", form("uri", "https://example.com/new-list.txt")), 204, "site uri")
 }
 
 // A held post is listed, counted, shown whole and decided through the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 
+	"github.com/mailman-go/mailman/lifecycle"
 	"github.com/mailman-go/mailman/store"
 )
 
@@ -90,8 +91,12 @@ func (s *Server) domainRoutes() {
 		"PATCH": patch,
 		"PUT":   patch,
 		"DELETE": func(c *call) error {
-			if err := s.store.DeleteDomain(c.r.Context(), c.r.PathValue("domain")); err != nil {
+			warning, err := lifecycle.RemoveDomain(c.r.Context(), s.cfg, s.store, c.r.PathValue("domain"))
+			if err != nil {
 				return err
+			}
+			if warning != "" {
+				s.log.Warn(warning, "domain", c.r.PathValue("domain"))
 			}
 			return c.noContent()
 		},

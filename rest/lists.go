@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailman-go/mailman/lifecycle"
 	"github.com/mailman-go/mailman/store"
 )
 
@@ -90,7 +91,7 @@ func (s *Server) listRoutes() {
 				return badRequest("Invalid list posting address: " + name)
 			}
 			style, _ := c.str("style_name")
-			l, err := s.store.CreateList(c.r.Context(), store.NewList{Address: a, RequireDomain: true, Style: style})
+			l, warning, err := lifecycle.Create(c.r.Context(), s.cfg, s.store, store.NewList{Address: a, RequireDomain: true, Style: style})
 			switch {
 			case errors.Is(err, store.ErrListExists):
 				return badRequest("Mailing list exists")
@@ -104,6 +105,9 @@ func (s *Server) listRoutes() {
 				return err
 			}
 			s.log.Info("list created", "list", l.ListID, "style", style, "by", "rest")
+			if warning != "" {
+				s.log.Warn(warning, "list", l.ListID)
+			}
 			return c.created("/lists/" + l.ListID)
 		},
 	})
@@ -159,10 +163,14 @@ func (s *Server) listRoutes() {
 			if err != nil {
 				return err
 			}
-			if err := s.store.RemoveList(c.r.Context(), l.Address); err != nil {
+			warning, err := lifecycle.Remove(c.r.Context(), s.cfg, s.store, l.Address)
+			if err != nil {
 				return err
 			}
 			s.log.Info("list removed", "list", l.ListID, "by", "rest")
+			if warning != "" {
+				s.log.Warn(warning, "list", l.ListID)
+			}
 			return c.noContent()
 		},
 	})

@@ -34,6 +34,8 @@ func newSite(t testing.TB) *site {
 	t.Helper()
 	cfg := config.Default()
 	cfg.PathSettings.VarDir = t.TempDir()
+	// The maps a list's creation writes, without postmap.
+	cfg.MTA.TransportFileType = "regex"
 	ctx := context.Background()
 	st, err := store.Open(ctx, "", cfg.VarDir())
 	if err != nil {
@@ -50,6 +52,9 @@ func newSite(t testing.TB) *site {
 	}
 	s := &site{t: t, store: st, pipeline: open("pipeline"), virgin: open("virgin")}
 	log := slog.New(slog.DiscardHandler)
+	if _, fuzzing := t.(*testing.F); !fuzzing {
+		log = slog.New(slog.NewTextHandler(testLog{t}, nil))
+	}
 	m := &moderation.Moderator{Store: st, Pipeline: s.pipeline, Virgin: s.virgin}
 	w := &subscription.Workflow{Store: st, Virgin: s.virgin, PendingLife: cfg.Mailman.PendingRequestLife.D(), ModeratorLife: cfg.Mailman.ModeratorRequestLife.D()}
 	s.srv = httptest.NewServer(New(cfg, st, m, w, log))
@@ -329,3 +334,11 @@ func TestPaging(t *testing.T) {
 }
 
 func defaultWebservice() config.Webservice { return config.Default().Webservice }
+
+// testLog writes the server's log lines to the test's.
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}

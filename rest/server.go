@@ -139,6 +139,7 @@ func (s *Server) routes() {
 	s.userRoutes()
 	s.moderationRoutes()
 	s.queueRoutes()
+	s.templateRoutes()
 }
 
 // isLoopback reports whether host names only this machine.

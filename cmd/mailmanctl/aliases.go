@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/store"
 )
@@ -60,17 +59,3 @@ func postingAddresses(st *store.Store) ([]string, error) {
 	return addrs, nil
 }
 
-// listsChanged keeps the MTA's maps in step after a list was created or
-// removed; a warning (no postmap) is printed, and what the caller must
-// undo or report is returned.
-func listsChanged(e *env, cfg *config.Config, st *store.Store) error {
-	addrs, err := postingAddresses(st)
-	if err != nil {
-		return err
-	}
-	w, err := mta.ListsChanged(cfg, addrs, time.Now())
-	if err == nil && w.Warning != "" {
-		fmt.Fprintf(e.stderr, "mailmanctl: %s\n", w.Warning)
-	}
-	return err
-}

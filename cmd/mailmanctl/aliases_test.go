@@ -93,7 +93,7 @@ func TestAliases(t *testing.T) {
 	}
 	code, out, errOut := bad.run("", "lists", "remove", "old@example.com")
 	if code != exitError || !strings.Contains(out, "Removed list: old@example.com") ||
-		!strings.Contains(errOut, "old@example.com is removed, with its members and held messages, but the mail server's maps still route its addresses") ||
+		!strings.Contains(errOut, "old@example.com is removed, with its members and held messages, but the mail server's maps could not be brought up to date: they still route its addresses") ||
 		!strings.Contains(errOut, "550 5.1.1 until mailmanctl aliases is run") {
 		t.Errorf("lists remove with postmap failing: exit %d\n%s%s", code, out, errOut)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/lifecycle"
 	"github.com/mailman-go/mailman/store"
 )
 
@@ -96,6 +97,7 @@ func cmdListsCreate(e *env, args []string) error {
 	var owners multiFlag
 	fs.Var(&owners, "owner", "an owner's address (may be given several times)")
 	display := fs.String("display-name", "", "the list's display name (default: its name, capitalised)")
+	style := fs.String("style", store.DefaultStyle, "the list style it starts from: legacy-default, legacy-announce or private-default")
 	id, _, err := parseListArgs(fs, args, 0, 0)
 	if err != nil {
 		return err
@@ -116,21 +118,10 @@ func cmdListsCreate(e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	l, err := st.CreateList(ctx, store.NewList{Address: a, DisplayName: *display, Owners: owners})
+	l, warning, err := lifecycle.Create(ctx, cfg, st, store.NewList{Address: a, DisplayName: *display, Owners: owners, Style: *style})
+	e.warn(warning)
 	if err != nil {
 		return err
-	}
-	if err := listsChanged(e, cfg, st); err != nil {
-		// The list and the maps go together: a list the mail server does
-		// not route would look made and get no mail.
-		if rerr := st.RemoveList(ctx, a); rerr != nil {
-			return fmt.Errorf("created %s, but the mail server's maps could not be brought up to date (%w), and the list could not be removed again (%v): run mailmanctl aliases once they can be, or mailmanctl lists remove %s", a, err, rerr, a)
-		}
-		// The text files may name the list now; put them back as they
-		// were (postmap failing again leaves Postfix on the old tables,
-		// which never had the list).
-		_ = listsChanged(e, cfg, st)
-		return fmt.Errorf("%s was not created: the mail server's maps could not be brought up to date: %w", a, err)
 	}
 	fmt.Fprintf(e.stdout, "Created mailing list: %s\n", l.PostingAddress)
 	return nil
@@ -143,14 +134,13 @@ func cmdListsRemove(e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.RemoveList(context.Background(), a); err != nil {
+	warning, err := lifecycle.Remove(context.Background(), cfg, st, a)
+	if err != nil && !errors.Is(err, lifecycle.ErrMaps) {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Removed list: %s\n", a)
-	if err := listsChanged(e, cfg, st); err != nil {
-		return fmt.Errorf("%s is removed, with its members and held messages, but the mail server's maps still route its addresses (%w): the LMTP runner refuses its mail with 550 5.1.1 until mailmanctl aliases is run once they can be brought up to date", a, err)
-	}
-	return nil
+	e.warn(warning)
+	return err
 }
 
 func cmdListsList(e *env, args []string) error {

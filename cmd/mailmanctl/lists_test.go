@@ -59,7 +59,7 @@ func TestListsCommands(t *testing.T) {
 		{[]string{"lists", "show", "test@example.com"}, exitOK, "bounce_you_are_disabled_warnings_interval  7 days"},
 		{[]string{"lists", "set", "test@example.com", "emergency", "yes"}, exitOK, ""},
 		{[]string{"lists", "set", "test@example.com", "max_message_size", "--", "-3"}, exitError, "bad value for max_message_size"},
-		{[]string{"lists", "set", "test@example.com", "subscription_policy", "sometimes"}, exitError, `"sometimes" is not one of confirm, confirm_then_moderate, moderate, open`},
+		{[]string{"lists", "set", "test@example.com", "subscription_policy", "sometimes"}, exitError, `"sometimes" is not one of open, confirm, moderate, confirm_then_moderate`},
 		{[]string{"lists", "set", "test@example.com", "colour", "blue"}, exitError, `unknown setting "colour"`},
 		{[]string{"lists", "set", "test@example.com", "emergency"}, exitUsage, "need a list address, a setting and a value"},
 		{[]string{"lists", "set", "nope@example.com", "emergency", "no"}, exitError, "no such list"},

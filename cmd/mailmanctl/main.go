@@ -49,7 +49,14 @@ var commands = []command{
 	{"qfile", "[--json] FILE", "show the metadata and the message of one queue entry", cmdQfile},
 	{"inject", "[--queue NAME] [--list LIST] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
 	{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
-	{"lists create", "ADDR [--owner ADDR]... [--display-name NAME]", "create a mailing list", cmdListsCreate},
+	{"domains create", "HOST [--description TEXT] [--alias-domain HOST]", "add a domain lists can be made in", cmdDomainsCreate},
+	{"domains remove", "HOST [--with-lists]", "remove a domain (with its lists, if asked)", cmdDomainsRemove},
+	{"domains list", "[--json]", "show every domain and how many lists it has", cmdDomainsList},
+	{"users create", "ADDR [--display-name NAME] [--server-owner] [--password-file FILE|-]", "make a user with one address", cmdUsersCreate},
+	{"users remove", "USER", "remove a user (by id or address) with its addresses and their memberships", cmdUsersRemove},
+	{"users list", "[--json]", "show every user with its addresses", cmdUsersList},
+	{"users show", "USER [--json]", "show one user, by id or address", cmdUsersShow},
+	{"lists create", "ADDR [--owner ADDR]... [--display-name NAME] [--style STYLE]", "create a mailing list", cmdListsCreate},
 	{"lists remove", "LIST", "remove a mailing list with its members and held messages", cmdListsRemove},
 	{"lists list", "[--json]", "show every mailing list", cmdListsList},
 	{"lists show", "LIST [--json]", "show a list's settings", cmdListsShow},
@@ -242,6 +249,13 @@ func printUsage(w io.Writer) {
 }
 
 // flags makes a command's flag set; every command also takes -C.
+// warn prints a warning the application code returned, if any.
+func (e *env) warn(warning string) {
+	if warning != "" {
+		fmt.Fprintf(e.stderr, "mailmanctl: %s\n", warning)
+	}
+}
+
 func (e *env) flags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
