@@ -58,4 +58,3 @@ func postingAddresses(st *store.Store) ([]string, error) {
 	}
 	return addrs, nil
 }
-
