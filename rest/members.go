@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -14,30 +16,55 @@ import (
 // unsetWarning is how Mailman writes a warning date never set.
 const unsetWarning = "0001-01-01T00:00:00"
 
-func (c *call) member(m *store.Member) object {
-	o := object{
-		"member_id": c.id(m.MemberID), "self_link": c.link("/members/" + c.idPath(m.MemberID)),
-		"list_id": m.ListID, "email": strings.ToLower(m.Address), "role": string(m.Role),
-		"address":           c.link("/addresses/" + pathEscape(strings.ToLower(m.Address))),
-		"subscription_mode": m.SubscriptionMode, "delivery_mode": m.DeliveryMode,
-		"bounce_score": m.BounceScore, "total_warnings_sent": m.TotalWarningsSent,
-		"last_warning_sent": unsetWarning,
-	}
-	if m.DisplayName != "" {
-		o["display_name"] = m.DisplayName
+// memberRep is a member as Mailman shows it; a struct, which encodes
+// several times faster than a map, for rosters of many thousands.
+type memberRep struct {
+	Address            string `json:"address"`
+	BounceScore        int    `json:"bounce_score"`
+	DeliveryMode       string `json:"delivery_mode"`
+	DisplayName        string `json:"display_name,omitempty"`
+	Email              string `json:"email"`
+	LastBounceReceived string `json:"last_bounce_received,omitempty"`
+	LastWarningSent    string `json:"last_warning_sent"`
+	ListID             string `json:"list_id"`
+	MemberID           any    `json:"member_id"`
+	ModerationAction   string `json:"moderation_action,omitempty"`
+	Role               string `json:"role"`
+	SelfLink           string `json:"self_link"`
+	SubscriptionMode   string `json:"subscription_mode"`
+	TotalWarningsSent  int    `json:"total_warnings_sent"`
+	User               string `json:"user,omitempty"`
+}
+
+func (c *call) memberRep(m *store.Member) memberRep {
+	r := memberRep{
+		MemberID: c.id(m.MemberID), SelfLink: c.link("/members/" + c.idPath(m.MemberID)),
+		ListID: m.ListID, Email: strings.ToLower(m.Address), Role: string(m.Role),
+		Address:          c.link("/addresses/" + pathEscape(strings.ToLower(m.Address))),
+		SubscriptionMode: m.SubscriptionMode, DeliveryMode: m.DeliveryMode,
+		BounceScore: m.BounceScore, TotalWarningsSent: m.TotalWarningsSent,
+		LastWarningSent: unsetWarning, DisplayName: m.DisplayName, ModerationAction: m.ModerationAction,
 	}
 	if m.UserID != "" {
-		o["user"] = c.link("/users/" + c.idPath(m.UserID))
-	}
-	if m.ModerationAction != "" {
-		o["moderation_action"] = m.ModerationAction
+		r.User = c.link("/users/" + c.idPath(m.UserID))
 	}
 	if !m.LastBounceReceived.IsZero() {
-		o["last_bounce_received"] = store.FormatTime(m.LastBounceReceived)
+		r.LastBounceReceived = store.FormatTime(m.LastBounceReceived)
 	}
 	if !m.LastWarningSent.IsZero() {
-		o["last_warning_sent"] = store.FormatTime(m.LastWarningSent)
+		r.LastWarningSent = store.FormatTime(m.LastWarningSent)
 	}
+	return r
+}
+
+// member is a member as an object, for one member's answer and for
+// fields.
+func (c *call) member(m *store.Member) object {
+	b, _ := json.Marshal(c.memberRep(m))
+	var o object
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // a 3.0 member_id is a 128-bit integer
+	d.Decode(&o)
 	return o
 }
 
@@ -53,11 +80,15 @@ func (s *Server) findMembers(c *call, q store.MemberQuery) error {
 	if err != nil {
 		return err
 	}
-	es := make([]object, 0, len(ms))
+	es := make([]any, 0, len(ms))
 	for i := range ms {
-		es = append(es, c.fields(c.member(&ms[i])))
+		if len(c.form["fields"]) > 0 {
+			es = append(es, c.fields(c.member(&ms[i])))
+		} else {
+			es = append(es, c.memberRep(&ms[i]))
+		}
 	}
-	return c.collection(p, total, es)
+	return c.writeCollection(p, total, es)
 }
 
 // memberByPath is the membership /members/{id} names.

@@ -35,6 +35,12 @@ var logKeys = map[string]string{
 	"type":            "the type of a pending request",
 	"command":         "an email command",
 	"delivery_mode":   "a member's delivery mode",
+	"role":            "a member's role: member, owner, moderator or nonmember",
+	"domain":          "a domain's mail host",
+	"style":           "the style a list was made with",
+	"method":          "the HTTP method of a REST request",
+	"path":            "the path of a REST request",
+	"api_version":     "the REST API version the root answers with",
 	// Who logs.
 	"runner":    "the runner (its name), or master",
 	"slice":     "the runner's slice, SLICE:COUNT",
@@ -43,6 +49,7 @@ var logKeys = map[string]string{
 	"child_pid": "that runner's process",
 	"runners":   "the runner slices the master starts",
 	"user":      "the user who ran a mailmanctl command that changed something",
+	"by":        "the interface a change came through (rest), when not the logging runner's own doing",
 	// What happened.
 	"error":         "what went wrong",
 	"cause":         "why a message was shunted, when error says why shunting failed",

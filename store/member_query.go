@@ -26,8 +26,10 @@ type MemberQuery struct {
 
 const memberQueryFrom = ` FROM members m JOIN lists l ON l.id = m.list_id LEFT JOIN addresses a ON a.address_key = m.address_key`
 
-// where is q's condition and its arguments.
-func (q MemberQuery) where() (string, []any) {
+// where is q's condition on members m alone and its arguments; listRow
+// is the row id of q.ListID's list, resolved first so that neither the
+// count nor the page joins another table to filter.
+func (q MemberQuery) where(listRow int64) (string, []any) {
 	var conds []string
 	var args []any
 	add := func(cond string, v any) {
@@ -35,7 +37,7 @@ func (q MemberQuery) where() (string, []any) {
 		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
 	}
 	if q.ListID != "" {
-		add(`l.list_id = ?`, strings.ToLower(q.ListID))
+		add(`m.list_id = ?`, listRow)
 	}
 	switch sub := strings.TrimSpace(q.Subscriber); {
 	case sub == "":
@@ -45,7 +47,7 @@ func (q MemberQuery) where() (string, []any) {
 	case strings.Contains(sub, "@"):
 		add(`m.address_key = ?`, key(sub))
 	default:
-		add(`a.user_id = ?`, strings.ToLower(sub))
+		add(`m.address_key IN (SELECT address_key FROM addresses WHERE user_id = ?)`, strings.ToLower(sub))
 	}
 	if q.Role != "" {
 		add(`m.role = ?`, string(q.Role))
@@ -75,30 +77,49 @@ func (q MemberQuery) where() (string, []any) {
 // list, address and role as Mailman orders them, and how many it selects
 // in all: two queries, whatever the size of the roster.
 func (s *Store) FindMembers(ctx context.Context, q MemberQuery) ([]Member, int, error) {
-	where, args := q.where()
+	var listRow int64
+	if q.ListID != "" {
+		id, err := listRowIDByListID(ctx, s.db, strings.ToLower(q.ListID))
+		if errors.Is(err, ErrNoSuchList) {
+			return nil, 0, nil
+		}
+		if err != nil {
+			return nil, 0, wrap(err)
+		}
+		listRow = id
+	}
+	where, args := q.where(listRow)
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*)`+memberQueryFrom+where, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM members m`+where, args...).Scan(&total); err != nil {
 		return nil, 0, wrap(err)
 	}
 	limit := q.Limit
 	if limit < 0 {
 		limit = -1
 	}
-	if q.Offset >= total && total > 0 || limit == 0 {
+	if q.Offset >= total && total > 0 || limit == 0 || total == 0 {
 		return nil, total, nil
 	}
+	// The page's ids are taken from an index alone, (list, address,
+	// role) for a list's roster, so that skipping to a late page reads no
+	// row; only the page's rows are read and joined.
 	n := len(args)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+`, l.list_id, coalesce(a.user_id, '')`+memberQueryFrom+where+
-		fmt.Sprintf(` ORDER BY l.list_id, m.address_key, m.role LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, s.pageLimit(limit), q.Offset)...)
+	inner := `SELECT m.id FROM members m` + where + fmt.Sprintf(` ORDER BY m.address_key, m.role LIMIT $%d OFFSET $%d`, n+1, n+2)
+	if q.ListID == "" {
+		inner = `SELECT m.id FROM members m JOIN lists l ON l.id = m.list_id` + where +
+			fmt.Sprintf(` ORDER BY l.list_id, m.address_key, m.role LIMIT $%d OFFSET $%d`, n+1, n+2)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+`, l.list_id, coalesce(a.user_id, '')`+memberQueryFrom+`
+		WHERE m.id IN (`+inner+`) ORDER BY l.list_id, m.address_key, m.role`, append(args, s.pageLimit(limit), q.Offset)...)
 	if err != nil {
 		return nil, 0, wrap(err)
 	}
 	defer rows.Close()
-	var ms []Member
+	ms := make([]Member, 0, min(total-q.Offset, max(limit, 0)+total*boolColumn(limit < 0)))
 	for rows.Next() {
-		var m Member
 		var list, user string
-		if m, err = scanMember(rows, &list, &user); err != nil {
+		m, err := scanMember(rows, &list, &user)
+		if err != nil {
 			return nil, 0, wrap(err)
 		}
 		m.ListID, m.UserID = list, user

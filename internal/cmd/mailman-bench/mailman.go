@@ -17,8 +17,8 @@ import (
 // the user list (Mailman refuses root), on loopback ports. The system
 // instance (/etc/mailman3) is neither used nor started.
 type mailman struct {
-	dir, config        string
-	lmtpPort, smtpPort int
+	dir, config                  string
+	lmtpPort, smtpPort, restPort int
 	lmtp               *exec.Cmd // the LMTP runner started alone
 }
 
@@ -79,7 +79,7 @@ func newMailman(dir string, smtpPort int) (*mailman, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mailman{dir: dir, config: filepath.Join(dir, "mailman.cfg"), lmtpPort: port, smtpPort: smtpPort}
+	m := &mailman{dir: dir, config: filepath.Join(dir, "mailman.cfg"), lmtpPort: port, smtpPort: smtpPort, restPort: mustFreePort()}
 	if err := os.MkdirAll(filepath.Join(dir, "var"), 0o755); err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ smtp_host: 127.0.0.1
 smtp_port: %[3]d
 lmtp_host: 127.0.0.1
 lmtp_port: %[4]d
-`, dir, mustFreePort(), smtpPort, port)
+`, dir, m.restPort, smtpPort, port)
 	if err := os.WriteFile(m.config, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
@@ -185,22 +185,29 @@ func (m *mailman) Setup(fanouts []int) error {
 		if n == 0 {
 			continue
 		}
-		count, err := m.cli("members", "-c", list)
-		if err != nil {
-			return err
-		}
-		if have, _ := strconv.Atoi(strings.TrimSpace(count)); have >= n {
-			continue
-		}
-		file, err := memberFile(m.dir, n)
-		if err != nil {
-			return err
-		}
-		if _, err := m.cli("addmembers", "-W", file, list); err != nil {
+		if err := m.addMembers(list, n); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// addMembers gives list its n members, unless it has them from an
+// earlier run.
+func (m *mailman) addMembers(list string, n int) error {
+	count, err := m.cli("members", "-c", list)
+	if err != nil {
+		return err
+	}
+	if have, _ := strconv.Atoi(strings.TrimSpace(count)); have >= n {
+		return nil
+	}
+	file, err := memberFile(m.dir, n)
+	if err != nil {
+		return err
+	}
+	_, err = m.cli("addmembers", "-W", file, list)
+	return err
 }
 
 // StartLMTP runs Mailman's LMTP runner alone, as `mailman start` cannot

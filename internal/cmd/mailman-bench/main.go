@@ -47,6 +47,13 @@ type config struct {
 	fanouts    []int
 	idle       time.Duration
 	command    string
+	// suite is mail (ingest, delivery, memory), rest (the REST API) or
+	// all.
+	suite        string
+	rosterSize   int
+	restClients  int
+	restRequests int
+	restTimeout  time.Duration
 }
 
 func main() {
@@ -64,7 +71,15 @@ func main() {
 	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "time between end-to-end posts")
 	flag.StringVar(&fanouts, "fanout", "1000,10000", "members of the fan-out lists")
 	flag.DurationVar(&c.idle, "idle", 15*time.Second, "how long after start idle memory is read")
+	flag.StringVar(&c.suite, "suite", "all", "mail (ingest, delivery, memory), rest (the REST API), or all")
+	flag.IntVar(&c.rosterSize, "roster", 100000, "members of the REST figures' list")
+	flag.IntVar(&c.restClients, "rest-clients", 20, "REST clients at once")
+	flag.IntVar(&c.restRequests, "rest-requests", 400, "REST requests a run")
+	flag.DurationVar(&c.restTimeout, "rest-timeout", 360*time.Second, "a REST request taking longer counts as timed out (Mailman's gunicorn timeout)")
 	flag.Parse()
+	if c.suite != "mail" && c.suite != "rest" && c.suite != "all" {
+		log.Fatalf("-suite %q: mail, rest or all", c.suite)
+	}
 	var err error
 	if c.conns, err = ints(conns); err != nil {
 		log.Fatalf("-conns: %v", err)
@@ -82,15 +97,27 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	section := r.markdown()
-	if c.out == "-" {
-		fmt.Print(section)
-		return
+	sections := map[string]string{}
+	if c.suite != "rest" {
+		sections["bench"] = r.markdown()
 	}
-	if err := gendoc.WriteSection(c.out, "bench", "Benchmarks", section); err != nil {
-		log.Fatal(err)
+	if c.suite != "mail" {
+		sections["bench-rest"] = r.restMarkdown()
 	}
-	log.Printf("wrote the table into %s", c.out)
+	for _, target := range []string{"bench", "bench-rest"} {
+		section, ok := sections[target]
+		if !ok {
+			continue
+		}
+		if c.out == "-" {
+			fmt.Print(section)
+			continue
+		}
+		if err := gendoc.WriteSection(c.out, target, "Benchmarks", section); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("wrote the %s table into %s", target, c.out)
+	}
 }
 
 func ints(s string) ([]int, error) {
@@ -131,37 +158,16 @@ func run(c config, logf func(string, ...any)) (*report, error) {
 	}
 	defer os.RemoveAll(ourDir)
 	r.ours = &results{name: o.Name()}
-	logf("%s: setting up the lists", o.Name())
-	if err := o.Setup(c.fanouts); err != nil {
-		return nil, err
-	}
-	discard, err := startDiscardLMTP()
-	if err != nil {
-		return nil, err
-	}
-	defer discard.Close()
 	r.floors = &results{name: "floors"}
-	if err := measureIngest(c, o, r.ours, logf, func(rep int) error {
-		for _, w := range c.floorConns {
-			rate, err := durableFiles(o.queueDir(), fmt.Sprintf("%d-%d", rep, w), c.n, w)
-			if err != nil {
-				return fmt.Errorf("durable-file floor: %w", err)
-			}
-			r.floors.add(fmt.Sprintf("durable-%d", w), rate)
+	if c.suite != "rest" {
+		if err := measureMail(c, o, r, smtpPort, logf); err != nil {
+			return nil, err
 		}
-		for _, w := range c.conns {
-			rate, err := ingest(discard.addr, "ingest@example.com", fmt.Sprintf("nostore-%d-%d", rep, w), c.n, w)
-			if err != nil {
-				return fmt.Errorf("no-storage floor: %w", err)
-			}
-			r.floors.add(fmt.Sprintf("nostore-%d", w), rate)
-		}
-		return nil
-	}); err != nil {
-		return nil, err
 	}
-	if err := measureRunning(c, o, r.ours, smtpPort, logf); err != nil {
-		return nil, err
+	if c.suite != "mail" {
+		if err := measureREST(c, o, r.ours, logf); err != nil {
+			return nil, err
+		}
 	}
 
 	r.mailman = &results{name: "Mailman 3.3.8"}
@@ -181,20 +187,60 @@ func run(c config, logf func(string, ...any)) (*report, error) {
 		return nil, err
 	}
 	m.Stop() // one left running by a run that was interrupted
-	logf("%s: setting up the lists (once; 10,000 members take Mailman minutes)", m.Name())
-	if err := m.Setup(c.fanouts); err != nil {
-		return nil, err
+	if c.suite != "rest" {
+		logf("%s: setting up the lists (once; 10,000 members take Mailman minutes)", m.Name())
+		if err := m.Setup(c.fanouts); err != nil {
+			return nil, err
+		}
+		if err := m.ClearIngest(0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := measureIngest(c, m, r.mailman, logf, nil); err != nil {
+			return nil, err
+		}
+		if err := measureRunning(c, m, r.mailman, smtpPort, logf); err != nil {
+			return nil, err
+		}
 	}
-	if err := m.ClearIngest(0); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err := measureIngest(c, m, r.mailman, logf, nil); err != nil {
-		return nil, err
-	}
-	if err := measureRunning(c, m, r.mailman, smtpPort, logf); err != nil {
-		return nil, err
+	if c.suite != "mail" {
+		if err := measureREST(c, m, r.mailman, logf); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
+}
+
+// measureMail runs this project's mail figures, its floors beside them.
+func measureMail(c config, o *ours, r *report, smtpPort int, logf func(string, ...any)) error {
+	logf("%s: setting up the lists", o.Name())
+	if err := o.Setup(c.fanouts); err != nil {
+		return err
+	}
+	discard, err := startDiscardLMTP()
+	if err != nil {
+		return err
+	}
+	defer discard.Close()
+	if err := measureIngest(c, o, r.ours, logf, func(rep int) error {
+		for _, w := range c.floorConns {
+			rate, err := durableFiles(o.queueDir(), fmt.Sprintf("%d-%d", rep, w), c.n, w)
+			if err != nil {
+				return fmt.Errorf("durable-file floor: %w", err)
+			}
+			r.floors.add(fmt.Sprintf("durable-%d", w), rate)
+		}
+		for _, w := range c.conns {
+			rate, err := ingest(discard.addr, "ingest@example.com", fmt.Sprintf("nostore-%d-%d", rep, w), c.n, w)
+			if err != nil {
+				return fmt.Errorf("no-storage floor: %w", err)
+			}
+			r.floors.add(fmt.Sprintf("nostore-%d", w), rate)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return measureRunning(c, o, r.ours, smtpPort, logf)
 }
 
 // measureIngest runs the ingest figures of s with its LMTP runner alone,

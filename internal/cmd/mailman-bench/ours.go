@@ -56,8 +56,8 @@ func freePort() (int, error) {
 
 // ours is this project, driven through mailmanctl.
 type ours struct {
-	bin, dir, config string
-	lmtpPort         int
+	bin, dir, config   string
+	lmtpPort, restPort int
 }
 
 func newOurs(bin, dir string, smtpPort int) (*ours, error) {
@@ -68,8 +68,12 @@ func newOurs(bin, dir string, smtpPort int) (*ours, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &ours{bin: bin, dir: dir, config: filepath.Join(dir, "mailman.toml"), lmtpPort: port}
-	toml := fmt.Sprintf(runAsUser()+"[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\n# The load clients speak LMTP directly: no mail server's maps.\nincoming = \"none\"\n", port, smtpPort)
+	restPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	o := &ours{bin: bin, dir: dir, config: filepath.Join(dir, "mailman.toml"), lmtpPort: port, restPort: restPort}
+	toml := fmt.Sprintf(runAsUser()+"[paths]\nvar_dir = \"var\"\n\n[mta]\nlmtp_host = \"127.0.0.1\"\nlmtp_port = %d\nsmtp_host = \"127.0.0.1\"\nsmtp_port = %d\n# The load clients speak LMTP directly: no mail server's maps.\nincoming = \"none\"\n\n[webservice]\nport = %d\n", port, smtpPort, restPort)
 	return o, os.WriteFile(o.config, []byte(toml), 0o644)
 }
 

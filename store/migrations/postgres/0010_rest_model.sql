@@ -53,6 +53,9 @@ INSERT INTO users (user_id, display_name, created_at)
 -- preferred address (as_user).
 ALTER TABLE members ADD COLUMN subscription_mode TEXT NOT NULL DEFAULT 'as_address';
 CREATE INDEX members_address ON members (address_key);
+-- A roster by role in address order, and a list's member count, read
+-- from the index alone.
+CREATE INDEX members_list_role ON members (list_id, role, address_key);
 
 -- Preferences set at one level: owner is "user:USER_ID", "address:KEY" or
 -- "member:ROWID"; a preference not set at a level has no row.
