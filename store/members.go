@@ -179,6 +179,11 @@ func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addres
 			}
 			if n, _ := r.RowsAffected(); n == 1 {
 				res.Added++
+				if len(ps) <= bulkLink && role != Nonmember {
+					if err := linkAddress(ctx, tx, p.addr, p.name); err != nil {
+						return err
+					}
+				}
 			} else {
 				res.Existing = append(res.Existing, p.addr)
 			}
@@ -186,7 +191,10 @@ func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addres
 				progress(i + 1)
 			}
 		}
-		return s.linkUsers(ctx, tx, id)
+		if len(ps) > bulkLink {
+			return s.linkUsers(ctx, tx, id, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return AddResult{}, err

@@ -136,7 +136,7 @@ func (s *Store) addMembersCopy(ctx context.Context, a ListAddress, role Role, ps
 			}
 		}
 		for _, q := range linkUsersSQL(postgresNewID) {
-			if _, err := tx.Exec(ctx, q, id); err != nil {
+			if _, err := tx.Exec(ctx, q, id, now); err != nil {
 				return err
 			}
 		}

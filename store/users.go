@@ -442,21 +442,22 @@ func (s *Store) SetPreferredAddress(ctx context.Context, userID, email string) e
 	})
 }
 
-// linkUsersSQL gives each address subscribed to the list $1 its address
-// row and a user, as Mailman does when it subscribes an address: the
-// statements run, set-based, after members are added. newID is the
+// linkUsersSQL gives each address subscribed to the list $1 at the
+// time $2 (the subscribed_at of one AddMembers call, which no earlier
+// membership shares) its address row and a user, as Mailman does when it
+// subscribes an address: set-based, for a bulk addition. newID is the
 // backend's expression for a fresh user id.
 func linkUsersSQL(newID string) []string {
+	const added = `SELECT address_key FROM members WHERE list_id = $1 AND subscribed_at = $2 AND role <> 'nonmember'`
 	return []string{
 		`INSERT INTO addresses (address_key, address, display_name, verified_at, created_at)
-			SELECT address_key, min(address), max(display_name), min(subscribed_at), min(subscribed_at)
-			FROM members WHERE list_id = $1 AND role <> 'nonmember' GROUP BY address_key
+			SELECT address_key, min(address), max(display_name), $2, $2
+			FROM members WHERE list_id = $1 AND subscribed_at = $2 AND role <> 'nonmember' GROUP BY address_key
 			ON CONFLICT (address_key) DO NOTHING`,
-		`UPDATE addresses SET user_id = ` + newID + `
-			WHERE user_id = '' AND address_key IN (SELECT address_key FROM members WHERE list_id = $1 AND role <> 'nonmember')`,
+		`UPDATE addresses SET user_id = ` + newID + ` WHERE user_id = '' AND address_key IN (` + added + `)`,
 		`INSERT INTO users (user_id, display_name, created_at)
 			SELECT a.user_id, a.display_name, a.created_at FROM addresses a
-			WHERE a.user_id <> '' AND a.address_key IN (SELECT address_key FROM members WHERE list_id = $1 AND role <> 'nonmember')
+			WHERE a.user_id <> '' AND a.address_key IN (` + added + `)
 			ON CONFLICT (user_id) DO NOTHING`,
 	}
 }
@@ -466,14 +467,18 @@ const (
 	postgresNewID = `replace(gen_random_uuid()::text, '-', '')`
 )
 
-// linkUsers runs linkUsersSQL in tx.
-func (s *Store) linkUsers(ctx context.Context, tx *sql.Tx, listRow int64) error {
+// bulkLink is how many addresses an addition takes before their users
+// are made set-based rather than one by one.
+const bulkLink = 100
+
+// linkUsers runs linkUsersSQL in tx for the members added at now.
+func (s *Store) linkUsers(ctx context.Context, tx *sql.Tx, listRow, now int64) error {
 	newID := sqliteNewID
 	if s.backend == "postgres" {
 		newID = postgresNewID
 	}
 	for _, q := range linkUsersSQL(newID) {
-		if _, err := tx.ExecContext(ctx, q, listRow); err != nil {
+		if _, err := tx.ExecContext(ctx, q, listRow, now); err != nil {
 			return err
 		}
 	}

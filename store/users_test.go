@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -67,6 +68,18 @@ func TestFindMembers(t *testing.T) {
 					}
 				}
 			})
+		}
+		// A bulk addition makes its users set-based, one by one below
+		// bulkLink: both give every address its user.
+		var many []string
+		for i := range bulkLink + 1 {
+			many = append(many, fmt.Sprintf("bulk%d@example.net", i))
+		}
+		addMembers(t, s, bee.Address, Regular, many...)
+		for _, a := range []string{"bulk0@example.net", "carl@example.net"} {
+			if u, err := s.FindUser(ctx, a); err != nil || len(u.UserID) != 32 {
+				t.Errorf("FindUser(%s) = %+v, %v", a, u, err)
+			}
 		}
 		if _, err := s.MemberByID(ctx, "zz"); !errors.Is(err, ErrNoSuchMember) {
 			t.Errorf("MemberByID(zz): %v, want ErrNoSuchMember", err)

@@ -19,7 +19,7 @@ import (
 type mailman struct {
 	dir, config                  string
 	lmtpPort, smtpPort, restPort int
-	lmtp               *exec.Cmd // the LMTP runner started alone
+	lmtp                         *exec.Cmd // the LMTP runner started alone
 }
 
 // asList runs a command as the user list, as Debian's package expects.
