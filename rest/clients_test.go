@@ -32,8 +32,9 @@ func queued(t *testing.T, q *switchboard.Switchboard) []string {
 // The calls Postorius 1.3 makes on its main pages (spec §1.7), in its
 // order: index, list summary, subscribe (signed in and anonymous),
 // members, settings, held messages, requests, bans and header matches.
-func TestPostoriusCalls(t *testing.T) {
-	s := newSite(t)
+func TestPostoriusCalls(t *testing.T) { onBackends(t, testPostoriusCalls) }
+
+func testPostoriusCalls(t *testing.T, s *site) {
 	s.setup()
 	// The list index: anonymous, then by domain.
 	r := s.must(s.do("GET", "/3.1/lists", form("advertised", "true", "count", "10", "page", "1")), 200, "index")
@@ -176,8 +177,9 @@ func TestPostoriusCalls(t *testing.T) {
 // A held post is listed, counted, shown whole and decided through the
 // moderator the command line uses: accept sends it to the pipeline,
 // reject bounces it to its sender with the comment.
-func TestHeldMessages(t *testing.T) {
-	s := newSite(t)
+func TestHeldMessages(t *testing.T) { onBackends(t, testHeldMessages) }
+
+func testHeldMessages(t *testing.T, s *site) {
 	s.setup()
 	ctx := context.Background()
 	hold := func(subject string) int64 {
@@ -223,8 +225,9 @@ func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 // The calls HyperKitty 1.3 makes (spec §1.7): its sync of lists, their
 // config and rosters; a sender's user; a visitor posting from the web,
 // subscribed pre-verified and set to get no mail.
-func TestHyperKittyCalls(t *testing.T) {
-	s := newSite(t)
+func TestHyperKittyCalls(t *testing.T) { onBackends(t, testHyperKittyCalls) }
+
+func testHyperKittyCalls(t *testing.T, s *site) {
 	s.setup()
 	for page := 1; ; page++ {
 		r := s.must(s.do("GET", "/3.1/lists", form("count", "10", "page", itoa(int64(page)))), 200, "lists page")
@@ -300,8 +303,9 @@ func TestConfigurationHidesSecrets(t *testing.T) {
 }
 
 // JSON bodies work as form bodies do.
-func TestJSONBodies(t *testing.T) {
-	s := newSite(t)
+func TestJSONBodies(t *testing.T) { onBackends(t, testJSONBodies) }
+
+func testJSONBodies(t *testing.T, s *site) {
 	s.setup()
 	s.must(s.doJSON("PATCH", "/3.1/lists/ant.example.com/config", map[string]any{"advertised": false, "max_message_size": 100, "accept_these_nonmembers": []string{"a@example.com"}}), 204, "JSON PATCH")
 	r := s.must(s.do("GET", "/3.1/lists/ant.example.com/config", nil), 200, "config")

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/internal/pgtest"
 	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/subscription"
@@ -30,14 +32,33 @@ type site struct {
 	base     string // http://127.0.0.1:PORT, for the paths of links
 }
 
-func newSite(t testing.TB) *site {
+// cluster is the private PostgreSQL server the tests also run on; nil
+// where PostgreSQL is not installed.
+var cluster *pgtest.Cluster
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, pgtest.Options{}, &cluster)) }
+
+// onBackends runs test on a site over SQLite, then over PostgreSQL.
+func onBackends(t *testing.T, test func(t *testing.T, s *site)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, newSite(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		pgtest.Need(t, cluster)
+		test(t, newSiteOn(t, cluster.NewDatabase(t)))
+	})
+}
+
+func newSite(t testing.TB) *site { return newSiteOn(t, "") }
+
+// newSiteOn is a site whose store is at dbURL ("" for SQLite).
+func newSiteOn(t testing.TB, dbURL string) *site {
 	t.Helper()
 	cfg := config.Default()
+	cfg.Database.URL = dbURL
 	cfg.PathSettings.VarDir = t.TempDir()
 	// The maps a list's creation writes, without postmap.
 	cfg.MTA.TransportFileType = "regex"
 	ctx := context.Background()
-	st, err := store.Open(ctx, "", cfg.VarDir())
+	st, err := store.Open(ctx, dbURL, cfg.VarDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +237,9 @@ func TestAuthentication(t *testing.T) {
 }
 
 // Bad requests get Mailman's bodies, never a 500.
-func TestErrors(t *testing.T) {
-	s := newSite(t)
+func TestErrors(t *testing.T) { onBackends(t, testErrors) }
+
+func testErrors(t *testing.T, s *site) {
 	s.setup()
 	s.must(s.do("POST", "/3.1/members", form("list_id", "ant.example.com", "subscriber", "anne@example.com", "pre_verified", "true", "pre_confirmed", "yes")), 201, "subscribe anne")
 	for _, tc := range []struct {
@@ -298,8 +320,9 @@ func TestErrors(t *testing.T) {
 
 // Paging takes the slice Mailman takes; entries is left out of an empty
 // page, which clients test for.
-func TestPaging(t *testing.T) {
-	s := newSite(t)
+func TestPaging(t *testing.T) { onBackends(t, testPaging) }
+
+func testPaging(t *testing.T, s *site) {
 	s.must(s.do("POST", "/3.1/domains", form("mail_host", "example.com")), 201, "domain")
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		s.must(s.do("POST", "/3.1/lists", form("fqdn_listname", n+"@example.com")), 201, "list "+n)

@@ -22,8 +22,8 @@ type ListQuery struct {
 }
 
 // FindLists returns one page of the lists q selects, by list-id, each
-// with its MemberCount, and how many it selects: two queries, the counts
-// taken in the same one.
+// with its MemberCount (kept by triggers as members come and go), and how
+// many it selects: two queries.
 func (s *Store) FindLists(ctx context.Context, q ListQuery) ([]*List, int, error) {
 	var conds []string
 	var args []any
@@ -64,8 +64,7 @@ func (s *Store) FindLists(ctx context.Context, q ListQuery) ([]*List, int, error
 		return nil, 0, wrap(err)
 	}
 	n := len(args)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+listColumns+`, (SELECT count(*) FROM members m WHERE m.list_id = lists.id AND m.role = 'member')
-		FROM lists`+where+fmt.Sprintf(` ORDER BY list_id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, s.pageLimit(q.Limit), q.Offset)...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+listColumns+`, member_count FROM lists`+where+fmt.Sprintf(` ORDER BY list_id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, s.pageLimit(q.Limit), q.Offset)...)
 	if err != nil {
 		return nil, 0, wrap(err)
 	}

@@ -81,6 +81,27 @@ func TestFindMembers(t *testing.T) {
 				t.Errorf("FindUser(%s) = %+v, %v", a, u, err)
 			}
 		}
+		// member_count follows additions, bulk or not, and removals; other
+		// roles do not count.
+		count := func(l *List) int {
+			ls, _, err := s.FindLists(ctx, ListQuery{ListID: l.ListID, Limit: -1})
+			if err != nil || len(ls) != 1 {
+				t.Fatalf("FindLists(%s) = %v, %v", l.ListID, ls, err)
+			}
+			return ls[0].MemberCount
+		}
+		if n := count(ant); n != 3 {
+			t.Errorf("ant's member_count %d, want 3", n)
+		}
+		if n := count(bee); n != bulkLink+2 {
+			t.Errorf("bee's member_count %d, want %d", n, bulkLink+2)
+		}
+		if err := s.RemoveMembers(ctx, ant.Address, Regular, []string{"bob@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(ant); n != 2 {
+			t.Errorf("ant's member_count after a removal %d, want 2", n)
+		}
 		if _, err := s.MemberByID(ctx, "zz"); !errors.Is(err, ErrNoSuchMember) {
 			t.Errorf("MemberByID(zz): %v, want ErrNoSuchMember", err)
 		}

@@ -10,7 +10,10 @@
 //   - end-to-end latency, from the 250 to the SMTP sink, one post at a
 //     time to a list of one member, every runner started;
 //   - fan-out to lists of 1,000 and 10,000 members;
-//   - start-up (start until LMTP answers) and idle memory.
+//   - start-up (start until LMTP answers) and idle memory;
+//   - with -suite rest (or all), the REST API on a list of 100,000
+//     members under 20 clients: a page of members/find, lists/{id},
+//     held/count and the whole roster, in their own table.
 //
 // Each figure is run several times and reported as the median with the
 // smallest and largest. Where Mailman cannot be measured, the table says

@@ -17,7 +17,7 @@ func TestSuiteOnThisProject(t *testing.T) {
 		bin: mailmantest.Binary(t), dir: t.TempDir(), mailman: "off",
 		reps: 2, n: 50, conns: []int{1, 4}, floorConns: []int{1, 4},
 		posts: 3, interval: 20 * time.Millisecond, fanouts: []int{20}, idle: 100 * time.Millisecond,
-		command: "mailman-bench -test",
+		command: "mailman-bench -test", suite: "mail",
 	}
 	r, err := run(c, t.Logf)
 	if err != nil {
@@ -49,6 +49,33 @@ func TestSuiteOnThisProject(t *testing.T) {
 		if s := r.floors.stat(fig); !s.ok || s.median <= 0 {
 			t.Errorf("floor %s: %+v", fig, s)
 		}
+	}
+}
+
+// The REST figures run on this project, small, and fill their rows.
+func TestRESTSuiteOnThisProject(t *testing.T) {
+	c := config{
+		bin: mailmantest.Binary(t), dir: t.TempDir(), mailman: "off", reps: 1,
+		suite: "rest", rosterSize: 200, restClients: 4, restRequests: 20, restTimeout: time.Minute,
+		command: "mailman-bench -test -suite rest",
+	}
+	r, err := run(c, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := r.restMarkdown()
+	for _, want := range []string{
+		"| `members/find` of one page (25 of 200 members, a random page) | median | **",
+		"| the whole roster, `lists/{id}/roster/member` (200 members) | requests per second | **",
+		"| `lists/{id}/held/count` | median | **",
+		"| a page of members/find under 10 ms (median, 4 clients) |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the REST table lacks %q:\n%s", want, md)
+		}
+	}
+	if _, ok := r.ours.samples["ingest-1"]; ok {
+		t.Errorf("-suite rest ran the mail figures")
 	}
 }
 

@@ -66,6 +66,39 @@ CREATE TABLE preferences (
     PRIMARY KEY (owner, name)
 );
 
+-- A list's regular members, counted as they come and go, so that a
+-- list's member_count costs no scan of its roster. A statement's rows are
+-- counted together, by list, so that a COPY of 100,000 members updates
+-- its list once.
+ALTER TABLE lists ADD COLUMN member_count BIGINT NOT NULL DEFAULT 0;
+UPDATE lists SET member_count = (SELECT count(*) FROM members m WHERE m.list_id = lists.id AND m.role = 'member');
+CREATE FUNCTION members_count_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lists l SET member_count = l.member_count + n.c
+        FROM (SELECT list_id, count(*) AS c FROM new_rows WHERE role = 'member' GROUP BY list_id) n WHERE l.id = n.list_id;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION members_count_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lists l SET member_count = l.member_count - o.c
+        FROM (SELECT list_id, count(*) AS c FROM old_rows WHERE role = 'member' GROUP BY list_id) o WHERE l.id = o.list_id;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION members_count_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lists l SET member_count = l.member_count - o.c
+        FROM (SELECT list_id, count(*) AS c FROM old_rows WHERE role = 'member' GROUP BY list_id) o WHERE l.id = o.list_id;
+    UPDATE lists l SET member_count = l.member_count + n.c
+        FROM (SELECT list_id, count(*) AS c FROM new_rows WHERE role = 'member' GROUP BY list_id) n WHERE l.id = n.list_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER members_count_insert AFTER INSERT ON members REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION members_count_added();
+CREATE TRIGGER members_count_delete AFTER DELETE ON members REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION members_count_removed();
+CREATE TRIGGER members_count_update AFTER UPDATE ON members REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION members_count_changed();
+
 -- Whether a list is shown to people who are not its members, a column
 -- because list indexes filter on it.
 ALTER TABLE lists ADD COLUMN advertised BIGINT  NOT NULL DEFAULT 1;

@@ -66,6 +66,24 @@ CREATE TABLE preferences (
     PRIMARY KEY (owner, name)
 );
 
+-- A list's regular members, counted as they come and go, so that a
+-- list's member_count costs no scan of its roster.
+ALTER TABLE lists ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0;
+UPDATE lists SET member_count = (SELECT count(*) FROM members m WHERE m.list_id = lists.id AND m.role = 'member');
+CREATE TRIGGER members_count_insert AFTER INSERT ON members WHEN NEW.role = 'member'
+BEGIN
+    UPDATE lists SET member_count = member_count + 1 WHERE id = NEW.list_id;
+END;
+CREATE TRIGGER members_count_delete AFTER DELETE ON members WHEN OLD.role = 'member'
+BEGIN
+    UPDATE lists SET member_count = member_count - 1 WHERE id = OLD.list_id;
+END;
+CREATE TRIGGER members_count_update AFTER UPDATE OF role, list_id ON members
+BEGIN
+    UPDATE lists SET member_count = member_count - 1 WHERE id = OLD.list_id AND OLD.role = 'member';
+    UPDATE lists SET member_count = member_count + 1 WHERE id = NEW.list_id AND NEW.role = 'member';
+END;
+
 -- Whether a list is shown to people who are not its members, a column
 -- because list indexes filter on it.
 ALTER TABLE lists ADD COLUMN advertised INTEGER NOT NULL DEFAULT 1;
