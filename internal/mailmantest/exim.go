@@ -234,7 +234,7 @@ daemon_smtp_ports = %[2]d
 }
 
 // writeIdentity writes the instance's passwd and group (the machine's,
-// with Debian-exim) and a cache of shared libraries that finds the
+// with its own Debian-exim) and a cache of shared libraries that finds the
 // unpacked ones, for Command to mount over the machine's.
 func (x *Exim) writeIdentity() {
 	x.tb.Helper()
@@ -249,6 +249,10 @@ func (x *Exim) writeIdentity() {
 		if regexp.MustCompile(`(?m)^[^:]*:[^:]*:` + strconv.Itoa(EximUID) + `:`).Match(b) {
 			x.tb.Fatalf("/etc/%s already has id %d, which the Exim instance gives Debian-exim", f.name, EximUID)
 		}
+		// A machine with Debian's exim4 installed (mailman3 pulls it in)
+		// has a Debian-exim of its own, which, read first, would be the
+		// instance's: its lines go, so that the name means EximUID.
+		b = regexp.MustCompile(`(?m)^Debian-exim:.*\n`).ReplaceAll(b, nil)
 		if err := os.WriteFile(filepath.Join(x.Dir, f.name), append(b, f.line...), 0o644); err != nil {
 			x.tb.Fatal(err)
 		}
