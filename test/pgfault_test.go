@@ -81,13 +81,17 @@ func TestPostgreSQLDownAndRestarting(t *testing.T) {
 	var acked []string
 	sent := 0
 	codes := map[string]map[int]int{} // by phase
-	var downAt, upAt time.Time        // set under mu
+	// restartAt is when the server is being started again: a post sent
+	// from then until upAt may find it down or up.
+	var downAt, restartAt, upAt time.Time // set under mu
 	phase := func(at time.Time) string {
 		switch {
 		case downAt.IsZero() || at.Before(downAt):
 			return "before"
-		case upAt.IsZero() || at.Before(upAt):
+		case restartAt.IsZero() || at.Before(restartAt):
 			return "down"
+		case upAt.IsZero() || at.Before(upAt):
+			return "restarting"
 		}
 		return "after"
 	}
@@ -191,6 +195,9 @@ func TestPostgreSQLDownAndRestarting(t *testing.T) {
 	for _, r := range s.Status().Runners {
 		restartsDown += r.Restarts
 	}
+	mu.Lock()
+	restartAt = time.Now()
+	mu.Unlock()
 	restart()
 	mu.Lock()
 	upAt = time.Now()
