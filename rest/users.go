@@ -39,6 +39,15 @@ func (c *call) address(a *store.Address) object {
 	return o
 }
 
+// addresses answers a page of addresses out of total.
+func (c *call) addresses(p page, total int, as []*store.Address) error {
+	var es []object
+	for _, a := range as {
+		es = append(es, c.address(a))
+	}
+	return c.collection(p, total, es)
+}
+
 // userByPath is the user /users/{user} names: by id (in the version's
 // form) or by one of its addresses.
 func (s *Server) userByPath(c *call) (*store.User, error) {
@@ -193,11 +202,7 @@ func (s *Server) userRoutes() {
 			if err != nil {
 				return err
 			}
-			var es []object
-			for _, a := range as {
-				es = append(es, c.address(a))
-			}
-			return c.collection(p, total, es)
+			return c.addresses(p, total, as)
 		},
 		"POST": func(c *call) error {
 			if err := c.allow("email", "display_name", "absorb_existing"); err != nil {
@@ -318,11 +323,7 @@ func (s *Server) addressRoutes() {
 		if err != nil {
 			return err
 		}
-		var es []object
-		for _, a := range as {
-			es = append(es, c.address(a))
-		}
-		return c.collection(p, total, es)
+		return c.addresses(p, total, as)
 	}})
 	one := func(c *call) (*store.Address, error) { return s.store.Address(c.r.Context(), c.r.PathValue("email")) }
 	s.handle("/addresses/{email}", methods{

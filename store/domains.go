@@ -144,22 +144,9 @@ func (s *Store) DomainOwners(ctx context.Context, host string) ([]*User, error) 
 	if _, err := s.Domain(ctx, host); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+prefixed("u.", userColumns)+` FROM users u
+	return s.queryUsers(ctx, `SELECT `+prefixed("u.", userColumns)+` FROM users u
 		JOIN domain_owners o ON o.user_id = u.user_id JOIN domains d ON d.id = o.domain_id
 		WHERE d.mail_host = $1 ORDER BY u.created_at, u.user_id`, strings.ToLower(host))
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var us []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		us = append(us, u)
-	}
-	return us, wrap(rows.Err())
 }
 
 // AddDomainOwner makes a user, named by id or address, an owner of a

@@ -478,15 +478,12 @@ func (st setting) columnValue(name, value string) (any, error) {
 		}
 		v = n
 	case "bool":
-		// As the column holds it: see boolColumn.
-		switch strings.ToLower(value) {
-		case "true", "yes", "on", "1", "enable", "enabled":
-			v = 1
-		case "false", "no", "off", "0", "disable", "disabled":
-			v = 0
-		default:
+		b, err := ParseBool(value)
+		if err != nil {
 			return nil, fmt.Errorf("%w for %s: %q is not true or false", ErrBadValue, name, value)
 		}
+		v = boolColumn(b) // as the column holds it
+
 	case "enum":
 		if !slices.Contains(st.values, value) {
 			return nil, fmt.Errorf("%w for %s: %q is not one of %s", ErrBadValue, name, value, strings.Join(st.values, ", "))

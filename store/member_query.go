@@ -89,14 +89,14 @@ func (s *Store) FindMembers(ctx context.Context, q MemberQuery) ([]Member, int, 
 		listRow = id
 	}
 	where, args := q.where(listRow)
-	count := `SELECT count(*) FROM members m` + where
+	count, countArgs := `SELECT count(*) FROM members m`+where, args
 	if q.ListID != "" && q.Role == Regular && q.Subscriber == "" && q.ModerationAction == "" && q.DeliveryMode == "" && q.DeliveryStatus == "" {
 		// A roster page, Postorius's members page: the list keeps the
 		// count.
-		count, args = `SELECT member_count FROM lists WHERE id = $1`, args[:1]
+		count, countArgs = `SELECT member_count FROM lists WHERE id = $1`, args[:1]
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, count, countArgs...).Scan(&total); err != nil {
 		return nil, 0, wrap(err)
 	}
 	limit := q.Limit
@@ -109,7 +109,6 @@ func (s *Store) FindMembers(ctx context.Context, q MemberQuery) ([]Member, int, 
 	// The page's ids are taken from an index alone, (list, address,
 	// role) for a list's roster, so that skipping to a late page reads no
 	// row; only the page's rows are read and joined.
-	where, args = q.where(listRow)
 	n := len(args)
 	inner := `SELECT m.id FROM members m` + where + fmt.Sprintf(` ORDER BY m.address_key, m.role LIMIT $%d OFFSET $%d`, n+1, n+2)
 	if q.ListID == "" {

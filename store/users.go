@@ -184,20 +184,8 @@ func (s *Store) Users(ctx context.Context, offset, limit int) ([]*User, int, err
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&total); err != nil {
 		return nil, 0, wrap(err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY created_at, user_id LIMIT $1 OFFSET $2`, s.pageLimit(limit), offset)
-	if err != nil {
-		return nil, 0, wrap(err)
-	}
-	defer rows.Close()
-	var us []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, 0, wrap(err)
-		}
-		us = append(us, u)
-	}
-	return us, total, wrap(rows.Err())
+	us, err := s.queryUsers(ctx, `SELECT `+userColumns+` FROM users ORDER BY created_at, user_id LIMIT $1 OFFSET $2`, s.pageLimit(limit), offset)
+	return us, total, err
 }
 
 // UserUpdate says what UpdateUser changes: nil fields stay.
@@ -509,26 +497,18 @@ func linkAddress(ctx context.Context, tx *sql.Tx, address, displayName string) e
 // addresses holds q (in any case), in the order they were made.
 func (s *Store) SearchUsers(ctx context.Context, q string) ([]*User, error) {
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q)) + "%"
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE lower(display_name) LIKE $1 ESCAPE '\'
+	return s.queryUsers(ctx, `SELECT `+userColumns+` FROM users WHERE lower(display_name) LIKE $1 ESCAPE '\'
 		OR user_id IN (SELECT user_id FROM addresses WHERE address_key LIKE $1 ESCAPE '\') ORDER BY created_at, user_id`, like)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var us []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		us = append(us, u)
-	}
-	return us, wrap(rows.Err())
 }
 
 // ServerOwners returns the users who own the site.
 func (s *Store) ServerOwners(ctx context.Context) ([]*User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE is_server_owner = 1 ORDER BY created_at, user_id`)
+	return s.queryUsers(ctx, `SELECT `+userColumns+` FROM users WHERE is_server_owner = 1 ORDER BY created_at, user_id`)
+}
+
+// queryUsers runs a query of userColumns and returns its users.
+func (s *Store) queryUsers(ctx context.Context, query string, args ...any) ([]*User, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrap(err)
 	}
