@@ -110,6 +110,9 @@ type Webservice struct {
 	APIVersion string `toml:"api_version"` // the version / answers with: 3.0 or 3.1
 	AdminUser  string `toml:"admin_user"`
 	AdminPass  string `toml:"admin_pass" secret:"true"` // never shown, not even by /system/configuration
+	// RosterCacheSize bounds, in bytes, the whole rosters' encodings
+	// the rest runner keeps while their lists do not change; 0 keeps none.
+	RosterCacheSize int `toml:"roster_cache_size"`
 }
 
 // DefaultAdminPass is Mailman's admin_pass: the rest runner serves only
@@ -250,11 +253,12 @@ func Default() *Config {
 			RegisterBouncesEvery: Duration(time.Minute),
 		},
 		Webservice: Webservice{
-			Hostname:   "127.0.0.1",
-			Port:       8001,
-			APIVersion: "3.1",
-			AdminUser:  "restadmin",
-			AdminPass:  DefaultAdminPass,
+			Hostname:        "127.0.0.1",
+			Port:            8001,
+			APIVersion:      "3.1",
+			AdminUser:       "restadmin",
+			AdminPass:       DefaultAdminPass,
+			RosterCacheSize: 256 << 20,
 		},
 		Runner: make(map[string]Runner, len(RunnerNames)),
 	}

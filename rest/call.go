@@ -1,19 +1,21 @@
 package rest
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mailman-go/mailman/store"
 )
@@ -24,6 +26,8 @@ type call struct {
 	w       http.ResponseWriter
 	r       *http.Request
 	version string
+	// linkBase starts the links written: http://host:port/3.1.
+	linkBase string
 	// form holds the parameters, from the query string of a GET or the
 	// body (form-encoded, or JSON kept in jsonBody too).
 	form     url.Values
@@ -225,12 +229,41 @@ func (c *call) accepted(o object) error {
 // link is the URL of path (from the version on), as Mailman writes
 // self_link: from [webservice] hostname and port, whatever the request's
 // Host said.
-func (c *call) link(path string) string {
-	scheme := "http"
-	if c.s.cfg.Webservice.UseHTTPS {
-		scheme = "https"
+func (c *call) link(path string) string { return c.linkBase + path }
+
+// appendLink appends, as a JSON string, the link to the resource path
+// prefix+segment (segment already escaped).
+func (c *call) appendLink(b []byte, prefix, segment string) []byte {
+	start := len(b)
+	b = append(b, '"')
+	b = append(b, c.linkBase...)
+	b = append(b, prefix...)
+	b = append(b, segment...)
+	if link := b[start+1:]; needsEscape(link) {
+		return appendString(b[:start], string(link))
 	}
-	return fmt.Sprintf("%s://%s:%d/%s%s", scheme, c.s.cfg.Webservice.Hostname, c.s.cfg.Webservice.Port, c.version, path)
+	return append(b, '"')
+}
+
+// appendString appends s as a JSON string, as encoding/json writes it.
+func appendString(b []byte, s string) []byte {
+	if needsEscape(s) {
+		e, _ := json.Marshal(s)
+		return append(b, e...)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// needsEscape is whether encoding/json would write s other than as it is.
+func needsEscape[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return false
 }
 
 // page is the slice of a collection a request asks for.
@@ -283,39 +316,98 @@ func (c *call) collection(p page, total int, entries []object) error {
 }
 
 // writeCollection answers a page of entries (objects, or structs that
-// marshal to one): each is marshalled once, its http_etag the SHA-1 of
-// that, and the collection's the SHA-1 of theirs, so that a roster of
-// 100,000 members is encoded in one pass.
+// marshal to one).
 func (c *call) writeCollection(p page, total int, entries []any) error {
-	var b bytes.Buffer
-	whole := sha1.New()
-	fmt.Fprintf(&b, `{"start":%d,"total_size":%d`, p.start, total)
-	fmt.Fprintf(whole, "%d %d", p.start, total)
-	if len(entries) > 0 {
-		b.WriteString(`,"entries":[`)
-		for i, e := range entries {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			body, err := json.Marshal(e)
-			if err != nil || len(body) < 2 || body[len(body)-1] != '}' {
-				return fmt.Errorf("encoding entry %d: %v", i, err)
-			}
-			sum := sha1.Sum(body)
-			whole.Write(sum[:])
-			b.Write(body[:len(body)-1])
-			if len(body) > 2 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `"http_etag":"\"%x\""}`, sum)
-		}
-		b.WriteByte(']')
+	body, err := encodeCollection(p, total, len(entries), func(b []byte, i int) ([]byte, error) {
+		e, err := json.Marshal(entries[i])
+		return append(b, e...), err
+	})
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(&b, `,"http_etag":"\"%x\""}`, whole.Sum(nil))
+	return c.writeBody(body)
+}
+
+// encodeCollection is the body answering a page of n entries, encode
+// appending the i-th's object to b (and safe to call from several
+// goroutines): each entry is encoded once, its http_etag the SHA-1 of
+// that, and the collection's the SHA-1 of theirs, so that a roster of
+// 100,000 members is one pass, in parts at once, one a core.
+func encodeCollection(p page, total, n int, encode func(b []byte, i int) ([]byte, error)) ([]byte, error) {
+	parts := 1
+	if n >= 10000 {
+		parts = runtime.GOMAXPROCS(0)
+	}
+	bodies := make([][]byte, parts)
+	sums := make([][sha1.Size]byte, n)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Go(func() { bodies[k], errs[k] = encodeEntries(k*n/parts, (k+1)*n/parts, sums, encode) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	size := 128
+	for _, body := range bodies {
+		size += len(body)
+	}
+	b := make([]byte, 0, size)
+	whole := sha1.New()
+	b = fmt.Appendf(b, `{"start":%d,"total_size":%d`, p.start, total)
+	fmt.Fprintf(whole, "%d %d", p.start, total)
+	if n > 0 {
+		b = append(b, `,"entries":[`...)
+		for k, body := range bodies {
+			if k > 0 && len(body) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, body...)
+		}
+		b = append(b, ']')
+		for i := range sums {
+			whole.Write(sums[i][:])
+		}
+	}
+	b = append(b, `,"http_etag":"\"`...)
+	b = hex.AppendEncode(b, whole.Sum(nil))
+	return append(b, `\""}`...), nil
+}
+
+// encodeEntries encodes entries from to to, comma-separated, each with its
+// http_etag, whose SHA-1 it puts in sums.
+func encodeEntries(from, to int, sums [][sha1.Size]byte, encode func(b []byte, i int) ([]byte, error)) ([]byte, error) {
+	b := make([]byte, 0, (to-from)*600)
+	for i := from; i < to; i++ {
+		if i > from {
+			b = append(b, ',')
+		}
+		start := len(b)
+		var err error
+		b, err = encode(b, i)
+		if err != nil || len(b)-start < 2 || b[len(b)-1] != '}' {
+			return nil, fmt.Errorf("encoding entry %d: %v", i, err)
+		}
+		sums[i] = sha1.Sum(b[start:])
+		empty := len(b)-start == 2
+		b = b[:len(b)-1]
+		if !empty {
+			b = append(b, ',')
+		}
+		b = append(b, `"http_etag":"\"`...)
+		b = hex.AppendEncode(b, sums[i][:])
+		b = append(b, `\""}`...)
+	}
+	return b, nil
+}
+
+// writeBody answers 200 with a JSON body already encoded.
+func (c *call) writeBody(body []byte) error {
 	c.w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	c.w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	c.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	c.w.WriteHeader(http.StatusOK)
-	_, err := c.w.Write(b.Bytes())
+	_, err := c.w.Write(body)
 	return err
 }
 

@@ -30,23 +30,6 @@ func (s *Server) findList(c *call) (*store.List, error) {
 	return l, err
 }
 
-// listOne is the list of the path with its member count, as /lists shows
-// it.
-func (s *Server) listOne(c *call) (*store.List, error) {
-	l, err := s.findList(c)
-	if err != nil {
-		return nil, err
-	}
-	ls, _, err := s.store.FindLists(c.r.Context(), store.ListQuery{ListID: l.ListID, Limit: 1})
-	if err != nil {
-		return nil, err
-	}
-	if len(ls) == 0 {
-		return nil, notFound()
-	}
-	return ls[0], nil
-}
-
 // listLists answers a page of the lists q selects, with advertised and
 // the paging parameters of the request.
 func (s *Server) listLists(c *call, q store.ListQuery) error {
@@ -152,7 +135,7 @@ func (s *Server) listRoutes() {
 	s.handle("/lists/find", methods{"GET": find, "POST": find})
 	s.handle("/lists/{list}", methods{
 		"GET": func(c *call) error {
-			l, err := s.listOne(c)
+			l, err := s.findList(c)
 			if err != nil {
 				return err
 			}

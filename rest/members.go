@@ -2,11 +2,13 @@ package rest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mailman-go/mailman/store"
@@ -16,79 +18,127 @@ import (
 // unsetWarning is how Mailman writes a warning date never set.
 const unsetWarning = "0001-01-01T00:00:00"
 
-// memberRep is a member as Mailman shows it; a struct, which encodes
-// several times faster than a map, for rosters of many thousands.
-type memberRep struct {
-	Address            string `json:"address"`
-	BounceScore        int    `json:"bounce_score"`
-	DeliveryMode       string `json:"delivery_mode"`
-	DisplayName        string `json:"display_name,omitempty"`
-	Email              string `json:"email"`
-	LastBounceReceived string `json:"last_bounce_received,omitempty"`
-	LastWarningSent    string `json:"last_warning_sent"`
-	ListID             string `json:"list_id"`
-	MemberID           any    `json:"member_id"`
-	ModerationAction   string `json:"moderation_action,omitempty"`
-	Role               string `json:"role"`
-	SelfLink           string `json:"self_link"`
-	SubscriptionMode   string `json:"subscription_mode"`
-	TotalWarningsSent  int    `json:"total_warnings_sent"`
-	User               string `json:"user,omitempty"`
-}
-
-func (c *call) memberRep(m *store.Member) memberRep {
-	r := memberRep{
-		MemberID: c.id(m.MemberID), SelfLink: c.link("/members/" + c.idPath(m.MemberID)),
-		ListID: m.ListID, Email: strings.ToLower(m.Address), Role: string(m.Role),
-		Address:          c.link("/addresses/" + pathEscape(strings.ToLower(m.Address))),
-		SubscriptionMode: m.SubscriptionMode, DeliveryMode: m.DeliveryMode,
-		BounceScore: m.BounceScore, TotalWarningsSent: m.TotalWarningsSent,
-		LastWarningSent: unsetWarning, DisplayName: m.DisplayName, ModerationAction: m.ModerationAction,
+// appendMember appends m as Mailman shows a member, its keys in
+// Mailman's order. An encoder of its own, rather than encoding/json, as
+// rosters of 100,000 members are encoded whole: four times faster.
+func (c *call) appendMember(b []byte, m *store.Member) []byte {
+	email := strings.ToLower(m.Address)
+	b = append(b, `{"address":`...)
+	b = c.appendLink(b, "/addresses/", pathEscape(email))
+	b = append(b, `,"bounce_score":`...)
+	b = strconv.AppendInt(b, int64(m.BounceScore), 10)
+	b = append(b, `,"delivery_mode":`...)
+	b = appendString(b, m.DeliveryMode)
+	if m.DisplayName != "" {
+		b = append(b, `,"display_name":`...)
+		b = appendString(b, m.DisplayName)
 	}
-	if m.UserID != "" {
-		r.User = c.link("/users/" + c.idPath(m.UserID))
-	}
+	b = append(b, `,"email":`...)
+	b = appendString(b, email)
 	if !m.LastBounceReceived.IsZero() {
-		r.LastBounceReceived = store.FormatTime(m.LastBounceReceived)
+		b = append(b, `,"last_bounce_received":`...)
+		b = appendString(b, store.FormatTime(m.LastBounceReceived))
 	}
-	if !m.LastWarningSent.IsZero() {
-		r.LastWarningSent = store.FormatTime(m.LastWarningSent)
+	b = append(b, `,"last_warning_sent":`...)
+	if m.LastWarningSent.IsZero() {
+		b = appendString(b, unsetWarning)
+	} else {
+		b = appendString(b, store.FormatTime(m.LastWarningSent))
 	}
-	return r
+	b = append(b, `,"list_id":`...)
+	b = appendString(b, m.ListID)
+	b = append(b, `,"member_id":`...)
+	if id, ok := c.id(m.MemberID).(json.Number); ok {
+		b = append(b, id...)
+	} else {
+		b = appendString(b, m.MemberID)
+	}
+	if m.ModerationAction != "" {
+		b = append(b, `,"moderation_action":`...)
+		b = appendString(b, m.ModerationAction)
+	}
+	b = append(b, `,"role":`...)
+	b = appendString(b, string(m.Role))
+	b = append(b, `,"self_link":`...)
+	b = c.appendLink(b, "/members/", c.idPath(m.MemberID))
+	b = append(b, `,"subscription_mode":`...)
+	b = appendString(b, m.SubscriptionMode)
+	b = append(b, `,"total_warnings_sent":`...)
+	b = strconv.AppendInt(b, int64(m.TotalWarningsSent), 10)
+	if m.UserID != "" {
+		b = append(b, `,"user":`...)
+		b = c.appendLink(b, "/users/", c.idPath(m.UserID))
+	}
+	return append(b, '}')
 }
 
 // member is a member as an object, for one member's answer and for
 // fields.
 func (c *call) member(m *store.Member) object {
-	b, _ := json.Marshal(c.memberRep(m))
 	var o object
-	d := json.NewDecoder(bytes.NewReader(b))
+	d := json.NewDecoder(bytes.NewReader(c.appendMember(nil, m)))
 	d.UseNumber() // a 3.0 member_id is a 128-bit integer
 	d.Decode(&o)
 	return o
 }
 
 // findMembers answers a page of the memberships q selects, with the
-// request's fields.
+// request's fields. A whole roster is answered from the copy kept of its
+// encoding while the roster's version holds: scripts export big rosters
+// whole, often several at once (mailmanclient's list.members), and
+// encoding 100,000 members takes a second.
 func (s *Server) findMembers(c *call, q store.MemberQuery) error {
 	p, err := c.paging()
 	if err != nil {
 		return err
 	}
 	q.Offset, q.Limit = p.offset, p.limit
-	ms, total, err := s.store.FindMembers(c.r.Context(), q)
+	encode := func(ctx context.Context) ([]byte, error) {
+		ms, total, err := s.store.FindMembers(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if len(c.form["fields"]) > 0 {
+			es := make([]any, len(ms))
+			for i := range ms {
+				es[i] = c.fields(c.member(&ms[i]))
+			}
+			return encodeCollection(p, total, len(es), func(b []byte, i int) ([]byte, error) {
+				e, err := json.Marshal(es[i])
+				return append(b, e...), err
+			})
+		}
+		return encodeCollection(p, total, len(ms), func(b []byte, i int) ([]byte, error) { return c.appendMember(b, &ms[i]), nil })
+	}
+	if !q.Roster() || p.offset != 0 || p.limit >= 0 || len(c.form["fields"]) > 0 {
+		body, err := encode(c.r.Context())
+		if err != nil {
+			return err
+		}
+		return c.writeBody(body)
+	}
+	version, err := s.store.RosterVersion(c.r.Context(), q.ListID)
+	if errors.Is(err, store.ErrNoSuchList) {
+		return c.writeCollection(p, 0, nil)
+	}
 	if err != nil {
 		return err
 	}
-	es := make([]any, 0, len(ms))
-	for i := range ms {
-		if len(c.form["fields"]) > 0 {
-			es = append(es, c.fields(c.member(&ms[i])))
-		} else {
-			es = append(es, c.memberRep(&ms[i]))
-		}
+	body, err := s.rosters.Get(c.r.Context(), rosterKey{strings.ToLower(q.ListID), q.Role, c.version}, version, func() ([]byte, error) {
+		return encode(context.WithoutCancel(c.r.Context()))
+	})
+	if err != nil {
+		return err
 	}
-	return c.writeCollection(p, total, es)
+	return c.writeBody(body)
+}
+
+// rosterKey is a whole roster's encoding kept: a list, a role ("" for
+// all) and the API version.
+type rosterKey struct {
+	listID     string
+	role       store.Role
+	apiVersion string
 }
 
 // memberByPath is the membership /members/{id} names.

@@ -11,11 +11,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/internal/versioncache"
 	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/subscription"
@@ -32,6 +34,8 @@ type Server struct {
 	// userHash and passHash are the SHA-256 of the admin credentials,
 	// compared in constant time to those of each request.
 	userHash, passHash [32]byte
+	// rosters keeps whole rosters' encodings (see findMembers).
+	rosters *versioncache.Cache[rosterKey, []byte]
 }
 
 // New is the API of a site: its store, and the moderator and workflow
@@ -41,6 +45,7 @@ func New(cfg *config.Config, st *store.Store, m *moderation.Moderator, w *subscr
 		cfg: cfg, store: st, moderator: m, workflow: w, log: log, mux: http.NewServeMux(),
 		userHash: sha256.Sum256([]byte(cfg.Webservice.AdminUser)),
 		passHash: sha256.Sum256([]byte(cfg.Webservice.AdminPass)),
+		rosters:  versioncache.New[rosterKey](cfg.Webservice.RosterCacheSize, func(b []byte) int { return len(b) }),
 	}
 	s.routes()
 	return s
@@ -55,6 +60,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// linkBase is what the links this API writes in version start with: its
+// own address as [webservice] gives it.
+func (s *Server) linkBase(version string) string {
+	scheme := "http"
+	if s.cfg.Webservice.UseHTTPS {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s:%d/%s", scheme, s.cfg.Webservice.Hostname, s.cfg.Webservice.Port, version)
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -87,7 +102,7 @@ func (s *Server) handle(pattern string, ms methods) {
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"title": "405 Method Not Allowed"})
 			return
 		}
-		c := &call{s: s, w: w, r: r, version: v}
+		c := &call{s: s, w: w, r: r, version: v, linkBase: s.linkBase(v)}
 		if err := c.readParams(); err != nil {
 			s.fail(c, err)
 			return

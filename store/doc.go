@@ -7,8 +7,10 @@
 // Its API speaks of lists and members, never of SQL. The embedded backend is
 // SQLite (modernc.org/sqlite, no cgo) at <var_dir>/data/mailman.db, in WAL
 // mode with a busy timeout and immediate write transactions, so that several
-// processes read and write at once; nothing is cached, so a list created by
-// `mailmanctl` is seen by running runners at their next look-up. Queries are
+// processes read and write at once; nothing is cached but the order of a
+// roster's pages, checked against the list's roster version on every read,
+// so a list created by `mailmanctl` is seen by running runners at their
+// next look-up. Statements are compiled once per connection. Queries are
 // written with $N placeholders, which both SQLite and PostgreSQL accept, so
 // a PostgreSQL backend adds a driver and its migrations, not a new API.
 //

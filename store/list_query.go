@@ -21,8 +21,7 @@ type ListQuery struct {
 	Limit      int // < 0: all
 }
 
-// FindLists returns one page of the lists q selects, by list-id, each
-// with its MemberCount (kept by triggers as members come and go), and how
+// FindLists returns one page of the lists q selects, by list-id, and how
 // many it selects: two queries.
 func (s *Store) FindLists(ctx context.Context, q ListQuery) ([]*List, int, error) {
 	var conds []string
@@ -64,19 +63,17 @@ func (s *Store) FindLists(ctx context.Context, q ListQuery) ([]*List, int, error
 		return nil, 0, wrap(err)
 	}
 	n := len(args)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+listColumns+`, member_count FROM lists`+where+fmt.Sprintf(` ORDER BY list_id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, s.pageLimit(q.Limit), q.Offset)...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+listColumns+` FROM lists`+where+fmt.Sprintf(` ORDER BY list_id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, s.pageLimit(q.Limit), q.Offset)...)
 	if err != nil {
 		return nil, 0, wrap(err)
 	}
 	defer rows.Close()
 	var ls []*List
 	for rows.Next() {
-		var count int
-		l, err := scanList(rows, &count)
+		l, err := scanList(rows)
 		if err != nil {
 			return nil, 0, wrap(err)
 		}
-		l.MemberCount = count
 		ls = append(ls, l)
 	}
 	return ls, total, wrap(rows.Err())

@@ -76,8 +76,8 @@ type List struct {
 	ForwardUnrecognizedBouncesTo         string `json:"forward_unrecognized_bounces_to"` // discard, administrators or site_owner
 	// Advertised lists are shown to people who are not their members.
 	Advertised bool `json:"advertised"`
-	// MemberCount is the number of regular members, counted by FindLists
-	// only.
+	// MemberCount is the number of regular members, kept by triggers as
+	// they come and go.
 	MemberCount int `json:"-"`
 
 	id int64
@@ -216,14 +216,14 @@ const listColumns = `id, list_name, mail_host, display_name, description, subjec
 	autorespond_requests, autoresponse_request_text, autoresponse_grace_period, automatic_post_action,
 	process_bounces, bounce_score_threshold, bounce_info_stale_after, bounce_you_are_disabled_warnings,
 	bounce_you_are_disabled_warnings_interval, bounce_notify_owner_on_bounce_increment, bounce_notify_owner_on_disable,
-	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to, advertised`
+	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to, advertised, member_count`
 
-// scanList reads listColumns and then extra.
-func scanList(row interface{ Scan(...any) error }, extra ...any) (*List, error) {
+// scanList reads listColumns.
+func scanList(row interface{ Scan(...any) error }) (*List, error) {
 	var l List
 	var created, lastPost int64
 	var aliases, headers string
-	err := row.Scan(append([]any{&l.id, &l.Address.Name, &l.Address.Domain, &l.DisplayName, &l.Description, &l.SubjectPrefix,
+	err := row.Scan(&l.id, &l.Address.Name, &l.Address.Domain, &l.DisplayName, &l.Description, &l.SubjectPrefix,
 		&l.DefaultMemberAction, &l.DefaultNonmemberAction, &l.SubscriptionPolicy, &l.UnsubscriptionPolicy,
 		&l.MaxMessageSize, &l.MaxNumRecipients, &l.RequireExplicitDestination, &l.Administrivia,
 		&l.ReplyGoesToList, &l.Emergency, &l.IncludeRFC2369Headers, &l.PostID, &created, &lastPost,
@@ -232,7 +232,7 @@ func scanList(row interface{ Scan(...any) error }, extra ...any) (*List, error) 
 		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod, &l.AutomaticPostAction,
 		&l.ProcessBounces, &l.BounceScoreThreshold, &l.BounceInfoStaleAfter, &l.BounceYouAreDisabledWarnings,
 		&l.BounceYouAreDisabledWarningsInterval, &l.BounceNotifyOwnerOnBounceIncrement, &l.BounceNotifyOwnerOnDisable,
-		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo, &l.Advertised}, extra...)...)
+		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo, &l.Advertised, &l.MemberCount)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +370,7 @@ func checkNoClash(ctx context.Context, tx *sql.Tx, a ListAddress) error {
 
 // List returns the list with the posting address a.
 func (s *Store) List(ctx context.Context, a ListAddress) (*List, error) {
-	l, err := scanList(s.queryRow(ctx, &s.listByAddress, a.Name, a.Domain))
+	l, err := scanList(s.db.QueryRowContext(ctx, `SELECT `+listColumns+` FROM lists WHERE list_name = $1 AND mail_host = $2`, a.Name, a.Domain))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", a, ErrNoSuchList)
 	}
@@ -379,7 +379,7 @@ func (s *Store) List(ctx context.Context, a ListAddress) (*List, error) {
 
 // ListByID returns the list whose list-id is id (name.domain).
 func (s *Store) ListByID(ctx context.Context, id string) (*List, error) {
-	l, err := scanList(s.queryRow(ctx, &s.listByID, id))
+	l, err := scanList(s.db.QueryRowContext(ctx, `SELECT `+listColumns+` FROM lists WHERE list_id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("list-id %s: %w", id, ErrNoSuchList)
 	}

@@ -1,12 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // MemberQuery selects memberships, as Mailman's members/find does; empty
@@ -22,6 +26,24 @@ type MemberQuery struct {
 	DeliveryStatus   string // enabled, by_user, by_bounces, by_moderator
 	Offset           int
 	Limit            int // < 0: all
+}
+
+// Roster is whether q selects a list's roster or one role of it, with
+// nothing else: what Postorius pages and scripts export.
+func (q MemberQuery) Roster() bool {
+	return q.ListID != "" && q.Subscriber == "" && q.ModerationAction == "" && q.DeliveryMode == "" && q.DeliveryStatus == ""
+}
+
+// RosterVersion returns the roster version of the list with list-id
+// listID: it changes whenever a membership of the list, or the user of one
+// of its addresses, does.
+func (s *Store) RosterVersion(ctx context.Context, listID string) (int64, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT roster_version FROM lists WHERE list_id = $1`, strings.ToLower(listID)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("list-id %s: %w", listID, ErrNoSuchList)
+	}
+	return v, wrap(err)
 }
 
 const memberQueryFrom = ` FROM members m JOIN lists l ON l.id = m.list_id LEFT JOIN addresses a ON a.address_key = m.address_key`
@@ -75,28 +97,26 @@ func (q MemberQuery) where(listRow int64) (string, []any) {
 
 // FindMembers returns one page of the memberships q selects, ordered by
 // list, address and role as Mailman orders them, and how many it selects
-// in all: two queries, whatever the size of the roster.
+// in all. A list's roster, or one role of it, is paged from the order
+// rosterOrders keeps; other selections cost a count and a page query.
 func (s *Store) FindMembers(ctx context.Context, q MemberQuery) ([]Member, int, error) {
-	var listRow int64
+	var listRow, version int64
+	var members int
 	if q.ListID != "" {
-		id, err := listRowIDByListID(ctx, s.db, strings.ToLower(q.ListID))
-		if errors.Is(err, ErrNoSuchList) {
+		err := s.db.QueryRowContext(ctx, `SELECT id, roster_version, member_count FROM lists WHERE list_id = $1`, strings.ToLower(q.ListID)).Scan(&listRow, &version, &members)
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil, 0, nil
 		}
 		if err != nil {
 			return nil, 0, wrap(err)
 		}
-		listRow = id
 	}
 	where, args := q.where(listRow)
-	count, countArgs := `SELECT count(*) FROM members m`+where, args
-	if q.ListID != "" && q.Role == Regular && q.Subscriber == "" && q.ModerationAction == "" && q.DeliveryMode == "" && q.DeliveryStatus == "" {
-		// A roster page, Postorius's members page: the list keeps the
-		// count.
-		count, countArgs = `SELECT member_count FROM lists WHERE id = $1`, args[:1]
+	if q.Roster() {
+		return s.rosterPage(ctx, q, rosterKey{listRow, q.Role}, version, members, where, args)
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, count, countArgs...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM members m`+where, args...).Scan(&total); err != nil {
 		return nil, 0, wrap(err)
 	}
 	limit := q.Limit
@@ -106,32 +126,114 @@ func (s *Store) FindMembers(ctx context.Context, q MemberQuery) ([]Member, int, 
 	if q.Offset >= total && total > 0 || limit == 0 || total == 0 {
 		return nil, total, nil
 	}
-	// The page's ids are taken from an index alone, (list, address,
-	// role) for a list's roster, so that skipping to a late page reads no
-	// row; only the page's rows are read and joined.
+	// The page's ids are taken from an index alone, so that skipping to
+	// a late page reads no row; only the page's rows are read and joined.
 	n := len(args)
 	inner := `SELECT m.id FROM members m` + where + fmt.Sprintf(` ORDER BY m.address_key, m.role LIMIT $%d OFFSET $%d`, n+1, n+2)
 	if q.ListID == "" {
 		inner = `SELECT m.id FROM members m JOIN lists l ON l.id = m.list_id` + where +
 			fmt.Sprintf(` ORDER BY l.list_id, m.address_key, m.role LIMIT $%d OFFSET $%d`, n+1, n+2)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+`, l.list_id, coalesce(a.user_id, '')`+memberQueryFrom+`
-		WHERE m.id IN (`+inner+`) ORDER BY l.list_id, m.address_key, m.role`, append(args, s.pageLimit(limit), q.Offset)...)
+	about := total - q.Offset
+	if limit >= 0 {
+		about = min(about, limit)
+	}
+	ms, err := s.queryMembers(ctx, about, "", ` WHERE m.id IN (`+inner+`) ORDER BY l.list_id, m.address_key, m.role`, append(args, s.pageLimit(limit), q.Offset)...)
+	return ms, total, err
+}
+
+// rosterPage is FindMembers for a list's roster, or one role of it: the
+// whole roster in one query, a page by the ids of its slice of the order
+// kept. members is the list's count of regular members, the size of its
+// usual roster.
+func (s *Store) rosterPage(ctx context.Context, q MemberQuery, key rosterKey, version int64, members int, where string, args []any) ([]Member, int, error) {
+	if q.Offset == 0 && q.Limit < 0 {
+		ms, err := s.wholeRoster(ctx, strings.ToLower(q.ListID), key, version, members, where, args)
+		return ms, len(ms), err
+	}
+	ids, err := s.rosters.Get(ctx, key, version, func() ([]int64, error) {
+		return s.rosterIDs(context.WithoutCancel(ctx), where, args)
+	})
 	if err != nil {
-		return nil, 0, wrap(err)
+		return nil, 0, err
+	}
+	from := min(q.Offset, len(ids))
+	to := len(ids)
+	if q.Limit >= 0 {
+		to = min(from+q.Limit, len(ids))
+	}
+	if from == to {
+		return nil, len(ids), nil
+	}
+	ms, err := s.queryMembers(ctx, to-from, strings.ToLower(q.ListID), ` WHERE m.id IN (`+s.idSet(1)+`) ORDER BY m.address_key, m.role`, idArray(ids[from:to]))
+	return ms, len(ids), err
+}
+
+// wholeRoster reads a whole roster. A big list's roster of members is
+// read in parts at once, one a core, by LIMIT and OFFSET over the roster's
+// index: each part its own statement, and so consistent with the others
+// only if the list's roster version is the same after them all as it was
+// before (the triggers change it in the transaction that changes any
+// membership); if not, it is read again in one statement.
+func (s *Store) wholeRoster(ctx context.Context, listID string, key rosterKey, version int64, members int, where string, args []any) ([]Member, error) {
+	const order = ` ORDER BY m.address_key, m.role`
+	parts := runtime.GOMAXPROCS(0)
+	if key.role != Regular || members < 20000 || parts < 2 {
+		return s.queryMembers(ctx, members, listID, where+order, args...)
+	}
+	per := members/parts + 1
+	read := make([][]Member, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	n := len(args)
+	for i := range parts {
+		limit := per
+		if i == parts-1 {
+			limit = -1
+		}
+		wg.Go(func() {
+			read[i], errs[i] = s.queryMembers(ctx, per, listID, where+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, n+1, n+2), append(args[:n:n], s.pageLimit(limit), i*per)...)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var after int64
+	if err := s.db.QueryRowContext(ctx, `SELECT roster_version FROM lists WHERE id = $1`, key.list).Scan(&after); err != nil {
+		return nil, wrap(err)
+	}
+	if after != version {
+		return s.queryMembers(ctx, members, listID, where+order, args...)
+	}
+	return slices.Concat(read...), nil
+}
+
+// queryMembers reads the memberships of memberQueryFrom with the
+// condition and order rest, with their list-ids and users; about is how
+// many are expected, to allocate once. When they are all of one list,
+// listID names it, and its row is not joined to each.
+func (s *Store) queryMembers(ctx context.Context, about int, listID, rest string, args ...any) ([]Member, error) {
+	query := `SELECT ` + memberColumns + `, l.list_id, coalesce(a.user_id, '')` + memberQueryFrom + rest
+	if listID != "" {
+		query = `SELECT ` + memberColumns + `, '', coalesce(a.user_id, '') FROM members m LEFT JOIN addresses a ON a.address_key = m.address_key` + rest
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(err)
 	}
 	defer rows.Close()
-	ms := make([]Member, 0, min(total-q.Offset, max(limit, 0)+total*boolColumn(limit < 0)))
+	ms := make([]Member, 0, max(about, 0))
 	for rows.Next() {
 		var list, user string
 		m, err := scanMember(rows, &list, &user)
 		if err != nil {
-			return nil, 0, wrap(err)
+			return nil, wrap(err)
 		}
-		m.ListID, m.UserID = list, user
+		m.ListID, m.UserID = cmp.Or(listID, list), user
 		ms = append(ms, m)
 	}
-	return ms, total, wrap(rows.Err())
+	return ms, wrap(rows.Err())
 }
 
 // pageLimit is limit as the backend's LIMIT takes it: SQLite reads -1 as

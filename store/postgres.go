@@ -42,8 +42,7 @@ func openPostgres(ctx context.Context, dbURL string, upTo int) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", where, wrapConnect(err))
 	}
-	s := &Store{db: stdlib.OpenDBFromPool(pool), backend: "postgres", pool: pool}
-	s.prepareLookups()
+	s := &Store{db: newSQLDB(stdlib.OpenDBFromPool(pool), false), backend: "postgres", pool: pool, rosters: newRosterOrders()}
 	if err := s.migrate(ctx, upTo); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", where, err)

@@ -270,14 +270,11 @@ func (s *Store) DeleteHeld(ctx context.Context, id int64) error {
 	})
 }
 
-// CountHeld counts the list's held messages, without reading them.
+// CountHeld counts the held messages of the list with list-id listID,
+// without reading them; a list that does not exist holds none.
 func (s *Store) CountHeld(ctx context.Context, listID string) (int, error) {
-	id, err := listRowIDByListID(ctx, s.db, listID)
-	if err != nil {
-		return 0, wrap(err)
-	}
 	var n int
-	err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM held_messages WHERE list_id = $1`, id).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM held_messages h JOIN lists l ON l.id = h.list_id WHERE l.list_id = $1`, listID).Scan(&n)
 	return n, wrap(err)
 }
 

@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -52,50 +51,10 @@ func (unavailableError) Temporary() bool { return true }
 
 // Store is an open store.
 type Store struct {
-	db      *sql.DB
+	db      *sqlDB
 	backend string        // "sqlite" or "postgres": the folder of its migrations
 	pool    *pgxpool.Pool // PostgreSQL's connections, for COPY; nil for SQLite
-	// The look-ups made for every message, compiled once, on first use
-	// (on SQLite; pgx keeps PostgreSQL's: see queryRow).
-	listByAddress, listByID, member lazyStmt
-}
-
-// lazyStmt is a statement prepared the first time it is used (on SQLite;
-// see queryRow).
-type lazyStmt struct {
-	query string
-	mu    sync.Mutex
-	stmt  *sql.Stmt
-}
-
-// row is what QueryRow gives: a row to scan, or the error preparing it.
-type row interface{ Scan(...any) error }
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-func (s *Store) queryRow(ctx context.Context, l *lazyStmt, args ...any) row {
-	if s.pool != nil {
-		// pgx prepares the statement once on each of its pool's
-		// connections and keeps it. A *sql.Stmt would cost two round
-		// trips more a look-up: the *sql.DB of OpenDBFromPool keeps no
-		// connection idle, so each one it gives back deallocates the
-		// statement, and the next use prepares it again.
-		return s.db.QueryRowContext(ctx, l.query, args...)
-	}
-	l.mu.Lock()
-	if l.stmt == nil {
-		st, err := s.db.PrepareContext(ctx, l.query)
-		if err != nil {
-			l.mu.Unlock()
-			return errRow{wrap(err)}
-		}
-		l.stmt = st
-	}
-	st := l.stmt
-	l.mu.Unlock()
-	return st.QueryRowContext(ctx, args...)
+	rosters *rosterOrders
 }
 
 // Open opens the store named by url ([database] url): empty for SQLite at
@@ -229,8 +188,10 @@ func openSQLite(ctx context.Context, file string, upTo int, create bool) (*Store
 		return nil, fmt.Errorf("open store %s: %w", file, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, backend: "sqlite"}
-	s.prepareLookups()
+	// As many kept idle, or each one over the default two is closed when
+	// given back and the next opened afresh, its statements compiled again.
+	db.SetMaxIdleConns(4)
+	s := &Store{db: newSQLDB(db, true), backend: "sqlite", rosters: newRosterOrders()}
 	// Switching a new database to WAL, or recovering a WAL left by a crash,
 	// can answer SQLITE_BUSY without waiting on busy_timeout; wait here
 	// instead, as long as busy_timeout would.
@@ -248,14 +209,6 @@ func openSQLite(ctx context.Context, file string, upTo int, create bool) (*Store
 	}
 }
 
-// prepareLookups names the statements prepared on first use.
-func (s *Store) prepareLookups() {
-	s.listByAddress.query = `SELECT ` + listColumns + ` FROM lists WHERE list_name = $1 AND mail_host = $2`
-	s.listByID.query = `SELECT ` + listColumns + ` FROM lists WHERE list_id = $1`
-	s.member.query = `SELECT ` + memberColumns + ` FROM members m JOIN lists l ON l.id = m.list_id
-		WHERE l.list_id = $1 AND m.address_key = $2 AND m.role = $3`
-}
-
 // busyTimeout is how long a statement waits for another process's write
 // lock before it fails.
 const busyTimeout = 10 * time.Second
@@ -264,13 +217,6 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // Close closes the store.
 func (s *Store) Close() error {
-	for _, l := range []*lazyStmt{&s.listByAddress, &s.listByID, &s.member} {
-		l.mu.Lock()
-		if l.stmt != nil {
-			l.stmt.Close()
-		}
-		l.mu.Unlock()
-	}
 	err := s.db.Close()
 	if s.pool != nil {
 		s.pool.Close()

@@ -171,6 +171,9 @@ func run(c config, logf func(string, ...any)) (*report, error) {
 		if err := measureREST(c, o, r.ours, logf); err != nil {
 			return nil, err
 		}
+		if err := measureRESTLimit(c, r.ours, r.floors, logf); err != nil {
+			return nil, err
+		}
 	}
 
 	r.mailman = &results{name: "Mailman 3.3.8"}
