@@ -7,8 +7,11 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -25,6 +28,7 @@ type Config struct {
 	Master       Master            `toml:"master"`
 	Bounces      Bounces           `toml:"bounces"`
 	Webservice   Webservice        `toml:"webservice"`
+	Antispam     Antispam          `toml:"antispam"`
 	Runner       map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
 }
 
@@ -113,6 +117,63 @@ type Webservice struct {
 	// RosterCacheSize bounds, in bytes, the whole rosters' encodings
 	// the rest runner keeps while their lists do not change; 0 keeps none.
 	RosterCacheSize int `toml:"roster_cache_size"`
+}
+
+// Antispam is the [antispam] section, Mailman's: header checks made of
+// every list's posts, before the list's own header matches.
+type Antispam struct {
+	// HeaderChecks are lines "Header: regex", as Mailman's: a post with
+	// a header of that name (in any part) whose decoded value the regex
+	// finds, case-insensitively, goes to JumpChain. Go's regular
+	// expressions (RE2): no backreferences or lookarounds.
+	HeaderChecks string `toml:"header_checks"`
+	JumpChain    string `toml:"jump_chain"` // hold, reject, discard or accept; also where a list's header match with no action sends a post
+}
+
+// HeaderCheck is one line of [antispam] header_checks, or one of a list's
+// header matches: a header name, lower-cased, and its pattern.
+type HeaderCheck struct {
+	Header  string
+	Pattern *regexp.Regexp
+}
+
+// ParseHeaderCheck reads a header name and a regex as Mailman matches
+// them: the pattern searched, case-insensitively.
+func ParseHeaderCheck(header, pattern string) (HeaderCheck, error) {
+	header = strings.ToLower(strings.TrimSpace(header))
+	if !headerName.MatchString(header) {
+		return HeaderCheck{}, fmt.Errorf("%q is not a header name", header)
+	}
+	re, err := regexp.Compile("(?i)" + pattern)
+	if err != nil {
+		return HeaderCheck{}, fmt.Errorf("%q is not a regular expression: %v", pattern, err)
+	}
+	return HeaderCheck{Header: header, Pattern: re}, nil
+}
+
+// headerName is a header field name (RFC 5322 ftext): printable ASCII but
+// the colon.
+var headerName = regexp.MustCompile(`^[!-9;-~]+$`)
+
+// Checks reads HeaderChecks, blank lines skipped; Load has refused a
+// line it cannot read.
+func (a Antispam) Checks() ([]HeaderCheck, error) {
+	var checks []HeaderCheck
+	for i, line := range strings.Split(a.HeaderChecks, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		name, pattern, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("line %d, %q: not Header: regex", i+1, line)
+		}
+		c, err := ParseHeaderCheck(name, strings.TrimLeft(pattern, " \t"))
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %v", i+1, err)
+		}
+		checks = append(checks, c)
+	}
+	return checks, nil
 }
 
 // DefaultAdminPass is Mailman's admin_pass: the rest runner serves only
@@ -260,7 +321,8 @@ func Default() *Config {
 			AdminPass:       DefaultAdminPass,
 			RosterCacheSize: 256 << 20,
 		},
-		Runner: make(map[string]Runner, len(RunnerNames)),
+		Antispam: Antispam{JumpChain: "hold"},
+		Runner:   make(map[string]Runner, len(RunnerNames)),
 	}
 	for _, r := range Runners {
 		settings := DefaultRunner()

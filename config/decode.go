@@ -335,6 +335,8 @@ func (c *Config) check() *problem {
 		{toml.Key{"webservice", "api_version"}, oneOf(c.Webservice.APIVersion, "3.0", "3.1")},
 		{toml.Key{"webservice", "admin_user"}, notEmpty(c.Webservice.AdminUser)},
 		{toml.Key{"webservice", "admin_pass"}, notEmpty(c.Webservice.AdminPass)},
+		{toml.Key{"antispam", "header_checks"}, headerChecks(c.Antispam)},
+		{toml.Key{"antispam", "jump_chain"}, oneOf(c.Antispam.JumpChain, "hold", "reject", "discard", "accept")},
 	}
 	for _, name := range RunnerNames {
 		r := c.Runner[name]
@@ -351,6 +353,13 @@ func (c *Config) check() *problem {
 		}
 	}
 	return nil
+}
+
+func headerChecks(a Antispam) string {
+	if _, err := a.Checks(); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 func notEmpty(s string) string {

@@ -188,6 +188,18 @@ func (m *Message) Decoded(name string) string {
 	return v
 }
 
+// DecodedValues returns Values(name), each with its RFC 2047 encoded
+// words decoded as Decoded does.
+func (m *Message) DecodedValues(name string) []string {
+	vs := m.Values(name)
+	for i, v := range vs {
+		if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			vs[i] = d
+		}
+	}
+	return vs
+}
+
 // Del removes every field called name and returns how many there were.
 func (m *Message) Del(name string) int {
 	kept := m.fields[:0]

@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/mailman-go/mailman/config"
 )
 
 // HeaderMatch is one of a list's header checks, as Mailman's: a header
@@ -32,16 +33,14 @@ var HeaderMatchActions = []string{"hold", "reject", "discard", "accept", "defer"
 
 // checkHeaderMatch checks hm and lower-cases its header.
 func checkHeaderMatch(hm *HeaderMatch) error {
-	hm.Header = strings.ToLower(strings.TrimSpace(hm.Header))
-	if !headerName.MatchString(hm.Header) {
-		return fmt.Errorf("%w: %q is not a header name", ErrBadValue, hm.Header)
-	}
 	if hm.Pattern == "" {
 		return fmt.Errorf("%w: an empty pattern", ErrBadValue)
 	}
-	if _, err := regexp.Compile("(?i)" + hm.Pattern); err != nil {
-		return fmt.Errorf("%w: %q is not a valid regular expression: %v", ErrBadValue, hm.Pattern, err)
+	c, err := config.ParseHeaderCheck(hm.Header, hm.Pattern)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadValue, err)
 	}
+	hm.Header = c.Header
 	if hm.Action != "" && !slices.Contains(HeaderMatchActions, hm.Action) {
 		return fmt.Errorf("%w: action %q is not one of %s", ErrBadValue, hm.Action, strings.Join(HeaderMatchActions, ", "))
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/mta"
+
+	"github.com/mailman-go/mailman/config"
 )
 
 // List is a mailing list and the settings runners read. Names and defaults
@@ -165,18 +167,15 @@ func checkAlias(entry string) error {
 // ftext) and a regex that compiles as the suspicious-header rule compiles it.
 func checkHeaderPattern(entry string) error {
 	name, pattern, ok := strings.Cut(entry, ":")
-	name, pattern = strings.TrimSpace(name), strings.TrimSpace(pattern)
-	if !ok || !headerName.MatchString(name) || pattern == "" {
+	pattern = strings.TrimSpace(pattern)
+	if !ok || pattern == "" {
 		return fmt.Errorf("%q is not a header name, a colon and a regular expression", entry)
 	}
-	if _, err := regexp.Compile("(?i)" + pattern); err != nil {
-		return fmt.Errorf("%q: %q is not a valid regular expression: %v", entry, pattern, err)
+	if _, err := config.ParseHeaderCheck(name, pattern); err != nil {
+		return fmt.Errorf("%q: %v", entry, err)
 	}
 	return nil
 }
-
-// headerName is a header field name: printable ASCII but the colon.
-var headerName = regexp.MustCompile(`^[!-9;-~]+$`)
 
 // splitEntries splits value into trimmed entries at newlines and at any
 // of seps, dropping the empty ones.

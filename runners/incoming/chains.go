@@ -22,9 +22,12 @@ type link struct {
 	target string
 }
 
-// chain is either a list of links or, for a terminal chain, what to do.
+// chain is a list of links, fixed or built for each post (with rules of
+// its own, made for the post, that its links name beside those of rules),
+// or, for a terminal chain, what to do.
 type chain struct {
 	links    []link
+	build    func(h *Handler, ctx context.Context, p *Post) ([]link, map[string]rule, error)
 	terminal func(h *Handler, ctx context.Context, p *Post) error
 }
 
@@ -38,6 +41,7 @@ var chains = map[string]chain{
 		{"automatic-post", jump, "moderation"},
 		{"banned-address", jump, "discard"},
 		{"member-moderation", jump, "moderation"},
+		{"truth", detour, "header-match"},
 		{"nonmember-moderation", jump, "moderation"},
 		// Checks whose hits are recorded; any of them holds the post.
 		{"administrivia", deferr, ""},
@@ -49,6 +53,7 @@ var chains = map[string]chain{
 		{"any", jump, "hold"},
 		{"truth", jump, "accept"},
 	}},
+	"header-match":        {build: (*Handler).headerMatchLinks},
 	"default-owner-chain": {terminal: (*Handler).owner},
 	"accept":              {terminal: (*Handler).accept},
 	"hold":                {terminal: (*Handler).hold},
@@ -65,28 +70,48 @@ const maxSteps = 1000
 func (h *Handler) process(ctx context.Context, p *Post, start string) error {
 	type position struct {
 		chain string
+		links []link
+		rules map[string]rule // the chain's own, if built
 		next  int
 	}
-	cur := position{start, 0}
-	var detours []position
-	for range maxSteps {
-		c, ok := chains[cur.chain]
+	// enter is the start of the chain called name, or nil for a terminal
+	// chain, which it runs.
+	enter := func(name string) (*position, error) {
+		c, ok := chains[name]
 		if !ok {
-			return fmt.Errorf("no chain called %q", cur.chain)
+			return nil, fmt.Errorf("no chain called %q", name)
 		}
 		if c.terminal != nil {
-			return c.terminal(h, ctx, p)
+			return nil, c.terminal(h, ctx, p)
 		}
-		if cur.next >= len(c.links) {
+		pos := &position{chain: name, links: c.links}
+		if c.build != nil {
+			var err error
+			if pos.links, pos.rules, err = c.build(h, ctx, p); err != nil {
+				return nil, fmt.Errorf("chain %s: %w", name, err)
+			}
+		}
+		return pos, nil
+	}
+	cur, err := enter(start)
+	if cur == nil {
+		return err
+	}
+	var detours []*position
+	for range maxSteps {
+		if cur.next >= len(cur.links) {
 			if len(detours) == 0 {
 				return nil
 			}
 			cur, detours = detours[len(detours)-1], detours[:len(detours)-1]
 			continue
 		}
-		l := c.links[cur.next]
+		l := cur.links[cur.next]
 		cur.next++
-		r, ok := rules[l.rule]
+		r, ok := cur.rules[l.rule]
+		if !ok {
+			r, ok = rules[l.rule]
+		}
 		if !ok {
 			return fmt.Errorf("chain %s: no rule called %q", cur.chain, l.rule)
 		}
@@ -105,11 +130,15 @@ func (h *Handler) process(ctx context.Context, p *Post, start string) error {
 			continue
 		}
 		switch l.action {
-		case jump:
-			cur = position{l.target, 0}
-		case detour:
-			detours = append(detours, cur)
-			cur = position{l.target, 0}
+		case jump, detour:
+			if l.action == detour {
+				detours = append(detours, cur)
+			}
+			next, err := enter(l.target)
+			if next == nil {
+				return err
+			}
+			cur = next
 		case stop:
 			return nil
 		}

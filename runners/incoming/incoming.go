@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
@@ -34,6 +35,9 @@ import (
 type Settings struct {
 	ModeratorRequestLife   time.Duration // how long a held post's token stays valid
 	MaxAutoresponsesPerDay int           // mail to one address per list and day, shared with the command runner; 0 means no limit
+	// HeaderChecks and JumpChain are [antispam]'s: see headerMatchLinks.
+	HeaderChecks []config.HeaderCheck
+	JumpChain    string
 }
 
 // Handler judges the entries of the incoming queue.
@@ -60,9 +64,15 @@ func New(s *runners.Site) (runners.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	checks, err := s.Config.Antispam.Checks()
+	if err != nil {
+		return nil, fmt.Errorf("[antispam] header_checks: %w", err)
+	}
 	return &Handler{Store: st, Pipeline: pipeline, Virgin: virgin, Settings: Settings{
 		ModeratorRequestLife:   s.Config.Mailman.ModeratorRequestLife.D(),
 		MaxAutoresponsesPerDay: s.Config.MTA.MaxAutoresponsesPerDay,
+		HeaderChecks:           checks,
+		JumpChain:              s.Config.Antispam.JumpChain,
 	}}, nil
 }
 
