@@ -324,7 +324,8 @@ func (s *Server) subscribe(c *call) error {
 			// waits for their confirmation.
 			f.PreVerified, f.PreConfirmed = false, false
 		}
-		out, err := s.workflow.Subscribe(ctx, l, store.Subscription{Address: addr, DisplayName: display, DeliveryMode: mode}, f)
+		asUser := !strings.Contains(subscriber, "@")
+		out, err := s.workflow.Subscribe(ctx, l, store.Subscription{Address: addr, DisplayName: display, DeliveryMode: mode, AsUser: asUser}, f)
 		switch {
 		case errors.Is(err, subscription.ErrAlreadyMember):
 			return conflict("Member already subscribed")

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,41 @@ func TestWholeRosterFollowsChanges(t *testing.T) {
 			if es := roster(); !tc.check(es) {
 				t.Errorf("after %s: %v", tc.name, es)
 			}
+		}
+	})
+}
+
+// A user subscribed by user id is a membership as_user, which follows the
+// user's preferred address; the preferences set for the user reach it.
+func TestSubscribedAsUser(t *testing.T) {
+	onBackends(t, func(t *testing.T, s *site) {
+		s.setup()
+		r := s.must(s.do("POST", "/3.1/users", form("email", "anne@example.com", "display_name", "Anne Person")), 201, "POST users")
+		userPath := s.path(r.location)
+		s.must(s.do("POST", userPath+"/addresses", form("email", "anne@work.example.com")), 201, "second address")
+		for _, a := range []string{"anne@example.com", "anne@work.example.com"} {
+			s.must(s.do("POST", "/3.1/addresses/"+a+"/verify", nil), 204, "verify "+a)
+		}
+		s.must(s.do("POST", userPath+"/preferred_address", form("email", "anne@example.com")), 201, "preferred address")
+		userID := strings.TrimPrefix(userPath, "/3.1/users/")
+		s.must(s.do("POST", "/3.1/members", form("list_id", "ant.example.com", "subscriber", userID, "pre_verified", "true", "pre_confirmed", "true", "pre_approved", "true")), 201, "subscribe the user")
+		member := func() map[string]any {
+			es := entries(s.must(s.do("GET", "/3.1/lists/ant.example.com/roster/member", nil), 200, "roster"))
+			if len(es) != 1 {
+				t.Fatalf("roster: %v", es)
+			}
+			return es[0]
+		}
+		if m := member(); m["subscription_mode"] != "as_user" || m["email"] != "anne@example.com" {
+			t.Errorf("subscribed by user id: %v", m)
+		}
+		s.must(s.do("POST", userPath+"/preferred_address", form("email", "anne@work.example.com")), 201, "another preferred address")
+		if m := member(); m["email"] != "anne@work.example.com" {
+			t.Errorf("after the preferred address changed: %v", m)
+		}
+		s.must(s.do("PATCH", userPath+"/preferences", form("delivery_mode", "mime_digests")), 204, "the user's preferences")
+		if m := member(); m["delivery_mode"] != "mime_digests" {
+			t.Errorf("after the user's preference: %v", m)
 		}
 	})
 }

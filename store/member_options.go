@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -78,13 +79,22 @@ func (s *Store) SetMemberOption(ctx context.Context, a ListAddress, address stri
 				set += `, delivery_status = '` + ByModerator + `'`
 			}
 		}
-		r, err := tx.ExecContext(ctx, `UPDATE members SET `+set+` WHERE list_id = $2 AND address_key = $3 AND role = $4`, v, id, key(address), string(role))
-		if err != nil {
-			return err
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
+		var rowID int64
+		err = tx.QueryRowContext(ctx, `UPDATE members SET `+set+` WHERE list_id = $2 AND address_key = $3 AND role = $4 RETURNING id`, v, id, key(address), string(role)).Scan(&rowID)
+		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%s is not a %s of %s: %w", address, role, a, ErrNoSuchMember)
 		}
-		return nil
+		if err != nil || !slices.ContainsFunc(deliveryPrefs, func(p struct{ name, column string }) bool { return p.name == name }) {
+			return err
+		}
+		// A delivery preference set for the membership itself, which
+		// its user's and address's no longer reach.
+		pref := value
+		if b, ok := v.(int); ok && name != "delivery_mode" {
+			pref = strconv.FormatBool(b == 1)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO preferences (owner, name, value) VALUES ($1, $2, $3)
+			ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value`, MemberPrefs(MemberID(rowID)), name, pref)
+		return err
 	})
 }

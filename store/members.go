@@ -260,9 +260,11 @@ func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addres
 			}
 		}
 		if len(ps) > bulkLink {
-			return s.linkUsers(ctx, tx, id, now)
+			if err := s.linkUsers(ctx, tx, id, now); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.refreshNewMembers(ctx, tx, id)
 	})
 	if err != nil {
 		return AddResult{}, err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -139,12 +140,21 @@ func (s *Store) addMembersCopy(ctx context.Context, a ListAddress, role Role, ps
 				return err
 			}
 		}
-		return nil
+		return s.refreshNewMembers(ctx, pgxExecer{tx}, id)
 	})
 	if err != nil {
 		return AddResult{}, err
 	}
 	return res, nil
+}
+
+// pgxExecer runs statements in a pgx transaction for code written for
+// database/sql's.
+type pgxExecer struct{ tx pgx.Tx }
+
+func (e pgxExecer) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tag, err := e.tx.Exec(ctx, query, args...)
+	return driver.RowsAffected(tag.RowsAffected()), err
 }
 
 // connectTimeout bounds a connection attempt when the URL sets none

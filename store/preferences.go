@@ -108,9 +108,11 @@ func (s *Store) SetPreferences(ctx context.Context, owner string, prefs map[stri
 			}
 		}
 		if id, ok := strings.CutPrefix(owner, "member:"); ok {
-			return applyMemberPrefs(ctx, tx, id, prefs)
+			if err := applyMemberPrefs(ctx, tx, id, prefs); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.refreshLevel(ctx, tx, owner)
 	})
 }
 
@@ -156,8 +158,10 @@ func applyMemberPrefs(ctx context.Context, tx *sql.Tx, memberID string, prefs ma
 // DeletePreferences clears one level.
 func (s *Store) DeletePreferences(ctx context.Context, owner string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM preferences WHERE owner = $1`, owner)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM preferences WHERE owner = $1`, owner); err != nil {
+			return err
+		}
+		return s.refreshLevel(ctx, tx, owner)
 	})
 }
 
@@ -183,4 +187,88 @@ func (s *Store) EffectivePreferences(ctx context.Context, m *Member) (map[string
 		}
 	}
 	return out, nil
+}
+
+// deliveryPrefs are the preferences delivery reads from a membership's own
+// columns, with the column each is kept in.
+var deliveryPrefs = []struct{ name, column string }{
+	{"delivery_mode", "delivery_mode"},
+	{"receive_own_postings", "receive_own_postings"},
+	{"receive_list_copy", "receive_list_copy"},
+	{"delivery_status", "delivery_enabled"},
+}
+
+// refreshDeliveryPrefs writes into the columns of the memberships cond
+// selects (a condition on members) each delivery preference they do not
+// set themselves, as their address, else its user, else the system sets
+// it: the runners read a membership's columns alone, so that a post's
+// recipients cost no look-up of preferences, and the levels are resolved
+// here, when one changes. A delivery turned off by bounces or by a
+// moderator stays off whatever the levels say: only the member's choice
+// (enabled or by_user) follows them.
+func (s *Store) refreshDeliveryPrefs(ctx context.Context, tx execer, cond string, args ...any) error {
+	memberOwner := `'member:' || printf('%032x', members.id)`
+	if s.backend == "postgres" {
+		memberOwner = `'member:' || lpad(to_hex(members.id), 32, '0')`
+	}
+	for _, p := range deliveryPrefs {
+		n := strconv.Itoa(len(args) + 1)
+		effective := `COALESCE(
+			(SELECT value FROM preferences WHERE owner = 'address:' || members.address_key AND name = $` + n + `),
+			(SELECT pu.value FROM addresses a JOIN preferences pu ON pu.owner = 'user:' || a.user_id
+				WHERE a.address_key = members.address_key AND a.user_id <> '' AND pu.name = $` + n + `),
+			$` + strconv.Itoa(len(args)+2) + `)`
+		var set string
+		where := cond
+		switch p.name {
+		case "delivery_mode":
+			set = `delivery_mode = ` + effective
+		case "delivery_status":
+			set = `delivery_enabled = CASE ` + effective + ` WHEN 'enabled' THEN 1 ELSE 0 END,
+				delivery_status = CASE ` + effective + ` WHEN 'enabled' THEN '' ELSE ` + effective + ` END`
+			where += ` AND (members.delivery_enabled = 1 OR members.delivery_status = '` + ByUser + `')`
+		default:
+			set = p.column + ` = CASE ` + effective + ` WHEN 'true' THEN 1 ELSE 0 END`
+		}
+		def := fmt.Sprint(SystemPreferences[p.name])
+		q := `UPDATE members SET ` + set + ` WHERE ` + where + `
+			AND NOT EXISTS (SELECT 1 FROM preferences WHERE owner = ` + memberOwner + ` AND name = $` + n + `)`
+		if _, err := tx.ExecContext(ctx, q, append(args[:len(args):len(args)], p.name, def)...); err != nil {
+			return fmt.Errorf("delivery preference %s: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// execer is a *sql.Tx, or pgxExecer.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// refreshNewMembers refreshes the memberships of the list with row id
+// listRow whose address, or its user, has set a delivery preference: what
+// a new membership inherits. The set is found from the preferences, which
+// a site has few of, not from a roster just made of 100,000 addresses.
+func (s *Store) refreshNewMembers(ctx context.Context, tx execer, listRow int64) error {
+	return s.refreshDeliveryPrefs(ctx, tx, `members.list_id = $1 AND members.address_key IN (
+		SELECT substr(owner, 9) FROM preferences WHERE owner LIKE 'address:%'
+		UNION SELECT a.address_key FROM addresses a JOIN preferences p ON p.owner = 'user:' || a.user_id WHERE a.user_id <> '')`, listRow)
+}
+
+// refreshLevel refreshes the memberships a level's preferences reach.
+func (s *Store) refreshLevel(ctx context.Context, tx execer, owner string) error {
+	kind, id, _ := strings.Cut(owner, ":")
+	switch kind {
+	case "user":
+		return s.refreshDeliveryPrefs(ctx, tx, `members.address_key IN (SELECT address_key FROM addresses WHERE user_id = $1)`, id)
+	case "address":
+		return s.refreshDeliveryPrefs(ctx, tx, `members.address_key = $1`, id)
+	case "member":
+		n, err := strconv.ParseInt(id, 16, 64)
+		if err != nil {
+			return fmt.Errorf("member %s: %w", id, ErrNoSuchMember)
+		}
+		return s.refreshDeliveryPrefs(ctx, tx, `members.id = $1`, n)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -75,7 +76,11 @@ func (s *Store) VerifyAddress(ctx context.Context, address, displayName string) 
 type Subscription struct {
 	Address      string `json:"address"`
 	DisplayName  string `json:"display_name,omitempty"`
-	DeliveryMode string `json:"delivery_mode,omitempty"` // "" is regular
+	DeliveryMode string `json:"delivery_mode,omitempty"` // "" is regular, or what the address's or user's preferences say
+	// AsUser makes the membership its user's rather than the address's
+	// (Mailman's subscription_mode as_user): it follows the user's
+	// preferred address.
+	AsUser bool `json:"as_user,omitempty"`
 }
 
 // Subscribe makes sub a member of the list with list-id listID, marks its
@@ -83,27 +88,39 @@ type Subscription struct {
 // that asked for it, all in one transaction: a confirmation either
 // subscribes and is used up, or does neither.
 func (s *Store) Subscribe(ctx context.Context, listID string, sub Subscription, token string) (*Member, error) {
-	mode := sub.DeliveryMode
-	if mode == "" {
-		mode = DeliveryModes[0]
+	mode := cmp.Or(sub.DeliveryMode, DeliveryModes[0])
+	subMode := "as_address"
+	if sub.AsUser {
+		subMode = "as_user"
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		id, err := listRowIDByListID(ctx, tx, listID)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO members (list_id, address_key, address, display_name, role, delivery_mode, subscribed_at)
-			VALUES ($1, $2, $3, $4, 'member', $5, $6)`, id, key(sub.Address), sub.Address, sub.DisplayName, mode, time.Now().UnixNano())
+		var rowID int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO members (list_id, address_key, address, display_name, role, delivery_mode, subscription_mode, subscribed_at)
+			VALUES ($1, $2, $3, $4, 'member', $5, $6, $7) RETURNING id`, id, key(sub.Address), sub.Address, sub.DisplayName, mode, subMode, time.Now().UnixNano()).Scan(&rowID)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%s of %s: %w", sub.Address, listID, ErrAlreadyMember)
 		}
 		if err != nil {
 			return err
 		}
+		if sub.DeliveryMode != "" {
+			// Asked for with the subscription: the membership's own.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO preferences (owner, name, value) VALUES ($1, 'delivery_mode', $2)`, MemberPrefs(MemberID(rowID)), mode); err != nil {
+				return err
+			}
+		}
 		if err := verifyAddress(ctx, tx, sub.Address, sub.DisplayName); err != nil {
 			return err
 		}
 		if err := linkAddress(ctx, tx, sub.Address, sub.DisplayName); err != nil {
+			return err
+		}
+		// What the address and its user prefer.
+		if err := s.refreshLevel(ctx, tx, AddressPrefs(sub.Address)); err != nil {
 			return err
 		}
 		return deletePending(ctx, tx, token)

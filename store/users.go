@@ -323,7 +323,11 @@ func (s *Store) AddUserAddress(ctx context.Context, userID, email, displayName s
 		return nil, err
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		return addUserAddress(ctx, tx, u.UserID, addr, displayName, absorb, time.Now().UnixNano())
+		if err := addUserAddress(ctx, tx, u.UserID, addr, displayName, absorb, time.Now().UnixNano()); err != nil {
+			return err
+		}
+		// Its memberships now follow the user's preferences.
+		return s.refreshLevel(ctx, tx, AddressPrefs(addr))
 	})
 	if err != nil {
 		return nil, err
@@ -426,7 +430,19 @@ func (s *Store) SetPreferredAddress(ctx context.Context, userID, email string) e
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("user %s: %w", userID, ErrNoSuchUser)
 		}
-		return nil
+		if email == "" {
+			return nil
+		}
+		// The user's memberships (as_user) follow their preferred
+		// address, but where that address is already in the roster.
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET address_key = $1, address = (SELECT address FROM addresses WHERE address_key = $1)
+			WHERE subscription_mode = 'as_user' AND address_key <> $1
+			AND address_key IN (SELECT address_key FROM addresses WHERE user_id = $2)
+			AND NOT EXISTS (SELECT 1 FROM members o WHERE o.list_id = members.list_id AND o.role = members.role AND o.address_key = $1)`,
+			key(email), strings.ToLower(userID)); err != nil {
+			return err
+		}
+		return s.refreshLevel(ctx, tx, AddressPrefs(email))
 	})
 }
 
@@ -534,7 +550,10 @@ func (s *Store) UnlinkAddress(ctx context.Context, email string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("address %s: %w", email, ErrNoSuchUser)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE users SET preferred_address_key = '' WHERE preferred_address_key = $1`, key(email))
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE users SET preferred_address_key = '' WHERE preferred_address_key = $1`, key(email)); err != nil {
+			return err
+		}
+		// Its memberships no longer follow the user's preferences.
+		return s.refreshLevel(ctx, tx, AddressPrefs(email))
 	})
 }
