@@ -319,11 +319,7 @@ func (s *Server) subscribe(c *call) error {
 		display = name
 	}
 	if role == "" || role == "member" {
-		if invitation {
-			// An invitation is accepted by the invitee alone: it always
-			// waits for their confirmation.
-			f.PreVerified, f.PreConfirmed = false, false
-		}
+		f.Invitation = invitation
 		asUser := !strings.Contains(subscriber, "@")
 		out, err := s.workflow.Subscribe(ctx, l, store.Subscription{Address: addr, DisplayName: display, DeliveryMode: mode, AsUser: asUser}, f)
 		switch {

@@ -131,3 +131,23 @@ func TestSubscribedAsUser(t *testing.T) {
 		}
 	})
 }
+
+// An invitation waits for the invitee alone, whatever the list's policy:
+// they are sent an invitation, and no moderator is asked.
+func TestInvitation(t *testing.T) {
+	s := newSite(t)
+	s.setup()
+	s.must(s.do("PATCH", "/3.1/lists/ant.example.com/config", form("subscription_policy", "moderate")), 204, "moderate")
+	r := s.must(s.do("POST", "/3.1/members", form("list_id", "ant.example.com", "subscriber", "zoe@example.org", "invitation", "true")), 202, "invite")
+	if r.body["token_owner"] != "subscriber" {
+		t.Errorf("invitation: %s", r.raw)
+	}
+	msgs := queued(t, s.virgin)
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "Subject: You have been invited to join the ant@example.com mailing list.") ||
+		!strings.Contains(msgs[0], "confirm "+r.body["token"].(string)) {
+		t.Errorf("the invitation sent: %q", msgs)
+	}
+	if es := entries(s.must(s.do("GET", "/3.1/lists/ant.example.com/requests", form("token_owner", "moderator")), 200, "requests")); len(es) != 0 {
+		t.Errorf("moderators asked: %v", es)
+	}
+}

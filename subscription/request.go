@@ -41,6 +41,9 @@ type Request struct {
 	Stage string `json:"stage"`
 	// Moderate says a moderator approves once the address has confirmed.
 	Moderate bool `json:"moderate,omitempty"`
+	// Invitation says the owner invited the address: its confirmation
+	// accepts the invitation.
+	Invitation bool `json:"invitation,omitempty"`
 	// When is when it was asked for; zero in requests made before it was
 	// kept.
 	When time.Time `json:"when,omitzero"`
@@ -78,11 +81,19 @@ func ConfirmationMessage(l *store.List, typ string, r Request, token string, now
 	}
 	confirmAddr := mta.SubPlus(l.PostingAddress, mta.Confirm, token)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Someone, perhaps you, asked that the address\n\n    %s\n\n", r.Address)
-	fmt.Fprintf(&b, "%s the %s mailing list. To confirm, reply to this message;\n", what, l.PostingAddress)
-	fmt.Fprintf(&b, "what the reply says does not matter. Or send a message to\n%s with this line as its subject:\n\n    confirm %s\n\n", notice.Address(l, mta.Request), token)
-	fmt.Fprintf(&b, "If you did not ask for this, ignore this message: nothing happens, and\nthe request expires on %s.\n", now.Add(life).UTC().Format("2 January 2006 at 15:04 UTC"))
 	subject := fmt.Sprintf("Your confirmation is needed to %s the %s mailing list.", verb, l.PostingAddress)
+	expires := now.Add(life).UTC().Format("2 January 2006 at 15:04 UTC")
+	if r.Invitation {
+		subject = fmt.Sprintf("You have been invited to join the %s mailing list.", l.PostingAddress)
+		fmt.Fprintf(&b, "Your address\n\n    %s\n\nhas been invited to join the %s mailing list by its owner.\n", r.Address, l.PostingAddress)
+		fmt.Fprintf(&b, "To accept the invitation, reply to this message; what the reply says\ndoes not matter. Or send a message to %s\nwith this line as its subject:\n\n    confirm %s\n\n", notice.Address(l, mta.Request), token)
+		fmt.Fprintf(&b, "To decline it, ignore this message: the invitation expires on\n%s. Questions go to %s.\n", expires, notice.Address(l, mta.Owner))
+	} else {
+		fmt.Fprintf(&b, "Someone, perhaps you, asked that the address\n\n    %s\n\n", r.Address)
+		fmt.Fprintf(&b, "%s the %s mailing list. To confirm, reply to this message;\n", what, l.PostingAddress)
+		fmt.Fprintf(&b, "what the reply says does not matter. Or send a message to\n%s with this line as its subject:\n\n    confirm %s\n\n", notice.Address(l, mta.Request), token)
+		fmt.Fprintf(&b, "If you did not ask for this, ignore this message: nothing happens, and\nthe request expires on %s.\n", expires)
+	}
 	fields := []message.Field{
 		{Name: "From", Value: confirmAddr},
 		{Name: "To", Value: (&mail.Address{Name: r.DisplayName, Address: r.Address}).String()},

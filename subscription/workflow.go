@@ -42,6 +42,9 @@ type Workflow struct {
 // pre_confirmed and pre_approved.
 type Flags struct {
 	PreVerified, PreConfirmed, PreApproved bool
+	// Invitation invites the address, as the list's owner does: the
+	// invitee alone accepts, by confirming, and no moderator is asked.
+	Invitation bool
 	// SendWelcome, when set, overrides the list's send_welcome_message.
 	SendWelcome *bool
 }
@@ -110,9 +113,9 @@ func (w *Workflow) Subscribe(ctx context.Context, l *store.List, sub store.Subsc
 		return Outcome{}, err
 	}
 	policy := l.SubscriptionPolicy
-	confirm := !status.Verified || (policy == "confirm" || policy == "confirm_then_moderate") && !f.PreConfirmed
-	moderate := (policy == "moderate" || policy == "confirm_then_moderate") && !f.PreApproved
-	r := Request{Subscription: sub, Moderate: moderate, When: w.now()}
+	confirm := !status.Verified || (policy == "confirm" || policy == "confirm_then_moderate") && !f.PreConfirmed || f.Invitation
+	moderate := (policy == "moderate" || policy == "confirm_then_moderate") && !f.PreApproved && !f.Invitation
+	r := Request{Subscription: sub, Moderate: moderate, Invitation: f.Invitation, When: w.now()}
 	switch {
 	case confirm:
 		return w.askConfirmation(ctx, l, PendingSubscription, r)
