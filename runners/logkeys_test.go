@@ -38,6 +38,7 @@ var logKeys = map[string]string{
 	"role":            "a member's role: member, owner, moderator or nonmember",
 	"domain":          "a domain's mail host",
 	"style":           "the style a list was made with",
+	"position":        "a header match's place in its list's order",
 	"method":          "the HTTP method of a REST request",
 	"path":            "the path of a REST request",
 	"api_version":     "the REST API version the root answers with",

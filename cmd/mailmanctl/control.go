@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -199,6 +200,20 @@ func waitUntil(timeout time.Duration, cond func() bool) bool {
 	return true
 }
 
+// processGone is whether pid has ended: no such process, or one only its
+// parent has yet to reap.
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist) && runtime.GOOS == "linux"
+	}
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
+}
+
 func cmdStop(e *env, args []string) error {
 	fs, cfgPath := e.flags("stop")
 	if err := parseNoArgs(fs, args); err != nil {
@@ -215,9 +230,11 @@ func cmdStop(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "Shutting down Mailman's master runner (pid %d)\n", pid)
 	// The master gives each runner stop_timeout before killing it.
 	timeout := cfg.Master.StopTimeout.D() + 5*time.Second
+	// The lock is let go a moment before the process ends; stop returns
+	// once both are gone, so that what runs next finds no master.
 	stopped := waitUntil(timeout, func() bool {
 		_, err := master.Running(cfg.Paths())
-		return errors.Is(err, master.ErrNotRunning)
+		return errors.Is(err, master.ErrNotRunning) && processGone(pid)
 	})
 	if !stopped {
 		return fmt.Errorf("the master (pid %d) has not stopped after %s", pid, timeout)
