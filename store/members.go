@@ -264,6 +264,10 @@ func (s *Store) AddMembers(ctx context.Context, a ListAddress, role Role, addres
 				return err
 			}
 		}
+		var prefs bool
+		if err := tx.QueryRowContext(ctx, levelPrefsExist).Scan(&prefs); err != nil || !prefs {
+			return err
+		}
 		return s.refreshNewMembers(ctx, tx, id)
 	})
 	if err != nil {

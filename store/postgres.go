@@ -140,6 +140,10 @@ func (s *Store) addMembersCopy(ctx context.Context, a ListAddress, role Role, ps
 				return err
 			}
 		}
+		var prefs bool
+		if err := tx.QueryRow(ctx, levelPrefsExist).Scan(&prefs); err != nil || !prefs {
+			return err
+		}
 		return s.refreshNewMembers(ctx, pgxExecer{tx}, id)
 	})
 	if err != nil {

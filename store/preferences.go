@@ -249,11 +249,24 @@ type execer interface {
 // listRow whose address, or its user, has set a delivery preference: what
 // a new membership inherits. The set is found from the preferences, which
 // a site has few of, not from a roster just made of 100,000 addresses.
+//
+// Most sites have none: levelPrefsExist, asked first, spares each new
+// membership the four statements.
 func (s *Store) refreshNewMembers(ctx context.Context, tx execer, listRow int64) error {
-	return s.refreshDeliveryPrefs(ctx, tx, `members.list_id = $1 AND members.address_key IN (
-		SELECT substr(owner, 9) FROM preferences WHERE owner LIKE 'address:%'
-		UNION SELECT a.address_key FROM addresses a JOIN preferences p ON p.owner = 'user:' || a.user_id WHERE a.user_id <> '')`, listRow)
+	// Driven by the preferences, through the index of members by
+	// address: the list's own index would read its whole roster.
+	return s.refreshDeliveryPrefs(ctx, tx, `members.address_key IN (
+		SELECT substr(owner, 9) FROM preferences WHERE owner >= 'address:' AND owner < 'address;'
+		UNION SELECT a.address_key FROM preferences p JOIN addresses a ON a.user_id = substr(p.owner, 6)
+			WHERE p.owner >= 'user:' AND p.owner < 'user;' AND a.user_id <> '')
+		AND +members.list_id = $1`, listRow)
 }
+
+// levelPrefsExist asks whether any address or user has set a delivery
+// preference.
+const levelPrefsExist = `SELECT EXISTS (SELECT 1 FROM preferences
+	WHERE (owner >= 'address:' AND owner < 'address;' OR owner >= 'user:' AND owner < 'user;')
+	AND name IN ('delivery_mode', 'delivery_status', 'receive_own_postings', 'receive_list_copy'))`
 
 // refreshLevel refreshes the memberships a level's preferences reach.
 func (s *Store) refreshLevel(ctx context.Context, tx execer, owner string) error {
