@@ -29,6 +29,7 @@ type Config struct {
 	Bounces      Bounces           `toml:"bounces"`
 	Webservice   Webservice        `toml:"webservice"`
 	Antispam     Antispam          `toml:"antispam"`
+	Archiver     Archivers         `toml:"archiver"`
 	Runner       map[string]Runner `toml:"runner"` // holds every name in RunnerNames after Load or Default
 }
 
@@ -130,6 +131,75 @@ type Antispam struct {
 	JumpChain    string `toml:"jump_chain"` // hold, reject, discard or accept; also where a list's header match with no action sends a post
 }
 
+// Archivers are the [archiver.NAME] sections, Mailman's four archivers;
+// each is off until enabled, and then used by every list that has not
+// turned it off (REST archivers).
+type Archivers struct {
+	Prototype   PrototypeArchiver   `toml:"prototype"`
+	MailArchive MailArchiveArchiver `toml:"mail-archive"`
+	MHonArc     MHonArcArchiver     `toml:"mhonarc"`
+	HyperKitty  HyperKittyArchiver  `toml:"hyperkitty"`
+}
+
+// Clobbering is Mailman's date clobbering of what an archiver is given:
+// never, always, or maybe (when the Date is missing, unreadable or further
+// than ClobberSkew from the time the post is archived).
+type Clobbering struct {
+	ClobberDate string
+	ClobberSkew Duration
+}
+
+// Archiving says whether the archiver called name (one of Mailman's
+// names) is enabled, and how it clobbers dates.
+func (a Archivers) Archiving(name string) (enabled bool, c Clobbering) {
+	switch name {
+	case "prototype":
+		return a.Prototype.Enable, Clobbering{a.Prototype.ClobberDate, a.Prototype.ClobberSkew}
+	case "mail-archive":
+		return a.MailArchive.Enable, Clobbering{a.MailArchive.ClobberDate, a.MailArchive.ClobberSkew}
+	case "mhonarc":
+		return a.MHonArc.Enable, Clobbering{a.MHonArc.ClobberDate, a.MHonArc.ClobberSkew}
+	case "hyperkitty":
+		return a.HyperKitty.Enable, Clobbering{a.HyperKitty.ClobberDate, a.HyperKitty.ClobberSkew}
+	}
+	return false, Clobbering{}
+}
+
+// PrototypeArchiver keeps a Maildir per list under var_dir/archives.
+type PrototypeArchiver struct {
+	Enable      bool     `toml:"enable"`
+	ClobberDate string   `toml:"clobber_date"`
+	ClobberSkew Duration `toml:"clobber_skew"`
+}
+
+// MailArchiveArchiver mails each post of a public list to an archiving
+// service.
+type MailArchiveArchiver struct {
+	Enable      bool     `toml:"enable"`
+	ClobberDate string   `toml:"clobber_date"`
+	ClobberSkew Duration `toml:"clobber_skew"`
+	BaseURL     string   `toml:"base_url"`  // the service's archives, for the links
+	Recipient   string   `toml:"recipient"` // the service's address
+}
+
+// MHonArcArchiver gives each post to a command on its standard input.
+type MHonArcArchiver struct {
+	Enable      bool     `toml:"enable"`
+	ClobberDate string   `toml:"clobber_date"`
+	ClobberSkew Duration `toml:"clobber_skew"`
+	BaseURL     string   `toml:"base_url"` // the archives' links; $listname is the posting address
+	Command     string   `toml:"command"`  // run by /bin/sh, $listname and $list_id in its environment
+}
+
+// HyperKittyArchiver speaks HyperKitty's archiving protocol.
+type HyperKittyArchiver struct {
+	Enable      bool     `toml:"enable"`
+	ClobberDate string   `toml:"clobber_date"`
+	ClobberSkew Duration `toml:"clobber_skew"`
+	BaseURL     string   `toml:"base_url"`              // HyperKitty's root, .../hyperkitty/
+	APIKey      string   `toml:"api_key" secret:"true"` // HyperKitty's MAILMAN_ARCHIVER_KEY
+}
+
 // HeaderCheck is one line of [antispam] header_checks, or one of a list's
 // header matches: a header name, lower-cased, and its pattern.
 type HeaderCheck struct {
@@ -215,6 +285,7 @@ var Runners = []RunnerInfo{
 	{Name: "virgin", Queue: true, Start: true},
 	{Name: "bounces", Queue: true, Start: true},
 	{Name: "retry", Queue: true, Start: true},
+	{Name: "archive", Queue: true, Start: true},
 	{Name: "rest", Start: true},
 }
 
@@ -322,7 +393,13 @@ func Default() *Config {
 			RosterCacheSize: 256 << 20,
 		},
 		Antispam: Antispam{JumpChain: "hold"},
-		Runner:   make(map[string]Runner, len(RunnerNames)),
+		Archiver: Archivers{
+			Prototype:   PrototypeArchiver{ClobberDate: "maybe", ClobberSkew: Duration(24 * time.Hour)},
+			MailArchive: MailArchiveArchiver{ClobberDate: "maybe", ClobberSkew: Duration(24 * time.Hour), BaseURL: "https://www.mail-archive.com/", Recipient: "archive@mail-archive.com"},
+			MHonArc:     MHonArcArchiver{ClobberDate: "maybe", ClobberSkew: Duration(24 * time.Hour), BaseURL: "http://localhost/archives/$listname"},
+			HyperKitty:  HyperKittyArchiver{ClobberDate: "maybe", ClobberSkew: Duration(24 * time.Hour), BaseURL: "http://localhost/mailman3/hyperkitty/"},
+		},
+		Runner: make(map[string]Runner, len(RunnerNames)),
 	}
 	for _, r := range Runners {
 		settings := DefaultRunner()

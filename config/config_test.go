@@ -108,7 +108,7 @@ func TestDefault(t *testing.T) {
 			t.Errorf("[runner.%s] start = %v, want %v as Runners says", r.Name, c.Runner[r.Name].Start, r.Start)
 		}
 	}
-	if want := []string{"incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry", "shunt", "bad"}; !slices.Equal(QueueNames, want) {
+	if want := []string{"incoming", "command", "pipeline", "outgoing", "virgin", "bounces", "retry", "archive", "shunt", "bad"}; !slices.Equal(QueueNames, want) {
 		t.Errorf("QueueNames = %v, want %v", QueueNames, want)
 	}
 	c.Runner["retry"] = Runner{}
@@ -201,7 +201,7 @@ func TestLoadErrors(t *testing.T) {
 		{"key of another section", "[paths]\nlmtp_port = 1\n", 2, "[paths] lmtp_port", "unknown key"},
 		{"case-mismatched key", "[mta]\nLMTP_PORT = 8024\n", 2, "[mta] LMTP_PORT", "unknown key; did you mean lmtp_port?"},
 		{"case-mismatched table", "[MTA]\nlmtp_port = 8024\n", 1, "[MTA]", "unknown table; did you mean mta?"},
-		{"unknown runner", "[mta]\n\n[runner.bogus]\ninstances = 2\n", 3, "[runner.bogus]", "unknown runner; the runners are bounces, command"},
+		{"unknown runner", "[mta]\n\n[runner.bogus]\ninstances = 2\n", 3, "[runner.bogus]", "unknown runner; the runners are archive, bounces, command"},
 		{"case-mismatched runner", "[runner.Retry]\n", 1, "[runner.Retry]", "unknown runner; did you mean retry?"},
 		{"unknown runner, dotted", "\nrunner.bogus.start = true\n", 2, "[runner.bogus]", "unknown runner"},
 		{"unknown runner key", "[runner.incoming]\ninstanses = 2\n", 2, "[runner.incoming] instanses", "unknown key"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/mail"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -337,6 +338,16 @@ func (c *Config) check() *problem {
 		{toml.Key{"webservice", "admin_pass"}, notEmpty(c.Webservice.AdminPass)},
 		{toml.Key{"antispam", "header_checks"}, headerChecks(c.Antispam)},
 		{toml.Key{"antispam", "jump_chain"}, oneOf(c.Antispam.JumpChain, "hold", "reject", "discard", "accept")},
+		{toml.Key{"archiver", "mail-archive", "recipient"}, when(c.Archiver.MailArchive.Enable, emailAddress(c.Archiver.MailArchive.Recipient))},
+		{toml.Key{"archiver", "mhonarc", "command"}, when(c.Archiver.MHonArc.Enable, notEmpty(c.Archiver.MHonArc.Command))},
+		{toml.Key{"archiver", "hyperkitty", "base_url"}, when(c.Archiver.HyperKitty.Enable, httpURL(c.Archiver.HyperKitty.BaseURL))},
+		{toml.Key{"archiver", "hyperkitty", "api_key"}, when(c.Archiver.HyperKitty.Enable, notEmpty(c.Archiver.HyperKitty.APIKey))},
+	}
+	for _, name := range []string{"prototype", "mail-archive", "mhonarc", "hyperkitty"} {
+		_, cl := c.Archiver.Archiving(name)
+		rules = append(rules,
+			problem{toml.Key{"archiver", name, "clobber_date"}, oneOf(cl.ClobberDate, "never", "always", "maybe")},
+			problem{toml.Key{"archiver", name, "clobber_skew"}, when(cl.ClobberSkew < 0, "a skew cannot be negative")})
 	}
 	for _, name := range RunnerNames {
 		r := c.Runner[name]
@@ -358,6 +369,21 @@ func (c *Config) check() *problem {
 func headerChecks(a Antispam) string {
 	if _, err := a.Checks(); err != nil {
 		return err.Error()
+	}
+	return ""
+}
+
+// when is problem p of a setting that matters only when on.
+func when(on bool, p string) string {
+	if !on {
+		return ""
+	}
+	return p
+}
+
+func httpURL(s string) string {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("%q is not an http:// or https:// URL", s)
 	}
 	return ""
 }

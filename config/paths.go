@@ -32,6 +32,10 @@ type Paths struct {
 	// Data holds the SQLite database (Database) and the Postfix maps.
 	Data     string
 	Database string
+
+	// Archives holds the archives kept on this host: the prototype
+	// archiver's Maildirs, Archives/prototype/<posting address>/.
+	Archives string
 }
 
 // PathsIn returns the layout of the var_dir varDir.
@@ -49,6 +53,7 @@ func PathsIn(varDir string) Paths {
 		Log:         filepath.Join(varDir, "logs", "mailman.log"),
 		Data:        data,
 		Database:    filepath.Join(data, "mailman.db"),
+		Archives:    filepath.Join(varDir, "archives"),
 	}
 }
 

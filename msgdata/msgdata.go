@@ -76,6 +76,16 @@ const (
 	DeliverUntil = "deliver_until"
 )
 
+// Keys of the archive queue, which the archive runner sets on an entry it
+// keeps for later.
+const (
+	// Archivers are the archivers still to take the post (a list of
+	// names); missing on a new entry, whose list's archivers all are.
+	Archivers = "archivers"
+	// ArchiveAttempts counts the tries of those archivers so far.
+	ArchiveAttempts = "archive_attempts"
+)
+
 // Keys the runners' loop sets on an entry it shunts, which unshunt reads
 // and removes.
 const (

@@ -160,12 +160,19 @@ func (s *Server) listRoutes() {
 	s.configRoutes()
 	s.handle("/lists/{list}/archivers", methods{
 		"GET": func(c *call) error {
-			if _, err := s.findList(c); err != nil {
+			l, err := s.findList(c)
+			if err != nil {
 				return err
 			}
-			// No archiver is enabled on this site yet: Mailman shows
-			// the site-enabled ones only.
-			return c.ok(object{})
+			on, err := s.listArchivers(c, l)
+			if err != nil {
+				return err
+			}
+			o := object{}
+			for k, v := range on {
+				o[k] = v
+			}
+			return c.ok(o)
 		},
 		"PATCH": s.setArchivers, "PUT": s.setArchivers,
 	})
@@ -282,18 +289,52 @@ func (s *Server) noDigests(c *call) error {
 }
 
 func (s *Server) setArchivers(c *call) error {
-	if _, err := s.findList(c); err != nil {
+	l, err := s.findList(c)
+	if err != nil {
 		return err
 	}
-	var names []string
+	enabled := s.archivers.Enabled()
+	var unknown []string
 	for k := range c.form {
-		names = append(names, k)
+		if !slices.Contains(enabled, k) {
+			unknown = append(unknown, k)
+		}
 	}
-	if len(names) > 0 {
-		slices.Sort(names)
-		return badRequest("Unexpected parameters: " + strings.Join(names, ", "))
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return badRequest("Unexpected parameters: " + strings.Join(unknown, ", "))
+	}
+	changes := map[string]bool{}
+	for _, name := range enabled {
+		if _, given := c.str(name); !given {
+			if c.r.Method == http.MethodPut {
+				return badRequest("Missing Parameter: " + name)
+			}
+			continue
+		}
+		if changes[name], err = c.boolean(name, false); err != nil {
+			return err
+		}
+	}
+	if err := s.store.SetListArchivers(c.r.Context(), l.ListID, changes); err != nil {
+		return err
 	}
 	return c.noContent()
+}
+
+// listArchivers is whether the list uses each of the site's archivers: an
+// archiver it has not turned off, it does.
+func (s *Server) listArchivers(c *call, l *store.List) (map[string]bool, error) {
+	_, set, err := s.store.ListArchiving(c.r.Context(), l.ListID)
+	if err != nil {
+		return nil, err
+	}
+	on := map[string]bool{}
+	for _, name := range s.archivers.Enabled() {
+		v, ok := set[name]
+		on[name] = v || !ok
+	}
+	return on, nil
 }
 
 // configRoutes serves a list's configuration, whose keys and checks the

@@ -50,9 +50,15 @@ func onBackends(t *testing.T, test func(t *testing.T, s *site)) {
 func newSite(t testing.TB) *site { return newSiteOn(t, "") }
 
 // newSiteOn is a site whose store is at dbURL ("" for SQLite).
-func newSiteOn(t testing.TB, dbURL string) *site {
+func newSiteOn(t testing.TB, dbURL string) *site { return newSiteWith(t, dbURL, nil) }
+
+// newSiteWith is a site whose configuration tweak changes, when not nil.
+func newSiteWith(t testing.TB, dbURL string, tweak func(*config.Config)) *site {
 	t.Helper()
 	cfg := config.Default()
+	if tweak != nil {
+		tweak(cfg)
+	}
 	cfg.Database.URL = dbURL
 	cfg.PathSettings.VarDir = t.TempDir()
 	// The maps a list's creation writes, without postmap.

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mailman-go/mailman/archive"
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/internal/versioncache"
 	"github.com/mailman-go/mailman/moderation"
@@ -36,6 +37,8 @@ type Server struct {
 	userHash, passHash [32]byte
 	// rosters keeps whole rosters' encodings (see findMembers).
 	rosters *versioncache.Cache[rosterKey, []byte]
+	// archivers are the site's, whose names a list turns on and off.
+	archivers *archive.Site
 }
 
 // New is the API of a site: its store, and the moderator and workflow
@@ -43,9 +46,10 @@ type Server struct {
 func New(cfg *config.Config, st *store.Store, m *moderation.Moderator, w *subscription.Workflow, log *slog.Logger) *Server {
 	s := &Server{
 		cfg: cfg, store: st, moderator: m, workflow: w, log: log, mux: http.NewServeMux(),
-		userHash: sha256.Sum256([]byte(cfg.Webservice.AdminUser)),
-		passHash: sha256.Sum256([]byte(cfg.Webservice.AdminPass)),
-		rosters:  versioncache.New[rosterKey](cfg.Webservice.RosterCacheSize, func(b []byte) int { return len(b) }),
+		userHash:  sha256.Sum256([]byte(cfg.Webservice.AdminUser)),
+		passHash:  sha256.Sum256([]byte(cfg.Webservice.AdminPass)),
+		rosters:   versioncache.New[rosterKey](cfg.Webservice.RosterCacheSize, func(b []byte) int { return len(b) }),
+		archivers: archive.NewSite(cfg, nil),
 	}
 	s.routes()
 	return s

@@ -38,6 +38,8 @@ var logKeys = map[string]string{
 	"role":            "a member's role: member, owner, moderator or nonmember",
 	"domain":          "a domain's mail host",
 	"style":           "the style a list was made with",
+	"archiver":        "one of Mailman's archivers: prototype, mail-archive, mhonarc, hyperkitty",
+	"attempt":         "the how-manyth try of an archiver this is",
 	"position":        "a header match's place in its list's order",
 	"method":          "the HTTP method of a REST request",
 	"path":            "the path of a REST request",

@@ -349,7 +349,15 @@ func cmdStatus(e *env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Name, r.Slice, pid, r.State, r.Restarts, up, last)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	backlog, err := archiveBacklog(paths.Queues)
+	if err != nil {
+		return err
+	}
+	printBacklog(e.stdout, backlog)
+	return nil
 }
 
 // exitStatus ends a command with a status and no message.

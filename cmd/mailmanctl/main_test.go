@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/msgdata"
@@ -121,7 +122,7 @@ func TestInjectQueuesQfile(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &counts); code != exitOK || err != nil {
 		t.Fatalf("queues --json: %d %v %q", code, err, out)
 	}
-	want := map[string]int{"incoming": 1, "retry": 1, "command": 0, "pipeline": 0, "outgoing": 0, "virgin": 0, "bounces": 0, "shunt": 0, "bad": 0}
+	want := map[string]int{"incoming": 1, "retry": 1, "command": 0, "pipeline": 0, "outgoing": 0, "virgin": 0, "bounces": 0, "archive": 0, "shunt": 0, "bad": 0}
 	for q, n := range want {
 		if counts[q] != n {
 			t.Errorf("queues --json %s = %d, want %d (%v)", q, counts[q], n, counts)
@@ -349,4 +350,37 @@ func regexpLine(text, pattern string) bool {
 		}
 	}
 	return false
+}
+
+// queues says how many posts each archiver has yet to take again.
+func TestQueuesShowsTheArchiveBacklog(t *testing.T) {
+	c := newCtl(t)
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := switchboard.Open(cfg.Paths().Queues, "archive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i, names := range [][]string{{"hyperkitty"}, {"hyperkitty", "prototype"}, nil} {
+		md := switchboard.Msgdata{}
+		md.Set(msgdata.ListID, "ant.example.com")
+		if names != nil {
+			md.Set(msgdata.Archivers, names)
+			md.Set(msgdata.ArchiveAttempts, i+1)
+		}
+		if _, err := q.EnqueueAt(time.Now().Add(time.Hour), []byte("Subject: x\r\n\r\nx\r\n"), md); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, js, _ := c.run("", "queues", "--json")
+	var counts map[string]int
+	if err := json.Unmarshal([]byte(js), &counts); code != exitOK || err != nil || counts["archive"] != 3 || counts["archive/hyperkitty"] != 2 || counts["archive/prototype"] != 1 {
+		t.Errorf("queues --json: %d %v %s", code, err, js)
+	}
+	if code, table, _ := c.run("", "queues"); code != exitOK || !strings.Contains(table, "archiver hyperkitty: 2 posts waiting") {
+		t.Errorf("queues table:\n%s", table)
+	}
 }

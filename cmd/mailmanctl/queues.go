@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mailman-go/mailman/archive"
+	archiverunner "github.com/mailman-go/mailman/runners/archive"
 	"io"
 	"io/fs"
 	"os"
@@ -85,10 +87,17 @@ func cmdQueues(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	backlog, err := archiveBacklog(root)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		totals := map[string]int{}
 		for name, c := range counts {
 			totals[name] = c.Total() + journaled[name]
+		}
+		for name, n := range backlog {
+			totals["archive/"+name] = n
 		}
 		return writeJSON(e.stdout, totals)
 	}
@@ -98,7 +107,31 @@ func cmdQueues(e *env, args []string) error {
 		c := counts[name]
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", name, journaled[name], c.Ready, c.Deferred, c.InFlight, c.Preserved, c.Total()+journaled[name])
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printBacklog(e.stdout, backlog)
+	return nil
+}
+
+// archiveBacklog is the archive queue's posts kept for each archiver that
+// failed to take them.
+func archiveBacklog(root string) (map[string]int, error) {
+	q, err := switchboard.Open(root, "archive")
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	return archiverunner.Backlog(q)
+}
+
+// printBacklog says, for people, which archivers are behind.
+func printBacklog(w io.Writer, backlog map[string]int) {
+	for _, name := range archive.Names {
+		if n := backlog[name]; n > 0 {
+			fmt.Fprintf(w, "archiver %s: %d posts waiting to be archived again (see the log for why)\n", name, n)
+		}
+	}
 }
 
 func writeJSON(w io.Writer, v any) error {

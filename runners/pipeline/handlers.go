@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailman-go/mailman/archive"
 	"github.com/mailman-go/mailman/internal/version"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/switchboard"
 )
 
 // sender is whom the post is from: From, else the envelope sender.
@@ -186,7 +188,7 @@ func subjectPrefix(_ context.Context, p *post) error {
 }
 
 // rfc2369 adds List-Id (RFC 2919) and the RFC 2369 headers.
-func rfc2369(_ context.Context, p *post) error {
+func rfc2369(ctx context.Context, p *post) error {
 	if p.list == nil || !p.list.IncludeRFC2369Headers {
 		return nil
 	}
@@ -202,10 +204,63 @@ func rfc2369(_ context.Context, p *post) error {
 	p.msg.Add("List-Owner", "<mailto:"+mta.Sub(p.list.PostingAddress, mta.Owner)+">")
 	p.msg.Add("List-Subscribe", "<mailto:"+mta.Sub(p.list.PostingAddress, mta.Join)+">")
 	p.msg.Add("List-Unsubscribe", "<mailto:"+mta.Sub(p.list.PostingAddress, mta.Leave)+">")
-	if !p.md.Bool(msgdata.ReducedListHeaders) {
-		p.msg.Add("List-Post", "<mailto:"+p.list.PostingAddress+">")
+	if p.md.Bool(msgdata.ReducedListHeaders) {
+		return nil
+	}
+	p.msg.Add("List-Post", "<mailto:"+p.list.PostingAddress+">")
+	// Each archiver's links, as Mailman writes them; made here, not asked
+	// of the archiver for each post.
+	as, err := p.listArchivers(ctx)
+	if err != nil {
+		return err
+	}
+	p.msg.Del("List-Archive")
+	p.msg.Del("Archived-At")
+	hash := p.msg.Get("Message-ID-Hash")
+	if !archive.Wanted(p.msg) {
+		// Not archived: a link to it would lead nowhere.
+		hash = ""
+	}
+	for _, a := range as {
+		if u := a.ListURL(p.list); u != "" {
+			p.msg.Add("List-Archive", "<"+u+">")
+		}
+		if u := a.Permalink(p.list, hash); u != "" {
+			p.msg.Add("Archived-At", "<"+u+">")
+		}
 	}
 	return nil
+}
+
+// listArchivers are the archivers of the post's list, read once: none on
+// a site that has none.
+func (p *post) listArchivers(ctx context.Context) ([]archive.Archiver, error) {
+	if p.archiversRead || p.site == nil || len(p.site.Enabled()) == 0 {
+		return p.archivers, nil
+	}
+	as, err := p.site.ForList(ctx, p.store, p.list)
+	if err != nil {
+		return nil, err
+	}
+	p.archivers, p.archiversRead = as, true
+	return as, nil
+}
+
+// toArchive queues a copy of the post, as its members will have it, for
+// the list's archivers, unless it asks not to be archived (X-No-Archive,
+// X-Archive: no) or the list has none.
+func toArchive(ctx context.Context, p *post) error {
+	as, err := p.listArchivers(ctx)
+	if err != nil || len(as) == 0 || !archive.Wanted(p.msg) {
+		return err
+	}
+	md := switchboard.Msgdata{}
+	md.Set(msgdata.ListID, p.list.ListID)
+	if t := p.md.String(msgdata.ReceivedTime); t != "" {
+		md.Set(msgdata.ReceivedTime, t)
+	}
+	_, err = p.archive.Enqueue(p.msg.Bytes(), md)
+	return err
 }
 
 // afterDelivery numbers the post and records it as the list's last; the

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mailman-go/mailman/archive"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
@@ -32,6 +33,12 @@ type post struct {
 	virgin   bool
 	entry    string // the outgoing entry, once queued
 	outgoing *switchboard.Switchboard
+	// The site's archivers, the archive queue, and the archivers of the
+	// list, once listArchivers has read them.
+	site          *archive.Site
+	archive       *switchboard.Switchboard
+	archivers     []archive.Archiver
+	archiversRead bool
 }
 
 type handler struct {
@@ -51,6 +58,7 @@ var (
 		{"after-delivery", afterDelivery},
 		{"subject-prefix", subjectPrefix},
 		{"rfc-2369", rfc2369},
+		{"to-archive", toArchive},
 		{"to-outgoing", toOutgoing},
 	}
 	ownerPipeline = []handler{
@@ -68,13 +76,25 @@ var (
 type Handler struct {
 	Store    *store.Store
 	Outgoing *switchboard.Switchboard
-	Now      func() time.Time // nil means time.Now
+	// Archive is the archive queue, and Archivers the site's archivers:
+	// their links go into List-Archive and Archived-At.
+	Archive   *switchboard.Switchboard
+	Archivers *archive.Site
+	Now       func() time.Time // nil means time.Now
 }
 
 // New is the pipeline runner's handler for a site.
 func New(s *runners.Site) (runners.Handler, error) {
 	st, out, err := storeAndOutgoing(s)
-	return &Handler{Store: st, Outgoing: out}, err
+	if err != nil {
+		return nil, err
+	}
+	arch, err := s.Queue("archive")
+	if err != nil {
+		return nil, err
+	}
+	// The pipeline asks the archivers for links only, never to archive.
+	return &Handler{Store: st, Outgoing: out, Archive: arch, Archivers: archive.NewSite(s.Config, nil)}, nil
 }
 
 // NewVirgin is the virgin runner's handler for a site.
@@ -102,7 +122,8 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 	if h.Now != nil {
 		now = h.Now()
 	}
-	return run(ctx, h.Store, h.Outgoing, log, e, steps, false, now)
+	p := &post{site: h.Archivers, archive: h.Archive}
+	return run(ctx, p, h.Store, h.Outgoing, log, e, steps, false, now)
 }
 
 // VirginHandler is the virgin runner's: messages the system wrote itself.
@@ -113,11 +134,13 @@ type VirginHandler struct {
 
 // Dispose runs the entry through the virgin pipeline.
 func (h *VirginHandler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.Logger) (runners.Outcome, error) {
-	return run(ctx, h.Store, h.Outgoing, log, e, virginPipeline, true, time.Now())
+	return run(ctx, &post{}, h.Store, h.Outgoing, log, e, virginPipeline, true, time.Now())
 }
 
-func run(ctx context.Context, st *store.Store, out *switchboard.Switchboard, log *slog.Logger, e *switchboard.Entry, steps []handler, virgin bool, now time.Time) (runners.Outcome, error) {
-	p := &post{md: e.Msgdata.Clone(), store: st, now: now, virgin: virgin, outgoing: out}
+// run runs e through steps as p, which the caller may have given the
+// archivers.
+func run(ctx context.Context, p *post, st *store.Store, out *switchboard.Switchboard, log *slog.Logger, e *switchboard.Entry, steps []handler, virgin bool, now time.Time) (runners.Outcome, error) {
+	p.md, p.store, p.now, p.virgin, p.outgoing = e.Msgdata.Clone(), st, now, virgin, out
 	if id := p.md.String(msgdata.ListID); id != "" {
 		list, err := st.ListByID(ctx, id)
 		switch {

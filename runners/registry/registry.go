@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailman-go/mailman/config"
 	"github.com/mailman-go/mailman/runners"
+	"github.com/mailman-go/mailman/runners/archive"
 	"github.com/mailman-go/mailman/runners/bounces"
 	"github.com/mailman-go/mailman/runners/command"
 	"github.com/mailman-go/mailman/runners/incoming"
@@ -38,6 +39,7 @@ var Builders = Registry{
 	"bounces":  runners.Serve(bounces.New),
 	"outgoing": runners.Serve(outgoing.New),
 	"retry":    runners.Serve(retry.New),
+	"archive":  runners.Serve(archive.New),
 	"rest":     rest.Build,
 }
 
