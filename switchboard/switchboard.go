@@ -448,6 +448,15 @@ func entryHash(data []byte, t time.Time) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Deferred lists the entry files that are not due yet, by name.
+func (s *Switchboard) Deferred() ([]string, error) {
+	files, err := s.Files()
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(files, func(f string) bool { return !strings.HasSuffix(f, extDeferred) }), nil
+}
+
 // Files lists the queue's entry files in every state but those being
 // written, by name (so in the order they were queued): for people and
 // tools that look into queues.

@@ -49,6 +49,7 @@ var commands = []command{
 	{"qfile", "[--json] FILE", "show the metadata and the message of one queue entry", cmdQfile},
 	{"inject", "[--queue NAME] [--list LIST] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
 	{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
+	{"archive", "retry", "archive now the posts kept for an archiver that failed (it is back), rather than at their next try", cmdArchive},
 	{"domains create", "HOST [--description TEXT] [--alias-domain HOST]", "add a domain lists can be made in", cmdDomainsCreate},
 	{"domains remove", "HOST [--with-lists]", "remove a domain (with its lists, if asked)", cmdDomainsRemove},
 	{"domains list", "[--json]", "show every domain and how many lists it has", cmdDomainsList},

@@ -114,6 +114,35 @@ func cmdQueues(e *env, args []string) error {
 	return nil
 }
 
+func cmdArchive(e *env, args []string) error {
+	fs, cfgPath := e.flags("archive")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || fs.Arg(0) != "retry" {
+		return usageError{"archive takes one verb: retry"}
+	}
+	cfg, err := e.config(*cfgPath)
+	if err != nil {
+		return err
+	}
+	root, err := queueRoot(cfg)
+	if err != nil {
+		return err
+	}
+	q, err := switchboard.Open(root, "archive")
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	n, err := archiverunner.RetryNow(q)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d posts to archive again now\n", n)
+	return nil
+}
+
 // archiveBacklog is the archive queue's posts kept for each archiver that
 // failed to take them.
 func archiveBacklog(root string) (map[string]int, error) {

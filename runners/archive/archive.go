@@ -175,3 +175,29 @@ func Backlog(q *switchboard.Switchboard) (map[string]int, error) {
 	}
 	return out, nil
 }
+
+// RetryNow makes every post kept for a failed archiver due now, as it
+// is, for when the archiver is back: each is claimed and given back to
+// the queue (two renames), so that the runner, and not this, archives
+// it. It returns how many it made due.
+func RetryNow(q *switchboard.Switchboard) (int, error) {
+	files, err := q.Deferred()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range files {
+		e, err := q.Dequeue(f)
+		if errors.Is(err, switchboard.ErrGone) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := q.Release(e.Name); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
