@@ -51,9 +51,12 @@ type Site struct {
 	cfg       config.Archivers
 }
 
-// NewSite builds the archivers cfg enables; send mails a message
-// (mail-archive's copy) to one recipient.
-func NewSite(cfg *config.Config, send func(ctx context.Context, msg []byte, rcpt string) error) *Site {
+// Send mails a list's message (mail-archive's copy) to one recipient.
+type Send func(ctx context.Context, l *store.List, msg []byte, rcpt string) error
+
+// NewSite builds the archivers cfg enables; send is how mail-archive
+// mails its copies.
+func NewSite(cfg *config.Config, send Send) *Site {
 	a := cfg.Archiver
 	s := &Site{archivers: map[string]Archiver{}, cfg: a}
 	if a.Prototype.Enable {

@@ -181,7 +181,10 @@ func TestMHonArc(t *testing.T) {
 func TestMailArchive(t *testing.T) {
 	var sent []string
 	a := &mailArchive{base: "https://www.mail-archive.com/", recipient: "archive@mail-archive.com",
-		send: func(_ context.Context, msg []byte, rcpt string) error { sent = append(sent, rcpt); return nil }}
+		send: func(_ context.Context, _ *store.List, msg []byte, rcpt string) error {
+			sent = append(sent, rcpt)
+			return nil
+		}}
 	if err := a.Archive(context.Background(), ant, []byte(post)); err != nil || len(sent) != 1 || sent[0] != "archive@mail-archive.com" {
 		t.Errorf("sent %v, %v", sent, err)
 	}

@@ -76,7 +76,7 @@ func (p *prototype) Archive(_ context.Context, l *store.List, msg []byte) error 
 // mail-archive archiver; its links are the service's.
 type mailArchive struct {
 	base, recipient string
-	send            func(ctx context.Context, msg []byte, rcpt string) error
+	send            Send
 }
 
 func (*mailArchive) Name() string { return "mail-archive" }
@@ -92,8 +92,8 @@ func (a *mailArchive) Permalink(_ *store.List, hash string) string {
 	return joinURL(a.base, hash)
 }
 
-func (a *mailArchive) Archive(ctx context.Context, _ *store.List, msg []byte) error {
-	return a.send(ctx, msg, a.recipient)
+func (a *mailArchive) Archive(ctx context.Context, l *store.List, msg []byte) error {
+	return a.send(ctx, l, msg, a.recipient)
 }
 
 // mhonarc runs a command (MHonArc, or any) with the message on its

@@ -114,6 +114,21 @@ func cmdQueues(e *env, args []string) error {
 	return nil
 }
 
+// siteQueue opens the named queue of the site configured at cfgPath, and
+// says where its queues are.
+func (e *env) siteQueue(cfgPath, name string) (*switchboard.Switchboard, string, error) {
+	cfg, err := e.config(cfgPath)
+	if err != nil {
+		return nil, "", err
+	}
+	root, err := queueRoot(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	q, err := switchboard.Open(root, name)
+	return q, root, err
+}
+
 func cmdArchive(e *env, args []string) error {
 	fs, cfgPath := e.flags("archive")
 	if err := fs.Parse(args); err != nil {
@@ -122,15 +137,7 @@ func cmdArchive(e *env, args []string) error {
 	if fs.NArg() != 1 || fs.Arg(0) != "retry" {
 		return usageError{"archive takes one verb: retry"}
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return err
-	}
-	root, err := queueRoot(cfg)
-	if err != nil {
-		return err
-	}
-	q, err := switchboard.Open(root, "archive")
+	q, _, err := e.siteQueue(*cfgPath, "archive")
 	if err != nil {
 		return err
 	}
@@ -272,15 +279,7 @@ func cmdUnshunt(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return err
-	}
-	root, err := queueRoot(cfg)
-	if err != nil {
-		return err
-	}
-	shunt, err := switchboard.Open(root, "shunt")
+	shunt, root, err := e.siteQueue(*cfgPath, "shunt")
 	if err != nil {
 		return err
 	}

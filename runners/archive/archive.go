@@ -19,6 +19,7 @@ import (
 	"github.com/mailman-go/mailman/archive"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -47,13 +48,22 @@ func New(s *runners.Site) (runners.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	send := func(_ context.Context, msg []byte, rcpt string) error {
+	return &Handler{Store: st, Archivers: archive.NewSite(s.Config, sendVia(out)), Shunt: shunt}, nil
+}
+
+// sendVia mails a list's message to one recipient through the outgoing
+// queue: from the list's bounces address, undecorated (no footer), as
+// Mailman's mail-archive archiver sends its copies.
+func sendVia(out *switchboard.Switchboard) archive.Send {
+	return func(_ context.Context, l *store.List, msg []byte, rcpt string) error {
 		md := switchboard.Msgdata{}
+		md.Set(msgdata.ListID, l.ListID)
 		md.Set(msgdata.Recipients, []string{rcpt})
+		md.Set(msgdata.EnvSender, mta.Sub(l.PostingAddress, mta.Bounces))
+		md.Set(msgdata.NoDecorate, true)
 		_, err := out.Enqueue(msg, md)
 		return err
 	}
-	return &Handler{Store: st, Archivers: archive.NewSite(s.Config, send), Shunt: shunt}, nil
 }
 
 // The back-off of an archiver that failed: the first retry after

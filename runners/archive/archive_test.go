@@ -154,3 +154,23 @@ func mustList(t *testing.T, site *runnertest.Site) *store.List {
 	}
 	return l
 }
+
+// mail-archive's copy goes out through the outgoing queue for the list,
+// from its bounces address, without a footer.
+func TestMailArchiveCopy(t *testing.T) {
+	site := runnertest.New(t, nil)
+	out := site.Queue("outgoing")
+	l := mustList(t, site)
+	if err := sendVia(out)(context.Background(), l, []byte("Subject: x\r\n\r\nx\r\n"), "archive@mail-archive.com"); err != nil {
+		t.Fatal(err)
+	}
+	es := runnertest.Queued(t, out)
+	var rcpts []string
+	if len(es) == 1 {
+		es[0].Msgdata.Get(msgdata.Recipients, &rcpts)
+	}
+	if len(es) != 1 || !slices.Equal(rcpts, []string{"archive@mail-archive.com"}) || es[0].Msgdata.String(msgdata.ListID) != "test.example.com" ||
+		es[0].Msgdata.String(msgdata.EnvSender) != "test-bounces@example.com" || !es[0].Msgdata.Bool(msgdata.NoDecorate) {
+		t.Errorf("queued %+v", es)
+	}
+}
