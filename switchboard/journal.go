@@ -83,9 +83,11 @@ const (
 
 	// applyBatch bounds how many entries share one syncfs and checkpoint.
 	applyBatch = 512
-	// applyDelay is how long the first entry of a batch waits for others.
-	applyDelay = 5 * time.Millisecond
 )
+
+// applyDelay is how long the first entry of a batch waits for others; a
+// variable so that a test can have one batch take all its entries.
+var applyDelay = 5 * time.Millisecond
 
 // ErrJournalFull is returned by Journal.Enqueue when no room was made in
 // the journal in time: its entries cannot be written to their queues.
