@@ -91,23 +91,33 @@ func (s *Site) Enabled() []string {
 	return out
 }
 
+// ListChoices is, for each of the site's enabled archivers, whether a
+// list that turned those in set on or off uses it: one it has not named,
+// it does.
+func (s *Site) ListChoices(set map[string]bool) map[string]bool {
+	on := map[string]bool{}
+	for _, n := range s.Enabled() {
+		v, named := set[n]
+		on[n] = v || !named
+	}
+	return on
+}
+
 // ForList are the enabled archivers the list uses: those the site enables
 // that the list has not turned off (REST archivers), none when its
 // archive_policy is never, and mail-archive only for a public archive.
 func (s *Site) ForList(ctx context.Context, st *store.Store, l *store.List) ([]Archiver, error) {
-	policy, on, err := st.ListArchiving(ctx, l.ListID)
+	policy, set, err := st.ListArchiving(ctx, l.ListID)
 	if err != nil {
 		return nil, err
 	}
 	if policy == "never" {
 		return nil, nil
 	}
+	on := s.ListChoices(set)
 	var out []Archiver
 	for _, n := range s.Enabled() {
-		if enabled, set := on[n]; set && !enabled {
-			continue
-		}
-		if n == "mail-archive" && policy != "public" {
+		if !on[n] || n == "mail-archive" && policy != "public" {
 			continue
 		}
 		out = append(out, s.archivers[n])

@@ -17,13 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailman-go/mailman/internal/atomicfile"
 	"github.com/mailman-go/mailman/store"
 )
 
 // prototype keeps each list's posts in a Maildir, as Mailman's
 // prototype archiver: tmp/, new/, cur/ under dir/prototype/<posting
 // address>/. A message is written to tmp, synced, and renamed into new,
-// so that a reader never sees part of one. It gives no links.
+// so that a reader never sees part of one (atomicfile). It gives no links.
 type prototype struct{ dir string }
 
 func (*prototype) Name() string                         { return "prototype" }
@@ -41,34 +42,14 @@ func (p *prototype) Archive(_ context.Context, l *store.List, msg []byte) error 
 	rand.Read(r[:])
 	host, _ := os.Hostname()
 	name := fmt.Sprintf("%d.%s.%s", time.Now().UnixNano(), hex.EncodeToString(r[:]), strings.NewReplacer("/", "\\057", ":", "\\072").Replace(host))
-	tmp := filepath.Join(box, "tmp", name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(msg); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(box, "new", name)); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Join(box, "new"))
+	d, err := atomicfile.OpenDir(filepath.Join(box, "new"))
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	// Written in tmp/, Maildir's folder for what is being delivered,
+	// renamed into new/ once synced, and new/ synced.
+	return d.WriteNew(filepath.Join("..", "tmp", name), name, msg, 0o640)
 }
 
 // mailArchive mails an undecorated copy of each post of a public list to

@@ -180,8 +180,11 @@ func eightBit(r io.Reader, high *[32]rune) (io.Reader, error) {
 
 // Decoded returns Get(name) with RFC 2047 encoded words decoded; words that
 // cannot be decoded are left as written.
-func (m *Message) Decoded(name string) string {
-	v := m.Get(name)
+func (m *Message) Decoded(name string) string { return decodeWords(m.Get(name)) }
+
+// decodeWords is v with its RFC 2047 encoded words decoded, or v as
+// written when they cannot be.
+func decodeWords(v string) string {
 	if d, err := wordDecoder.DecodeHeader(v); err == nil {
 		return d
 	}
@@ -193,9 +196,7 @@ func (m *Message) Decoded(name string) string {
 func (m *Message) DecodedValues(name string) []string {
 	vs := m.Values(name)
 	for i, v := range vs {
-		if d, err := wordDecoder.DecodeHeader(v); err == nil {
-			vs[i] = d
-		}
+		vs[i] = decodeWords(v)
 	}
 	return vs
 }

@@ -318,14 +318,20 @@ func (c *call) collection(p page, total int, entries []object) error {
 // writeCollection answers a page of entries (objects, or structs that
 // marshal to one).
 func (c *call) writeCollection(p page, total int, entries []any) error {
-	body, err := encodeCollection(p, total, len(entries), func(b []byte, i int) ([]byte, error) {
-		e, err := json.Marshal(entries[i])
-		return append(b, e...), err
-	})
+	body, err := encodeObjects(p, total, entries)
 	if err != nil {
 		return err
 	}
 	return c.writeBody(body)
+}
+
+// encodeObjects is encodeCollection of entries that encoding/json
+// marshals.
+func encodeObjects(p page, total int, entries []any) ([]byte, error) {
+	return encodeCollection(p, total, len(entries), func(b []byte, i int) ([]byte, error) {
+		e, err := json.Marshal(entries[i])
+		return append(b, e...), err
+	})
 }
 
 // encodeCollection is the body answering a page of n entries, encode

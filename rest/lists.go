@@ -322,19 +322,13 @@ func (s *Server) setArchivers(c *call) error {
 	return c.noContent()
 }
 
-// listArchivers is whether the list uses each of the site's archivers: an
-// archiver it has not turned off, it does.
+// listArchivers is whether the list uses each of the site's archivers.
 func (s *Server) listArchivers(c *call, l *store.List) (map[string]bool, error) {
 	_, set, err := s.store.ListArchiving(c.r.Context(), l.ListID)
 	if err != nil {
 		return nil, err
 	}
-	on := map[string]bool{}
-	for _, name := range s.archivers.Enabled() {
-		v, ok := set[name]
-		on[name] = v || !ok
-	}
-	return on, nil
+	return s.archivers.ListChoices(set), nil
 }
 
 // configRoutes serves a list's configuration, whose keys and checks the

@@ -103,10 +103,7 @@ func (s *Server) findMembers(c *call, q store.MemberQuery) error {
 			for i := range ms {
 				es[i] = c.fields(c.member(&ms[i]))
 			}
-			return encodeCollection(p, total, len(es), func(b []byte, i int) ([]byte, error) {
-				e, err := json.Marshal(es[i])
-				return append(b, e...), err
-			})
+			return encodeObjects(p, total, es)
 		}
 		return encodeCollection(p, total, len(ms), func(b []byte, i int) ([]byte, error) { return c.appendMember(b, &ms[i]), nil })
 	}

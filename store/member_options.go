@@ -84,7 +84,7 @@ func (s *Store) SetMemberOption(ctx context.Context, a ListAddress, address stri
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%s is not a %s of %s: %w", address, role, a, ErrNoSuchMember)
 		}
-		if err != nil || !slices.ContainsFunc(deliveryPrefs, func(p struct{ name, column string }) bool { return p.name == name }) {
+		if err != nil || !slices.ContainsFunc(deliveryPrefs, func(p deliveryPref) bool { return p.name == name }) {
 			return err
 		}
 		// A delivery preference set for the membership itself, which

@@ -189,9 +189,12 @@ func (s *Store) EffectivePreferences(ctx context.Context, m *Member) (map[string
 	return out, nil
 }
 
-// deliveryPrefs are the preferences delivery reads from a membership's own
-// columns, with the column each is kept in.
-var deliveryPrefs = []struct{ name, column string }{
+// deliveryPref is a preference delivery reads from a membership's own
+// columns, and the column it is kept in.
+type deliveryPref struct{ name, column string }
+
+// deliveryPrefs are the delivery preferences.
+var deliveryPrefs = []deliveryPref{
 	{"delivery_mode", "delivery_mode"},
 	{"receive_own_postings", "receive_own_postings"},
 	{"receive_list_copy", "receive_list_copy"},
@@ -264,9 +267,15 @@ func (s *Store) refreshNewMembers(ctx context.Context, tx execer, listRow int64)
 
 // levelPrefsExist asks whether any address or user has set a delivery
 // preference.
-const levelPrefsExist = `SELECT EXISTS (SELECT 1 FROM preferences
+var levelPrefsExist = func() string {
+	names := make([]string, len(deliveryPrefs))
+	for i, p := range deliveryPrefs {
+		names[i] = "'" + p.name + "'"
+	}
+	return `SELECT EXISTS (SELECT 1 FROM preferences
 	WHERE (owner >= 'address:' AND owner < 'address;' OR owner >= 'user:' AND owner < 'user;')
-	AND name IN ('delivery_mode', 'delivery_status', 'receive_own_postings', 'receive_list_copy'))`
+	AND name IN (` + strings.Join(names, ", ") + `))`
+}()
 
 // refreshLevel refreshes the memberships a level's preferences reach.
 func (s *Store) refreshLevel(ctx context.Context, tx execer, owner string) error {

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -146,13 +147,11 @@ func TestHyperKittyDownForAWhile(t *testing.T) {
 		}
 	}
 	backlog := func() int {
-		out := s.MustCtl("queues", "--json")
-		var n int
-		fmt.Sscanf(out[strings.Index(out, `"archive/hyperkitty":`)+len(`"archive/hyperkitty":`):], "%d", &n)
-		if !strings.Contains(out, `"archive/hyperkitty"`) {
-			return 0
+		var counts map[string]int
+		if err := json.Unmarshal([]byte(s.MustCtl("queues", "--json")), &counts); err != nil {
+			t.Fatalf("queues --json: %v", err)
 		}
-		return n
+		return counts["archive/hyperkitty"]
 	}
 	s.WaitFor("the posts kept for HyperKitty", 30*time.Second, func() bool { return backlog() == posts })
 	maildir, _ := filepath.Glob(filepath.Join(s.Paths().Archives, "prototype", "test@example.com", "new", "*"))

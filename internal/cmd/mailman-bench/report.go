@@ -99,16 +99,22 @@ func ratio(ours, theirs stat, higher bool) string {
 	return fmt.Sprintf("%.1f×", x)
 }
 
+// heading writes a generated section's title, the command and the
+// machine, and returns Mailman's name for its columns.
+func (r *report) heading(b *bytes.Buffer, title string) string {
+	fmt.Fprintf(b, "## %s\n\n", title)
+	fmt.Fprintf(b, "Measured %s by `make bench`, which ran:\n\n```sh\n%s\n```\n\n", r.date.Format("2006-01-02 15:04 UTC"), r.config.command)
+	fmt.Fprintf(b, "Machine: %s.\n\n", r.machine)
+	if r.mailmanVersion != "" {
+		return "Mailman " + r.mailmanVersion
+	}
+	return "Mailman 3.3.8"
+}
+
 func (r *report) markdown() string {
 	var b bytes.Buffer
 	c := r.config
-	fmt.Fprintf(&b, "## The suite: this project beside Mailman and the machine's limits\n\n")
-	fmt.Fprintf(&b, "Measured %s by `make bench`, which ran:\n\n```sh\n%s\n```\n\n", r.date.Format("2006-01-02 15:04 UTC"), c.command)
-	fmt.Fprintf(&b, "Machine: %s.\n\n", r.machine)
-	mm := "Mailman 3.3.8"
-	if r.mailmanVersion != "" {
-		mm = "Mailman " + r.mailmanVersion
-	}
+	mm := r.heading(&b, "The suite: this project beside Mailman and the machine's limits")
 	if r.mailman.skipped != "" {
 		fmt.Fprintf(&b, "**Mailman was %s.** Its columns are empty; the figures in the sections below, from earlier runs, give its anchors.\n\n", r.mailman.skipped)
 	} else {

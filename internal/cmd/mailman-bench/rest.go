@@ -305,13 +305,7 @@ func isTimeout(err error) bool {
 func (r *report) restMarkdown() string {
 	var b bytes.Buffer
 	c := r.config
-	fmt.Fprintf(&b, "## The REST API beside Mailman's\n\n")
-	fmt.Fprintf(&b, "Measured %s by `make bench`, which ran:\n\n```sh\n%s\n```\n\n", r.date.Format("2006-01-02 15:04 UTC"), c.command)
-	fmt.Fprintf(&b, "Machine: %s.\n\n", r.machine)
-	mm := "Mailman 3.3.8"
-	if r.mailmanVersion != "" {
-		mm = "Mailman " + r.mailmanVersion
-	}
+	mm := r.heading(&b, "The REST API beside Mailman's")
 	if r.mailman.skipped != "" {
 		fmt.Fprintf(&b, "**Mailman was %s.** Its columns are empty.\n\n", r.mailman.skipped)
 	} else {
