@@ -97,6 +97,22 @@ func testPostoriusCalls(t *testing.T, s *site) {
 	s.must(s.do("GET", memberPath+"/preferences", nil), 200, "member preferences")
 	s.must(s.do("GET", userPath+"/preferences", nil), 200, "user preferences")
 	s.must(s.do("GET", "/3.1/system/preferences", nil), 200, "system preferences")
+	// The settings page's choices of pipeline, as Mailman 3.3.8 lists them.
+	for path, want := range map[string]string{
+		"/3.1/system/pipelines": `["default-owner-pipeline","default-posting-pipeline","virgin"]`,
+		"/3.1/system/chains":    `["accept","default-owner-chain","default-posting-chain","discard","header-match","hold","moderation","reject"]`,
+	} {
+		r := s.must(s.do("GET", path, nil), 200, path)
+		var names any
+		for k, v := range r.body {
+			if k != "http_etag" {
+				names = v
+			}
+		}
+		if got, _ := json.Marshal(names); string(got) != want {
+			t.Errorf("%s: %s, want %s", path, r.raw, want)
+		}
+	}
 
 	// The members page: a page of 25, a search, mass removal.
 	for _, a := range []string{"carl@example.com", "dave@example.org"} {

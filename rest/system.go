@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/runners/incoming"
+	"github.com/mailman-go/mailman/store"
 )
 
 // MailmanVersion is what /system/versions says this core is: Mailman's
@@ -40,6 +42,12 @@ func (s *Server) systemRoutes() {
 			o[k] = v
 		}
 		return c.ok(o)
+	}})
+	s.handle("/system/pipelines", methods{"GET": func(c *call) error {
+		return c.ok(object{"pipelines": store.PipelineNames})
+	}})
+	s.handle("/system/chains", methods{"GET": func(c *call) error {
+		return c.ok(object{"chains": incoming.ChainNames()})
 	}})
 	s.handle("/system/configuration", methods{"GET": func(c *call) error {
 		sections := configSections(s.cfg)

@@ -97,9 +97,13 @@ var extraSettings = map[string]extraSetting{
 	"info":                           {"text", nil, ""},
 	"max_days_to_hold":               {"int", nil, 0},
 	"personalize":                    {"enum", []string{"none", "individual", "full"}, "none"},
-	"posting_pipeline":               {"enum", []string{"default-owner-pipeline", "default-posting-pipeline", "virgin"}, "default-posting-pipeline"},
+	"posting_pipeline":               {"enum", PipelineNames, "default-posting-pipeline"},
 	"preferred_language":             {"line", nil, "en"},
 }
+
+// PipelineNames are Mailman's pipelines, in order, the names a list's
+// posting_pipeline may take.
+var PipelineNames = []string{"default-owner-pipeline", "default-posting-pipeline", "virgin"}
 
 // durationSettings are the columns, in days, the API shows as durations.
 var durationSettings = map[string]bool{

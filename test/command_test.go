@@ -50,6 +50,20 @@ func delivered(ds []mailmantest.Delivery, rcpt, subject string) []mailmantest.De
 	return out
 }
 
+// firstDelivered waits for the sink to take a message for rcpt whose
+// Subject contains subject, and returns the first.
+func firstDelivered(sink *mailmantest.Sink, rcpt, subject string) mailmantest.Delivery {
+	var first mailmantest.Delivery
+	sink.Wait(fmt.Sprintf("%q at %s", subject, rcpt), 30*time.Second, func(ds []mailmantest.Delivery) bool {
+		found := delivered(ds, rcpt, subject)
+		if len(found) > 0 {
+			first = found[0]
+		}
+		return len(found) > 0
+	})
+	return first
+}
+
 var confirmFrom = regexp.MustCompile(`(?m)^From: (test-confirm\+[0-9a-f]{40}@example\.com)\r?$`)
 
 // TestSubscribeByEmail is joining and leaving by email end to end: a new
@@ -67,14 +81,7 @@ func TestSubscribeByEmail(t *testing.T) {
 	defer c.Close()
 
 	sendMail(t, c, "zoe@example.org", "test-join@example.com", "Subject: please\r\n", "")
-	var confirmation mailmantest.Delivery
-	sink.Wait("the confirmation", 10*time.Second, func(ds []mailmantest.Delivery) bool {
-		found := delivered(ds, "zoe@example.org", "Your confirmation is needed to join the test@example.com mailing list.")
-		if len(found) == 1 {
-			confirmation = found[0]
-		}
-		return len(found) == 1
-	})
+	confirmation := firstDelivered(sink, "zoe@example.org", "Your confirmation is needed to join the test@example.com mailing list.")
 	if confirmation.From != "test-bounces@example.com" {
 		t.Errorf("confirmation envelope sender %q", confirmation.From)
 	}

@@ -71,7 +71,13 @@ func cmdDomainsCreate(e *env, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	st, err := e.openStore(*cfgPath)
+	// Like lists create, this makes a new site's store: a domain is often
+	// the first thing a site is given.
+	cfg, err := e.config(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(context.Background(), cfg.Database.URL, cfg.VarDir())
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,10 @@ func TestDomainsAndUsersCommands(t *testing.T) {
 		out   string
 	}{
 		{"", []string{"domains", "list"}, exitError, "var"},
+		// A domain may be the first thing a new site is given.
+		{"", []string{"domains", "create", "first.example"}, exitOK, "Created domain: first.example"},
 		{"", []string{"lists", "create", "ant@example.com", "--owner", "Olive <owner@example.com>"}, exitOK, "Created mailing list"},
-		{"", []string{"domains", "list"}, exitOK, "example.com  1"},
+		{"", []string{"domains", "list"}, exitOK, "example.com    1"},
 		{"", []string{"domains", "create", "Example.ORG", "--description", "The org"}, exitOK, "Created domain: example.org"},
 		{"", []string{"domains", "create", "example.org"}, exitError, "domain already exists"},
 		{"", []string{"domains", "create", "not a domain"}, exitUsage, "is not a domain name"},

@@ -26,7 +26,7 @@ func (e *env) openStore(cfgPath string) (*store.Store, error) {
 }
 
 // openExisting opens cfg's store for every command but those that make a
-// site (lists create, start): a command run in the wrong folder without
+// site (lists create, domains create, start): a command run in the wrong folder without
 // -C would otherwise leave an empty var/ there and answer as if the site
 // had no lists.
 func openExisting(cfg *config.Config) (*store.Store, error) {
@@ -215,10 +215,45 @@ func cmdListsShow(e *env, args []string) error {
 		{"post_id", fmt.Sprint(l.PostID)},
 		{"created_at", l.CreatedAt.Format(time.RFC3339)}, {"last_post_at", formatTime(l.LastPostAt)},
 	}
+	shown := map[string]bool{}
 	for _, r := range rows {
 		t.row(r[0], r[1])
+		shown[r[0]] = true
+	}
+	// Then every other setting, as the REST API (and so Postorius) shows it.
+	cfg, err := st.ListConfig(context.Background(), l.ListID)
+	if err != nil {
+		return err
+	}
+	for _, k := range store.ConfigKeys() {
+		v, ok := cfg[k]
+		if shown[k] || !ok || v == nil {
+			continue
+		}
+		t.row(k, configValue(v))
 	}
 	return t.flush()
+}
+
+// configValue is a configuration value from the store, as lists show
+// prints it: text quoted when spaces at its ends matter, lists joined.
+func configValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		if strings.TrimSpace(v) != v {
+			return fmt.Sprintf("%q", v)
+		}
+		return v
+	case []string:
+		return strings.Join(v, ", ")
+	case []any:
+		parts := make([]string, len(v))
+		for i, p := range v {
+			parts[i] = fmt.Sprint(p)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v)
 }
 
 func formatTime(t time.Time) string {

@@ -57,6 +57,8 @@ func TestListsCommands(t *testing.T) {
 		{[]string{"lists", "create", "new.example.com"}, exitUsage, `"new.example.com" is not a list address`},
 		{[]string{"lists", "show", "test@example.com"}, exitOK, "automatic_post_action                      hold"},
 		{[]string{"lists", "show", "test@example.com"}, exitOK, "bounce_you_are_disabled_warnings_interval  7 days"},
+		// Every setting the REST API has, too.
+		{[]string{"lists", "show", "test@example.com"}, exitOK, "archive_policy                             public"},
 		{[]string{"lists", "set", "test@example.com", "emergency", "yes"}, exitOK, ""},
 		{[]string{"lists", "set", "test@example.com", "max_message_size", "--", "-3"}, exitError, "bad value for max_message_size"},
 		{[]string{"lists", "set", "test@example.com", "subscription_policy", "sometimes"}, exitError, `"sometimes" is not one of open, confirm, moderate, confirm_then_moderate`},

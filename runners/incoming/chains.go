@@ -3,6 +3,8 @@ package incoming
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // action is what a link does when its rule matches, as in Mailman.
@@ -60,6 +62,12 @@ var chains = map[string]chain{
 	"reject":              {terminal: (*Handler).reject},
 	"discard":             {terminal: (*Handler).discard},
 	"moderation":          {terminal: (*Handler).moderation},
+}
+
+// ChainNames are the names of the chains, in order, as the REST API's
+// /system/chains lists them.
+func ChainNames() []string {
+	return slices.Sorted(maps.Keys(chains))
 }
 
 // maxSteps bounds a run, so that a chain table with a cycle fails one
