@@ -12,10 +12,13 @@ import (
 // Field is one header field of a message being built.
 type Field struct{ Name, Value string }
 
-// Part is one part of a multipart message being built: its Content-Type
-// and its bytes (for message/rfc822, a whole message).
+// Part is one part of a multipart message being built: its Content-Type,
+// its Content-Description when it has one, and its bytes (for
+// message/rfc822, a whole message; for a multipart, the body Multipart
+// made).
 type Part struct {
 	ContentType string
+	Description string
 	Body        []byte
 }
 
@@ -33,18 +36,30 @@ func NewText(fields []Field, body string) []byte {
 // NewMultipart builds a multipart/mixed message with fields and parts, with
 // CRLF line endings.
 func NewMultipart(fields []Field, parts []Part) []byte {
+	ct, body := Multipart("mixed", parts)
+	var b bytes.Buffer
+	writeFields(&b, fields)
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: " + ct + "\r\n\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+// Multipart builds the body of a multipart/subtype of parts, with CRLF
+// line endings, and the Content-Type that names its boundary.
+func Multipart(subtype string, parts []Part) (contentType string, body []byte) {
 	var all [][]byte
 	for _, p := range parts {
 		all = append(all, p.Body)
 	}
 	boundary := newBoundary(all)
 	var b bytes.Buffer
-	writeFields(&b, fields)
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n")
 	for _, p := range parts {
 		b.WriteString("--" + boundary + "\r\nContent-Type: " + p.ContentType + "\r\n")
 		if strings.HasPrefix(p.ContentType, "text/") {
 			b.WriteString("Content-Transfer-Encoding: " + transferEncoding(p.Body) + "\r\n")
+		}
+		if p.Description != "" {
+			writeFields(&b, []Field{{Name: "Content-Description", Value: p.Description}})
 		}
 		b.WriteString("\r\n")
 		// The line break before a delimiter belongs to the delimiter
@@ -53,7 +68,7 @@ func NewMultipart(fields []Field, parts []Part) []byte {
 		b.WriteString("\r\n")
 	}
 	b.WriteString("--" + boundary + "--\r\n")
-	return b.Bytes()
+	return "multipart/" + subtype + "; boundary=\"" + boundary + "\"", b.Bytes()
 }
 
 func writeFields(b *bytes.Buffer, fields []Field) {

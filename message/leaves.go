@@ -53,3 +53,9 @@ func walkLeaves(h *Message, body []byte, depth int, leaves *[]Leaf) {
 	}
 	*leaves = append(*leaves, Leaf{MediaType: mt, Params: params, Header: h, Content: content})
 }
+
+// Text is the leaf's content as UTF-8, decoded from its charset, with
+// what cannot be decoded replaced by U+FFFD.
+func (l Leaf) Text() string {
+	return toUTF8(l.Content, strings.ToLower(l.Params["charset"]))
+}

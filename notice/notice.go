@@ -47,6 +47,16 @@ func Msgdata(list *store.List, recipients []string) switchboard.Msgdata {
 	return md
 }
 
+// ListFooter is Mailman's default footer of a list's member mail (its
+// posts and its digests), one string a line.
+func ListFooter(list *store.List) []string {
+	return []string{
+		"_______________________________________________",
+		list.DisplayName + " mailing list -- " + list.PostingAddress,
+		"To unsubscribe send an email to " + mta.Sub(list.PostingAddress, mta.Leave),
+	}
+}
+
 // Moderators are the addresses of the list's owners and moderators.
 func Moderators(ctx context.Context, st *store.Store, list *store.List) ([]string, error) {
 	var to []string

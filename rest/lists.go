@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mailman-go/mailman/lifecycle"
 	"github.com/mailman-go/mailman/store"
@@ -15,7 +16,7 @@ func (c *call) list(l *store.List) object {
 	return object{
 		"advertised": l.Advertised, "display_name": l.DisplayName, "fqdn_listname": l.PostingAddress,
 		"list_id": l.ListID, "list_name": l.Address.Name, "mail_host": l.Address.Domain,
-		"member_count": l.MemberCount, "volume": 1, "description": l.Description,
+		"member_count": l.MemberCount, "volume": l.Volume, "description": l.Description,
 		"self_link": c.link("/lists/" + l.ListID),
 	}
 }
@@ -177,8 +178,18 @@ func (s *Server) listRoutes() {
 		"PATCH": s.setArchivers, "PUT": s.setArchivers,
 	})
 	s.handle("/lists/{list}/digest", methods{
-		"GET":  s.noDigests,
-		"POST": s.noDigests,
+		"GET": func(c *call) error {
+			l, err := s.findList(c)
+			if err != nil {
+				return err
+			}
+			n, err := s.store.DigestNumbers(c.r.Context(), l.ListID)
+			if err != nil {
+				return err
+			}
+			return c.ok(object{"next_digest_number": n.Number, "volume": n.Volume})
+		},
+		"POST": s.digestNow,
 	})
 	s.handle("/lists/{list}/roster/{role}", methods{
 		"GET": func(c *call) error {
@@ -281,11 +292,53 @@ func (s *Server) rosterMember(c *call) (*store.Member, error) {
 	return &ms[0], nil
 }
 
-func (s *Server) noDigests(c *call) error {
-	if _, err := s.findList(c); err != nil {
+// digestNow is Mailman's POST of a list's digest: bump starts a new
+// volume, send sends what is waiting, periodic does when the list sends
+// its digests periodically.
+func (s *Server) digestNow(c *call) error {
+	l, err := s.findList(c)
+	if err != nil {
 		return err
 	}
-	return errorBody(http.StatusNotImplemented, "digests are not implemented yet")
+	if err := c.allow("send", "bump", "periodic"); err != nil {
+		return err
+	}
+	do := map[string]bool{}
+	for _, k := range []string{"send", "bump", "periodic"} {
+		if _, given := c.str(k); given {
+			if do[k], err = c.boolean(k, false); err != nil {
+				return err
+			}
+		}
+	}
+	if do["send"] && do["periodic"] {
+		return badRequest("send and periodic options are mutually exclusive")
+	}
+	if len(c.form) == 0 {
+		c.w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	ctx, now := c.r.Context(), time.Now()
+	if do["bump"] {
+		if _, err := s.digests.Bump(ctx, l, now); err != nil {
+			return err
+		}
+	}
+	send := do["send"]
+	if do["periodic"] {
+		set, err := s.store.DigestSettings(ctx, l.ListID)
+		if err != nil {
+			return err
+		}
+		send = set.Periodic
+	}
+	if send {
+		if _, err := s.digests.Send(ctx, l, now, "forced"); err != nil {
+			return err
+		}
+	}
+	c.w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 func (s *Server) setArchivers(c *call) error {

@@ -300,8 +300,10 @@ func testErrors(t *testing.T, s *site) {
 		{"lists/find finds nothing", "GET", "/3.1/lists/find", form("subscriber", "nobody@example.com"), 404,
 			map[string]any{"title": "404 Not Found", "description": "404 Not Found"}},
 		{"bad password", "POST", "/3.1/users/anne@example.com/login", form("cleartext_password", "x"), 403, map[string]any{"title": "403 Forbidden"}},
-		{"digests", "GET", "/3.1/lists/ant.example.com/digest", nil, 501,
-			map[string]any{"title": "501 Not Implemented", "description": "digests are not implemented yet"}},
+		{"digest: send and periodic", "POST", "/3.1/lists/ant.example.com/digest", form("send", "true", "periodic", "true"), 400,
+			map[string]any{"title": "400 Bad Request", "description": "send and periodic options are mutually exclusive"}},
+		{"digest: send what", "POST", "/3.1/lists/ant.example.com/digest", form("send", "maybe"), 400, nil},
+		{"digest: an unknown option", "POST", "/3.1/lists/ant.example.com/digest", form("bump", "true", "now", "true"), 400, nil},
 		{"a regex that is not one", "POST", "/3.1/lists/ant.example.com/header-matches", form("header", "Subject", "pattern", "("), 400, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

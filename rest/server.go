@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailman-go/mailman/archive"
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/digest"
 	"github.com/mailman-go/mailman/internal/versioncache"
 	"github.com/mailman-go/mailman/moderation"
 	"github.com/mailman-go/mailman/store"
@@ -39,6 +40,7 @@ type Server struct {
 	rosters *versioncache.Cache[rosterKey, []byte]
 	// archivers are the site's, whose names a list turns on and off.
 	archivers *archive.Site
+	digests   *digest.Sender
 }
 
 // New is the API of a site: its store, and the moderator and workflow
@@ -50,6 +52,7 @@ func New(cfg *config.Config, st *store.Store, m *moderation.Moderator, w *subscr
 		passHash:  sha256.Sum256([]byte(cfg.Webservice.AdminPass)),
 		rosters:   versioncache.New[rosterKey](cfg.Webservice.RosterCacheSize, func(b []byte) int { return len(b) }),
 		archivers: archive.NewSite(cfg, nil),
+		digests:   &digest.Sender{Store: st, Virgin: m.Virgin, Log: log},
 	}
 	s.routes()
 	return s

@@ -114,28 +114,25 @@ var durationSettings = map[string]bool{
 
 // readOnlyConfig are the keys the API shows and no one sets.
 var readOnlyConfig = map[string]func(*List) any{
-	"bounces_address":     func(l *List) any { return l.Address.Name + "-bounces@" + l.Address.Domain },
-	"created_at":          func(l *List) any { return FormatTime(l.CreatedAt) },
-	"digest_last_sent_at": func(*List) any { return nil },
-	"fqdn_listname":       func(l *List) any { return l.PostingAddress },
-	"join_address":        func(l *List) any { return l.Address.Name + "-join@" + l.Address.Domain },
+	"bounces_address": func(l *List) any { return l.Address.Name + "-bounces@" + l.Address.Domain },
+	"created_at":      func(l *List) any { return FormatTime(l.CreatedAt) },
+	"fqdn_listname":   func(l *List) any { return l.PostingAddress },
+	"join_address":    func(l *List) any { return l.Address.Name + "-join@" + l.Address.Domain },
 	"last_post_at": func(l *List) any {
 		if l.LastPostAt.IsZero() {
 			return nil
 		}
 		return FormatTime(l.LastPostAt)
 	},
-	"leave_address":      func(l *List) any { return l.Address.Name + "-leave@" + l.Address.Domain },
-	"list_name":          func(l *List) any { return l.Address.Name },
-	"mail_host":          func(l *List) any { return l.Address.Domain },
-	"next_digest_number": func(*List) any { return 1 },
-	"no_reply_address":   func(l *List) any { return "noreply@" + l.Address.Domain },
-	"owner_address":      func(l *List) any { return l.Address.Name + "-owner@" + l.Address.Domain },
-	"post_id":            func(l *List) any { return l.PostID },
-	"posting_address":    func(l *List) any { return l.PostingAddress },
-	"request_address":    func(l *List) any { return l.Address.Name + "-request@" + l.Address.Domain },
-	"usenet_watermark":   func(*List) any { return nil },
-	"volume":             func(*List) any { return 1 },
+	"leave_address":    func(l *List) any { return l.Address.Name + "-leave@" + l.Address.Domain },
+	"list_name":        func(l *List) any { return l.Address.Name },
+	"mail_host":        func(l *List) any { return l.Address.Domain },
+	"no_reply_address": func(l *List) any { return "noreply@" + l.Address.Domain },
+	"owner_address":    func(l *List) any { return l.Address.Name + "-owner@" + l.Address.Domain },
+	"post_id":          func(l *List) any { return l.PostID },
+	"posting_address":  func(l *List) any { return l.PostingAddress },
+	"request_address":  func(l *List) any { return l.Address.Name + "-request@" + l.Address.Domain },
+	"usenet_watermark": func(*List) any { return nil },
 }
 
 // notMailmans are the writable keys this core has and Mailman 3 has not
@@ -179,9 +176,19 @@ func ParseDuration(s string) (int, error) {
 
 var durationForm = regexp.MustCompile(`^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$`)
 
+// digestNumberKeys are the read-only keys ListConfig reads with the
+// digest's numbers.
+var digestNumberKeys = []string{"digest_last_sent_at", "next_digest_number", "volume"}
+
+// readOnly reports whether the API shows key and no one sets it.
+func readOnly(key string) bool {
+	_, ro := readOnlyConfig[key]
+	return ro || slices.Contains(digestNumberKeys, key)
+}
+
 // ConfigKeys lists every key of a list's configuration, sorted.
 func ConfigKeys() []string {
-	var keys []string
+	keys := slices.Clone(digestNumberKeys)
 	for k := range settings {
 		keys = append(keys, k)
 	}
@@ -199,8 +206,7 @@ func ConfigKeys() []string {
 func IsConfigKey(key string) bool {
 	_, col := settings[key]
 	_, extra := extraSettings[key]
-	_, ro := readOnlyConfig[key]
-	return col || extra || ro
+	return col || extra || readOnly(key)
 }
 
 // ListConfig returns a list's configuration by key, as the API shows it;
@@ -219,6 +225,16 @@ func (s *Store) ListConfig(ctx context.Context, listID string) (map[string]any, 
 	}
 	for k, e := range extraSettings {
 		cfg[k] = e.def
+	}
+	// The digest's numbers move with every issue, outside the list's row
+	// as the store reads it everywhere else.
+	n, err := s.DigestNumbers(ctx, listID)
+	if err != nil {
+		return nil, err
+	}
+	cfg["volume"], cfg["next_digest_number"], cfg["digest_last_sent_at"] = n.Volume, n.Number, nil
+	if !n.LastSentAt.IsZero() {
+		cfg["digest_last_sent_at"] = FormatTime(n.LastSentAt)
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM list_settings WHERE list_id = $1`, l.id)
 	if err != nil {
@@ -357,7 +373,7 @@ func (s *Store) PatchListConfig(ctx context.Context, listID string, changes map[
 	extras := map[string]string{}
 	for _, k := range keys {
 		c := changes[k]
-		if _, ok := readOnlyConfig[k]; ok {
+		if readOnly(k) {
 			return &ConfigError{Kind: ReadOnlyAttribute, Key: k}
 		}
 		if st, ok := settings[k]; ok {
@@ -381,7 +397,7 @@ func (s *Store) PatchListConfig(ctx context.Context, listID string, changes map[
 	}
 	if all {
 		for _, k := range ConfigKeys() {
-			if _, ro := readOnlyConfig[k]; !ro && !notMailmans[k] {
+			if !readOnly(k) && !notMailmans[k] {
 				if _, ok := changes[k]; !ok {
 					return &ConfigError{Kind: MissingValue, Key: k}
 				}

@@ -81,6 +81,8 @@ type List struct {
 	// MemberCount is the number of regular members, kept by triggers as
 	// they come and go.
 	MemberCount int `json:"-"`
+	// Volume is the volume of the list's next digest issue.
+	Volume int `json:"volume"`
 
 	id int64
 }
@@ -192,8 +194,11 @@ func splitEntries(value, seps string) []string {
 
 // Settings lists the keys SetListSetting accepts, sorted.
 func Settings() []string {
-	keys := make([]string, 0, len(settings))
+	keys := make([]string, 0, len(settings)+len(extraSettings))
 	for k := range settings {
+		keys = append(keys, k)
+	}
+	for k := range extraSettings {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
@@ -215,7 +220,7 @@ const listColumns = `id, list_name, mail_host, display_name, description, subjec
 	autorespond_requests, autoresponse_request_text, autoresponse_grace_period, automatic_post_action,
 	process_bounces, bounce_score_threshold, bounce_info_stale_after, bounce_you_are_disabled_warnings,
 	bounce_you_are_disabled_warnings_interval, bounce_notify_owner_on_bounce_increment, bounce_notify_owner_on_disable,
-	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to, advertised, member_count`
+	bounce_notify_owner_on_removal, forward_unrecognized_bounces_to, advertised, member_count, digest_volume`
 
 // scanList reads listColumns.
 func scanList(row interface{ Scan(...any) error }) (*List, error) {
@@ -231,7 +236,7 @@ func scanList(row interface{ Scan(...any) error }) (*List, error) {
 		&l.AutorespondRequests, &l.AutoresponseRequestText, &l.AutoresponseGracePeriod, &l.AutomaticPostAction,
 		&l.ProcessBounces, &l.BounceScoreThreshold, &l.BounceInfoStaleAfter, &l.BounceYouAreDisabledWarnings,
 		&l.BounceYouAreDisabledWarningsInterval, &l.BounceNotifyOwnerOnBounceIncrement, &l.BounceNotifyOwnerOnDisable,
-		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo, &l.Advertised, &l.MemberCount)
+		&l.BounceNotifyOwnerOnRemoval, &l.ForwardUnrecognizedBouncesTo, &l.Advertised, &l.MemberCount, &l.Volume)
 	if err != nil {
 		return nil, err
 	}
@@ -444,6 +449,15 @@ func (s *Store) RemoveList(ctx context.Context, a ListAddress) error {
 // alias must compile, and a header entry must be "Name: regex".
 func (s *Store) SetListSetting(ctx context.Context, a ListAddress, name, value string) error {
 	st, ok := settings[name]
+	if _, extra := extraSettings[name]; extra {
+		// Kept beside the list's row, and checked as the API checks them.
+		err := s.PatchListConfig(ctx, a.ListID(), map[string]ConfigChange{name: {Values: []string{value}}}, false)
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%w: %v", ErrBadValue, err)
+		}
+		return err
+	}
 	if !ok {
 		return fmt.Errorf("%w %q (settings: %s)", ErrUnknownSetting, name, strings.Join(Settings(), ", "))
 	}

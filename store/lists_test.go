@@ -59,6 +59,7 @@ func TestCreateListDefaults(t *testing.T) {
 			BounceNotifyOwnerOnDisable: true, BounceNotifyOwnerOnRemoval: true,
 			ForwardUnrecognizedBouncesTo: "administrators",
 			Advertised:                   true,
+			Volume:                       1,
 		}
 		got := *l
 		if !within(got.CreatedAt, before, after) {
@@ -407,8 +408,8 @@ func TestSettings(t *testing.T) {
 	if !slices.IsSorted(keys) {
 		t.Errorf("Settings() = %q, not sorted", keys)
 	}
-	if len(keys) != len(settings) {
-		t.Errorf("Settings() has %d keys, the table %d", len(keys), len(settings))
+	if len(keys) != len(settings)+len(extraSettings) {
+		t.Errorf("Settings() has %d keys, the tables %d", len(keys), len(settings)+len(extraSettings))
 	}
 	keys[0] = "changed"
 	if Settings()[0] == "changed" {
@@ -522,10 +523,22 @@ func TestSetListSetting(t *testing.T) {
 				t.Errorf("after SetListSetting(%s, %q): %#v, want %#v", c.key, c.value, got, c.want)
 			}
 		}
-		for _, k := range Settings() {
+		for k := range settings {
 			if !covered[k] {
 				t.Errorf("setting %s is not tested", k)
 			}
+		}
+
+		// A setting kept beside the list's row is checked as the API
+		// checks it.
+		if err := s.SetListSetting(ctx, a, "digest_size_threshold", "0.5"); err != nil {
+			t.Fatalf("SetListSetting(digest_size_threshold): %v", err)
+		}
+		if set, err := s.DigestSettings(ctx, a.ListID()); err != nil || set.Threshold != 0.5 {
+			t.Errorf("after SetListSetting(digest_size_threshold, 0.5): %+v, %v", set, err)
+		}
+		if err := s.SetListSetting(ctx, a, "digest_volume_frequency", "fortnightly"); !errors.Is(err, ErrBadValue) {
+			t.Errorf("SetListSetting(digest_volume_frequency, fortnightly) = %v, want ErrBadValue", err)
 		}
 	})
 }

@@ -20,9 +20,18 @@ var memberOptions = map[string]string{
 	"delivery_mode":        "delivery_mode",
 }
 
-// DeliveryModes are the values of a member's delivery_mode, as Mailman
-// names them.
-var DeliveryModes = []string{"regular", "mime_digests", "plaintext_digests", "summary_digests"}
+// The values of a member's delivery_mode, as Mailman names them: each
+// post, or a digest (summary digests are sent as MIME ones, as Mailman
+// does).
+const (
+	RegularDelivery = "regular"
+	MIMEDigests     = "mime_digests"
+	PlainDigests    = "plaintext_digests"
+	SummaryDigests  = "summary_digests"
+)
+
+// DeliveryModes are the values of a member's delivery_mode.
+var DeliveryModes = []string{RegularDelivery, MIMEDigests, PlainDigests, SummaryDigests}
 
 // MemberOptions lists the names SetMemberOption accepts, sorted.
 func MemberOptions() []string {

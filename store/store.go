@@ -386,6 +386,14 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// toNanos is fromNanos's inverse: the zero time is 0.
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 func openExistingSQLite(ctx context.Context, file string) (*Store, error) {
 	fi, err := os.Stat(file)
 	if err != nil {

@@ -181,6 +181,12 @@ func TestHyperKittyDownForAWhile(t *testing.T) {
 	if status := s.MustCtl("status"); !strings.Contains(status, "archiver hyperkitty: 3 posts waiting") {
 		t.Errorf("status does not show the backlog:\n%s", status)
 	}
+	var status struct {
+		Backlog map[string]int `json:"archive_backlog"`
+	}
+	if err := json.Unmarshal([]byte(s.MustCtl("status", "--json")), &status); err != nil || status.Backlog["hyperkitty"] != posts {
+		t.Errorf("status --json: archive_backlog %v, %v", status.Backlog, err)
+	}
 
 	hk.start(s.RESTPort)
 	if out := s.MustCtl("archive", "retry"); !strings.Contains(out, "3 posts to archive again now") {

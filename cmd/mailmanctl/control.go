@@ -330,8 +330,15 @@ func cmdStatus(e *env, args []string) error {
 	}
 	now := time.Now()
 	report := st.Report(pid, now)
+	backlog, err := archiveBacklog(paths.Queues)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return writeJSON(e.stdout, report)
+		return writeJSON(e.stdout, struct {
+			master.Status
+			ArchiveBacklog map[string]int `json:"archive_backlog"`
+		}{report, backlog})
 	}
 	fmt.Fprintf(e.stdout, "GNU Mailman is running (master pid: %d, up %s)\n", pid, now.Sub(st.StartedAt).Round(time.Second))
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
@@ -350,10 +357,6 @@ func cmdStatus(e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Name, r.Slice, pid, r.State, r.Restarts, up, last)
 	}
 	if err := tw.Flush(); err != nil {
-		return err
-	}
-	backlog, err := archiveBacklog(paths.Queues)
-	if err != nil {
 		return err
 	}
 	printBacklog(e.stdout, backlog)

@@ -303,6 +303,7 @@ func TestHelp(t *testing.T) {
 		"help        - Get help about available email commands.",
 		"join        - Join this mailing list.",
 		"leave       - Leave this mailing list.",
+		"set         - Change how you get this list's posts.",
 		"stop        - Stop processing commands.",
 		"subscribe   - Join this mailing list.",
 		"unsubscribe - Leave this mailing list.",
@@ -387,6 +388,46 @@ func TestJoinAndConfirm(t *testing.T) {
 			}
 			if ss := f.sent(t); len(ss) != 0 {
 				t.Errorf("confirming by the -confirm address sent %q", subjects(ss))
+			}
+		})
+	}
+}
+
+// set changes the delivery of the sender's membership.
+func TestSet(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, from string
+		member           bool
+		want             string
+		wantMode         string
+		wantEnabled      bool
+	}{
+		{"digest=mime", "set digest=mime\r\n", "", true, "set: digest=mime changed for anne@example.org", "mime_digests", true},
+		{"digest=plain", "set digest=plain\r\n", "", true, "set: digest=plain changed for anne@example.org", "plaintext_digests", true},
+		{"digest=no", "set digest=no\r\n", "", true, "set: digest=no changed for anne@example.org", "regular", true},
+		{"both", "set digest=mime delivery=disabled\r\n", "", true, "set: digest=mime delivery=disabled changed for anne@example.org", "mime_digests", false},
+		{"bad value", "set digest=daily\r\n", "", true, "set: bad argument: digest=daily", "regular", true},
+		{"nothing to set", "set\r\n", "", true, "set: say what to change: digest=<no|mime|plain> or delivery=<enabled|disabled>", "regular", true},
+		{"not a member", "set digest=mime\r\n", "", false, "set: anne@example.org is not a member of test@example.com", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.member {
+				f.addMember(t, "anne@example.org")
+			}
+			f.dispose(t, letter("", tt.body), "request")
+			if lines := resultLines(t, results(t, f.sent(t))); len(lines) == 0 || lines[0] != tt.want {
+				t.Errorf("results %q, want %q", lines, tt.want)
+			}
+			m := f.isMember(t, "anne@example.org")
+			if !tt.member {
+				if m != nil {
+					t.Errorf("set made a member: %+v", m)
+				}
+				return
+			}
+			if m.DeliveryMode != tt.wantMode || m.DeliveryEnabled != tt.wantEnabled {
+				t.Errorf("member %+v, want delivery mode %s, enabled %v", m, tt.wantMode, tt.wantEnabled)
 			}
 		})
 	}

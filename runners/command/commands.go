@@ -1,7 +1,9 @@
 package command
 
 import (
+	"errors"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mailman-go/mailman/store"
@@ -72,6 +74,15 @@ without it the post is discarded.`,
 		"subscribe":   join,
 		"leave":       leave,
 		"unsubscribe": leave,
+		"set": {
+			args:  "digest=<no|mime|plain> | delivery=<enabled|disabled>",
+			short: "Change how you get this list's posts.",
+			long: `digest=mime or digest=plain sends you the list's digest instead of
+each post, digest=no each post again; delivery=disabled stops the list's
+mail to you for a while, delivery=enabled starts it again. It changes the
+membership of the address you write from.`,
+			run: runSet,
+		},
 		"who": {
 			args:  "[delivery=<enabled|disabled>] [mode=<digest|regular>]",
 			short: "Get a list of the list members.",
@@ -119,6 +130,44 @@ func runHelp(s *session, _ string, args []string) (bool, error) {
 	return false, nil
 }
 
+// runSet changes the sender's delivery mode or status.
+func runSet(s *session, _ string, args []string) (bool, error) {
+	if len(args) == 0 {
+		s.printf("set: say what to change: digest=<no|mime|plain> or delivery=<enabled|disabled>")
+		return false, nil
+	}
+	type change struct{ option, value string }
+	var changes []change
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		switch {
+		case k == "digest" && digestModes[v] != "":
+			changes = append(changes, change{"delivery_mode", digestModes[v]})
+		case k == "delivery" && (v == "enabled" || v == "disabled"):
+			changes = append(changes, change{"delivery_enabled", strconv.FormatBool(v == "enabled")})
+		default:
+			s.printf("set: bad argument: %s", a)
+			return false, nil
+		}
+	}
+	if s.sender == "" {
+		s.printf("set: your address is not known")
+		return false, nil
+	}
+	for _, c := range changes {
+		err := s.h.Store.SetMemberOption(s.ctx, s.list.Address, s.sender, store.Regular, c.option, c.value)
+		if errors.Is(err, store.ErrNoSuchMember) {
+			s.printf("set: %s is not a member of %s", s.sender, s.list.PostingAddress)
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	s.printf("set: %s changed for %s", strings.Join(args, " "), s.sender)
+	return true, nil
+}
+
 // runWho lists the members to those the list's roster visibility allows.
 func runWho(s *session, _ string, args []string) (bool, error) {
 	var delivery, mode string
@@ -158,7 +207,7 @@ func runWho(s *session, _ string, args []string) (bool, error) {
 		if delivery != "" && m.DeliveryEnabled != (delivery == "enabled") {
 			continue
 		}
-		if mode != "" && (m.DeliveryMode == "regular") != (mode == "regular") {
+		if mode != "" && (m.DeliveryMode == store.RegularDelivery) != (mode == "regular") {
 			continue
 		}
 		s.printf("    %s", subscription.Person(m.Address, m.DisplayName))

@@ -8,7 +8,7 @@ import (
 )
 
 // digestModes are join's digest= values and the delivery modes they ask.
-var digestModes = map[string]string{"no": "regular", "mime": "mime_digests", "plain": "plaintext_digests"}
+var digestModes = map[string]string{"no": store.RegularDelivery, "mime": store.MIMEDigests, "plain": store.PlainDigests}
 
 // runJoin subscribes the address= argument, or else the From address
 // (with its display name), or else the sender.

@@ -27,8 +27,8 @@ func (p *post) sender() string {
 	return ""
 }
 
-// memberRecipients: the regular members with delivery enabled, minus the
-// sender when they do not want their own posts.
+// memberRecipients: the members with delivery enabled who take each post
+// (not a digest), minus the sender when they do not want their own posts.
 func memberRecipients(ctx context.Context, p *post) error {
 	if _, ok := p.md[msgdata.Recipients]; ok {
 		return nil
@@ -41,7 +41,7 @@ func memberRecipients(ctx context.Context, p *post) error {
 	var rcpts []string
 	for _, m := range ms {
 		a := strings.ToLower(m.Address)
-		if !m.DeliveryEnabled || (a == sender && !m.ReceiveOwnPostings) {
+		if !m.DeliveryEnabled || m.DeliveryMode != store.RegularDelivery || (a == sender && !m.ReceiveOwnPostings) {
 			continue
 		}
 		rcpts = append(rcpts, a)
@@ -261,6 +261,15 @@ func toArchive(ctx context.Context, p *post) error {
 	}
 	_, err = p.archive.Enqueue(p.msg.Bytes(), md)
 	return err
+}
+
+// toDigest adds the post, as the members get it, to the list's digest,
+// which sends it when it is big enough.
+func toDigest(ctx context.Context, p *post) error {
+	if p.digests == nil {
+		return nil
+	}
+	return p.digests.Collect(ctx, p.list, p.source, p.msg.Bytes(), p.now)
 }
 
 // afterDelivery numbers the post and records it as the list's last; the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/archive"
+	"github.com/mailman-go/mailman/digest"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
@@ -39,6 +40,10 @@ type post struct {
 	archive       *switchboard.Switchboard
 	archivers     []archive.Archiver
 	archiversRead bool
+	// The digests the post goes into, and the queue entry that carries
+	// it: a post is added to a digest once for it.
+	digests *digest.Sender
+	source  string
 }
 
 type handler struct {
@@ -59,6 +64,7 @@ var (
 		{"subject-prefix", subjectPrefix},
 		{"rfc-2369", rfc2369},
 		{"to-archive", toArchive},
+		{"to-digest", toDigest},
 		{"to-outgoing", toOutgoing},
 	}
 	ownerPipeline = []handler{
@@ -80,7 +86,10 @@ type Handler struct {
 	// their links go into List-Archive and Archived-At.
 	Archive   *switchboard.Switchboard
 	Archivers *archive.Site
-	Now       func() time.Time // nil means time.Now
+	// Digests collects the posts for the lists' digests; nil collects
+	// none.
+	Digests *digest.Sender
+	Now     func() time.Time // nil means time.Now
 }
 
 // New is the pipeline runner's handler for a site.
@@ -93,8 +102,13 @@ func New(s *runners.Site) (runners.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	virgin, err := s.Queue("virgin")
+	if err != nil {
+		return nil, err
+	}
 	// The pipeline asks the archivers for links only, never to archive.
-	return &Handler{Store: st, Outgoing: out, Archive: arch, Archivers: archive.NewSite(s.Config, nil)}, nil
+	return &Handler{Store: st, Outgoing: out, Archive: arch, Archivers: archive.NewSite(s.Config, nil),
+		Digests: &digest.Sender{Store: st, Virgin: virgin, Log: s.Log}}, nil
 }
 
 // NewVirgin is the virgin runner's handler for a site.
@@ -122,7 +136,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 	if h.Now != nil {
 		now = h.Now()
 	}
-	p := &post{site: h.Archivers, archive: h.Archive}
+	p := &post{site: h.Archivers, archive: h.Archive, digests: h.Digests, source: e.Name}
 	return run(ctx, p, h.Store, h.Outgoing, log, e, steps, false, now)
 }
 
