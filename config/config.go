@@ -27,6 +27,8 @@ type Config struct {
 	Database     Database          `toml:"database"`
 	Master       Master            `toml:"master"`
 	Bounces      Bounces           `toml:"bounces"`
+	Digests      Digests           `toml:"digests"`
+	Scheduler    Scheduler         `toml:"scheduler"`
 	Webservice   Webservice        `toml:"webservice"`
 	Antispam     Antispam          `toml:"antispam"`
 	Archiver     Archivers         `toml:"archiver"`
@@ -43,6 +45,24 @@ type Mailman struct {
 	// commands: a reply is cut there, so that no message makes the list
 	// send back more than this.
 	EmailCommandsMaxReplySize int `toml:"email_commands_max_reply_size"`
+	// RunTasksEvery is how often the scheduler evicts expired requests
+	// and discards posts held past their list's max_days_to_hold.
+	RunTasksEvery Duration `toml:"run_tasks_every"`
+}
+
+// Digests is the site's part of digests: when the periodic ones go.
+type Digests struct {
+	SendAt Schedule `toml:"send_at"` // what Mailman's crontab runs `mailman digests --periodic` for
+}
+
+// Scheduler is how the scheduler runner runs the site's periodic jobs.
+type Scheduler struct {
+	// CheckEvery is how often it looks for a job due: the most a job
+	// starts late.
+	CheckEvery Duration `toml:"check_every"`
+	// NotifyAt is when the moderators of lists with requests waiting are
+	// reminded (Mailman's `mailman notify`, from its crontab).
+	NotifyAt Schedule `toml:"notify_at"`
 }
 
 // PathSettings is the [paths] section: where the site keeps its files.
@@ -287,6 +307,7 @@ var Runners = []RunnerInfo{
 	{Name: "retry", Queue: true, Start: true},
 	{Name: "archive", Queue: true, Start: true},
 	{Name: "rest", Start: true},
+	{Name: "scheduler", Start: true},
 }
 
 // QueuesWithoutRunner hold what a person must look at: shunt (what a
@@ -338,6 +359,7 @@ func Default() *Config {
 			ModeratorRequestLife: Duration(180 * 24 * time.Hour),
 			// A who of some 1,500 members, far beyond any other reply.
 			EmailCommandsMaxReplySize: 64 << 10,
+			RunTasksEvery:             Duration(time.Hour),
 		},
 		PathSettings: PathSettings{VarDir: "var"},
 		MTA: MTA{
@@ -384,6 +406,8 @@ func Default() *Config {
 			// that no longer counts towards a member's score.
 			RegisterBouncesEvery: Duration(time.Minute),
 		},
+		Digests:   Digests{SendAt: Schedule{Times: []int{12 * 60}}},
+		Scheduler: Scheduler{CheckEvery: Duration(30 * time.Second), NotifyAt: Schedule{Times: []int{8 * 60}}},
 		Webservice: Webservice{
 			Hostname:        "127.0.0.1",
 			Port:            8001,

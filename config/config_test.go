@@ -20,8 +20,9 @@ const etcFile = "../etc/mailman.toml"
 // knownKeys lists every setting's key under v, found as Load finds them: by
 // the toml tags of structs and the names Default puts in maps.
 func knownKeys(v reflect.Value, prefix toml.Key) []string {
-	switch v.Kind() {
-	case reflect.Struct:
+	switch {
+	case isText(v.Type()):
+	case v.Kind() == reflect.Struct:
 		var keys []string
 		for i := range v.NumField() {
 			if tag := v.Type().Field(i).Tag.Get("toml"); tag != "" && tag != "-" {
@@ -29,7 +30,7 @@ func knownKeys(v reflect.Value, prefix toml.Key) []string {
 			}
 		}
 		return keys
-	case reflect.Map:
+	case v.Kind() == reflect.Map:
 		var keys []string
 		for _, name := range v.MapKeys() {
 			keys = append(keys, knownKeys(v.MapIndex(name), append(slices.Clip(prefix), name.String()))...)
@@ -239,6 +240,11 @@ func TestLoadErrors(t *testing.T) {
 		{"empty var_dir", "[paths]\nvar_dir = ''\n", 2, "[paths] var_dir", "must not be empty"},
 		{"negative max_restarts", "[runner.outgoing]\nmax_restarts = -1\n", 2, "[runner.outgoing] max_restarts", "-1 is negative"},
 		{"negative duration", "[runner.retry]\nsleep_time = \"-1s\"\n", 2, "[runner.retry] sleep_time", `"-1s": durations cannot be negative`},
+		{"hour out of range", "[digests]\nsend_at = \"25:00\"\n", 2, "[digests] send_at", `"25:00" is not a time of day`},
+		{"no minutes", "[scheduler]\nnotify_at = \"08:00,9:\"\n", 2, "[scheduler] notify_at", `"9:" is not a time of day`},
+		{"a schedule that is neither", "[digests]\nsend_at = \"noon\"\n", 2, "[digests] send_at", `or times of day such as "12:00"`},
+		{"a schedule of 0s", "[digests]\nsend_at = \"0s\"\n", 2, "[digests] send_at", `a job cannot run every 0s`},
+		{"wrong type, schedule", "[digests]\nsend_at = 12\n", 2, "[digests] send_at", `"12": durations need a unit`},
 		{"zero duration", "[runner.retry]\nsleep_time = \"0s\"\n", 2, "[runner.retry] sleep_time", "0s is too short"},
 		{"bare integer duration", "[runner.retry]\nsleep_time = 5\n", 2, "[runner.retry] sleep_time", "durations need a unit"},
 		{"bad duration", "[runner.retry]\nsleep_time = \"soon\"\n", 2, "[runner.retry] sleep_time", `"soon" is not a duration`},

@@ -139,7 +139,7 @@ func display(k toml.Key, doc map[string]any) string {
 // set stores the document's value for key k into the Config. v is the field
 // or map entry at k[:i], and raw the document's value there.
 func set(v reflect.Value, raw any, k toml.Key, i int) *problem {
-	if v.Kind() != reflect.Struct && v.Kind() != reflect.Map {
+	if v.Kind() != reflect.Struct && v.Kind() != reflect.Map || isText(v.Type()) {
 		// A key below a setting, as in mta.lmtp_port.x, makes the setting's
 		// value a table, which assign refuses.
 		if p := assign(v, raw); p != "" {
@@ -225,10 +225,14 @@ func didYouMean(name string, known []string) string {
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
+// isText reports whether a setting of type t is written as a string,
+// whatever t is made of.
+func isText(t reflect.Type) bool { return reflect.PointerTo(t).Implements(textUnmarshaler) }
+
 // assign stores raw, a value as the TOML decoder makes it, into the setting
 // v, and returns what is wrong if it cannot.
 func assign(v reflect.Value, raw any) string {
-	if reflect.PointerTo(v.Type()).Implements(textUnmarshaler) {
+	if isText(v.Type()) {
 		var text string
 		switch x := raw.(type) {
 		case string:
@@ -305,6 +309,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mailman", "site_owner"}, emailAddress(c.Mailman.SiteOwner)},
 		{toml.Key{"mailman", "pending_request_life"}, positive(c.Mailman.PendingRequestLife)},
 		{toml.Key{"mailman", "moderator_request_life"}, positive(c.Mailman.ModeratorRequestLife)},
+		{toml.Key{"mailman", "run_tasks_every"}, positive(c.Mailman.RunTasksEvery)},
 		{toml.Key{"mailman", "email_commands_max_reply_size"}, atLeast(c.Mailman.EmailCommandsMaxReplySize, 1024, "a reply must have room to say what happened")},
 		{toml.Key{"paths", "var_dir"}, notEmpty(c.PathSettings.VarDir)},
 		{toml.Key{"mta", "lmtp_host"}, notEmpty(c.MTA.LMTPHost)},
@@ -331,6 +336,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"master", "restart_window"}, positive(c.Master.RestartWindow)},
 		{toml.Key{"bounces", "max_size"}, atLeast(c.Bounces.MaxSize, 1<<10, "")},
 		{toml.Key{"bounces", "register_bounces_every"}, positive(c.Bounces.RegisterBouncesEvery)},
+		{toml.Key{"scheduler", "check_every"}, positive(c.Scheduler.CheckEvery)},
 		{toml.Key{"webservice", "hostname"}, notEmpty(c.Webservice.Hostname)},
 		{toml.Key{"webservice", "port"}, port(c.Webservice.Port)},
 		{toml.Key{"webservice", "api_version"}, oneOf(c.Webservice.APIVersion, "3.0", "3.1")},

@@ -53,20 +53,34 @@ func (s *Sender) Collect(ctx context.Context, list *store.List, key string, msg 
 	return err
 }
 
+// sendLease is how long a sender holds an issue it closed or took up: a
+// sender that crashed leaves it to the next run after that.
+const sendLease = 10 * time.Minute
+
 // Send sends the list's issues closed before and not sent (a crash came
-// between), then makes the posts waiting an issue and sends it; why
-// ("size", "periodic", "forced") goes to the log. It returns the issues
-// sent.
+// between) that no other sender holds, then makes the posts waiting an
+// issue and sends it; why ("size", "periodic", "forced") goes to the log.
+// It returns the issues sent.
 func (s *Sender) Send(ctx context.Context, list *store.List, now time.Time, why string) ([]store.DigestIssue, error) {
-	unsent, err := s.Store.UnsentDigestIssues(ctx, list.ListID)
+	left, err := s.Store.UnsentDigestIssues(ctx, list.ListID)
 	if err != nil {
 		return nil, err
+	}
+	var unsent []store.DigestIssue
+	for _, is := range left {
+		mine, err := s.Store.ClaimDigestIssue(ctx, is.ID, now, now.Add(sendLease))
+		if err != nil {
+			return nil, err
+		}
+		if mine {
+			unsent = append(unsent, is)
+		}
 	}
 	set, err := s.Store.DigestSettings(ctx, list.ListID)
 	if err != nil {
 		return nil, err
 	}
-	is, err := s.Store.CloseDigestIssue(ctx, list.ListID, now, func(n store.DigestNumbers) (int, int) {
+	is, err := s.Store.CloseDigestIssue(ctx, list.ListID, now, now.Add(sendLease), func(n store.DigestNumbers) (int, int) {
 		return Numbers(set.Frequency, n, now)
 	})
 	switch {

@@ -146,7 +146,7 @@ func TestSenderFinishesUnsent(t *testing.T) {
 	if err := s.Collect(ctx, l, "e1", post(1), now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Store.CloseDigestIssue(ctx, l.ListID, now, func(n store.DigestNumbers) (int, int) { return Numbers("monthly", n, now) }); err != nil {
+	if _, err := s.Store.CloseDigestIssue(ctx, l.ListID, now, now, func(n store.DigestNumbers) (int, int) { return Numbers("monthly", n, now) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Collect(ctx, l, "e2", post(2), now); err != nil {
@@ -212,5 +212,29 @@ func TestSenderNewVolume(t *testing.T) {
 				t.Errorf("%d digests, the last not %q", len(es), want)
 			}
 		})
+	}
+}
+
+// TestSenderLeavesHeldIssue: an issue another sender closed and still
+// holds (a run on another host, in progress) is not sent twice; once its
+// hold has run out (that sender died), the next run sends it.
+func TestSenderLeavesHeldIssue(t *testing.T) {
+	site, l, s, _ := digestSite(t, map[string]string{"digest_size_threshold": "0"})
+	ctx := context.Background()
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	if err := s.Collect(ctx, l, "e1", post(1), now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.CloseDigestIssue(ctx, l.ListID, now, now.Add(sendLease), func(n store.DigestNumbers) (int, int) { return n.Volume, n.Number }); err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := s.Periodic(ctx, now.Add(time.Minute)); err != nil || len(sent) != 0 {
+		t.Fatalf("Periodic while another sender holds the issue = %+v, %v", sent, err)
+	}
+	if sent, err := s.Periodic(ctx, now.Add(sendLease)); err != nil || len(sent) != 1 || sent[0].Number != 1 {
+		t.Fatalf("Periodic after the hold ran out = %+v, %v", sent, err)
+	}
+	if es := runnertest.Queued(t, site.Queue("virgin")); len(es) != 2 {
+		t.Errorf("%d digests queued, want the issue's two", len(es))
 	}
 }

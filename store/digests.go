@@ -134,8 +134,10 @@ func (s *Store) DigestNumbers(ctx context.Context, listID string) (DigestNumbers
 // CloseDigestIssue makes the posts waiting for the list's digest one
 // issue, numbered by number from the list's numbers, in one transaction:
 // the list's numbers move on to the next issue and the time is recorded
-// as the last sent. With no post waiting it returns ErrNoDigestPosts.
-func (s *Store) CloseDigestIssue(ctx context.Context, listID string, at time.Time, number func(DigestNumbers) (volume, issue int)) (*DigestIssue, error) {
+// as the last sent. The issue is the caller's to send until claimUntil
+// (see ClaimDigestIssue). With no post waiting it returns
+// ErrNoDigestPosts.
+func (s *Store) CloseDigestIssue(ctx context.Context, listID string, at, claimUntil time.Time, number func(DigestNumbers) (volume, issue int)) (*DigestIssue, error) {
 	var is *DigestIssue
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// The first statement writes, so that two hosts closing the
@@ -154,8 +156,8 @@ func (s *Store) CloseDigestIssue(ctx context.Context, listID string, at time.Tim
 		n.LastSentAt = fromNanos(last)
 		vol, num := number(n)
 		is = &DigestIssue{ListID: listID, Volume: vol, Number: num, ClosedAt: at}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO digest_issues (list_id, volume, number, closed_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-			id, vol, num, at.UnixNano()).Scan(&is.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO digest_issues (list_id, volume, number, closed_at, claimed_until) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			id, vol, num, at.UnixNano(), claimUntil.UnixNano()).Scan(&is.ID); err != nil {
 			return err
 		}
 		// The posts are counted as they are taken: on PostgreSQL a post
@@ -239,14 +241,40 @@ func (s *Store) DigestIssuePosts(ctx context.Context, issueID int64) ([][]byte, 
 	return out, wrap(rows.Err())
 }
 
-// MarkDigestSent records that an issue was handed to delivery; its posts
-// are no longer kept.
+// ClaimDigestIssue makes a closed, unsent issue the caller's to send
+// until until, unless another holds it past now; it reports whether the
+// caller has it. A sender that crashed loses its claim when the time
+// runs out, and the next run sends the issue.
+func (s *Store) ClaimDigestIssue(ctx context.Context, issueID int64, now, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE digest_issues SET claimed_until = $1 WHERE id = $2 AND sent_at = 0 AND claimed_until <= $3`,
+		until.UnixNano(), issueID, now.UnixNano())
+	if err != nil {
+		return false, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(err)
+}
+
+// MarkDigestSent records that an issue was handed to delivery. Its posts'
+// messages are dropped; their keys stay until PurgeDigestPosts.
 func (s *Store) MarkDigestSent(ctx context.Context, issueID int64, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE digest_issues SET sent_at = $1 WHERE id = $2`, at.UnixNano(), issueID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE digest_issues SET sent_at = $1, claimed_until = 0 WHERE id = $2`, at.UnixNano(), issueID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM digest_posts WHERE issue_id = $1`, issueID)
+		_, err := tx.ExecContext(ctx, `UPDATE digest_posts SET message = $1 WHERE issue_id = $2`, []byte{}, issueID)
 		return err
 	})
+}
+
+// PurgeDigestPosts forgets the posts of issues sent before before, and
+// returns how many.
+func (s *Store) PurgeDigestPosts(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM digest_posts WHERE issue_id IN
+		(SELECT id FROM digest_issues WHERE sent_at > 0 AND sent_at < $1)`, before.UnixNano())
+	if err != nil {
+		return 0, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap(err)
 }

@@ -41,7 +41,7 @@ func TestDigestPosts(t *testing.T) {
 		}
 
 		var seen DigestNumbers
-		is, err := s.CloseDigestIssue(ctx, l.ListID, at, func(n DigestNumbers) (int, int) { seen = n; return 3, 7 })
+		is, err := s.CloseDigestIssue(ctx, l.ListID, at, at.Add(time.Minute), func(n DigestNumbers) (int, int) { seen = n; return 3, 7 })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestDigestPosts(t *testing.T) {
 		if n, err := s.DigestNumbers(ctx, l.ListID); err != nil || n.Volume != 3 || n.Number != 8 || !n.LastSentAt.Equal(at) {
 			t.Errorf("numbers after the issue: %+v, %v", n, err)
 		}
-		if _, err := s.CloseDigestIssue(ctx, l.ListID, at, func(n DigestNumbers) (int, int) { return n.Volume, n.Number }); !errors.Is(err, ErrNoDigestPosts) {
+		if _, err := s.CloseDigestIssue(ctx, l.ListID, at, at, func(n DigestNumbers) (int, int) { return n.Volume, n.Number }); !errors.Is(err, ErrNoDigestPosts) {
 			t.Errorf("closing with nothing waiting: %v", err)
 		}
 		unsent, err := s.UnsentDigestIssues(ctx, "")
@@ -62,14 +62,35 @@ func TestDigestPosts(t *testing.T) {
 		if err != nil || len(posts) != 2 || len(posts[0]) != 100 || len(posts[1]) != 50 {
 			t.Fatalf("posts of the issue: %d, %v", len(posts), err)
 		}
+		// The closer holds the issue for its minute; then anyone may.
+		for _, c := range []struct {
+			now  time.Time
+			want bool
+		}{{at.Add(30 * time.Second), false}, {at.Add(time.Minute), true}, {at.Add(time.Minute), false}} {
+			if got, err := s.ClaimDigestIssue(ctx, is.ID, c.now, c.now.Add(time.Minute)); got != c.want || err != nil {
+				t.Errorf("ClaimDigestIssue at %v = %v, %v; want %v", c.now.Sub(at), got, err, c.want)
+			}
+		}
 		if err := s.MarkDigestSent(ctx, is.ID, at); err != nil {
 			t.Fatal(err)
 		}
 		if unsent, err := s.UnsentDigestIssues(ctx, l.ListID); err != nil || len(unsent) != 0 {
 			t.Errorf("unsent after sending: %+v, %v", unsent, err)
 		}
-		// A key already sent is a new post for the next issue: entry names
-		// are never used twice.
+		if got, err := s.ClaimDigestIssue(ctx, is.ID, at.Add(time.Hour), at.Add(2*time.Hour)); got || err != nil {
+			t.Errorf("claimed an issue sent: %v, %v", got, err)
+		}
+		// A step run again after its post went out adds nothing, until
+		// the sent posts are purged.
+		if got, err := s.AddDigestPost(ctx, l.ListID, "entry-1", make([]byte, 100), at); got != 0 || err != nil {
+			t.Errorf("a post added again after its issue went out: %d waiting, %v", got, err)
+		}
+		if n, err := s.PurgeDigestPosts(ctx, at); n != 0 || err != nil {
+			t.Errorf("PurgeDigestPosts(before they were sent) = %d, %v", n, err)
+		}
+		if n, err := s.PurgeDigestPosts(ctx, at.Add(time.Nanosecond)); n != 2 || err != nil {
+			t.Errorf("PurgeDigestPosts = %d, %v; want 2", n, err)
+		}
 		if got, err := s.AddDigestPost(ctx, l.ListID, "entry-3", []byte("x"), at); got != 1 || err != nil {
 			t.Errorf("the next issue's first post: %d, %v", got, err)
 		}
@@ -93,7 +114,7 @@ func TestCloseDigestIssueTogether(t *testing.T) {
 		held := map[int]int{} // posts by issue number
 		closeOne := func() {
 			for {
-				is, err := s.CloseDigestIssue(ctx, l.ListID, at, func(n DigestNumbers) (int, int) { return n.Volume, n.Number })
+				is, err := s.CloseDigestIssue(ctx, l.ListID, at, at, func(n DigestNumbers) (int, int) { return n.Volume, n.Number })
 				if errors.Is(err, ErrNoDigestPosts) {
 					return
 				}

@@ -162,7 +162,7 @@ func TestMigrateEmptyDatabase(t *testing.T) {
 				t.Errorf("schema_migrations row %d = %+v, want version %d, %s, applied at Open", i, m, i+1, files[i+1])
 			}
 		}
-		if got := tables(t, s); !slices.Equal(got, []string{"addresses", "autoresponse_log", "autoresponses", "bans", "bounce_events", "digest_issues", "digest_posts", "domain_owners", "domains", "header_matches", "held_messages", "list_settings", "lists", "members", "pending", "preferences", "schema_migrations", "templates", "users"}) {
+		if got := tables(t, s); !slices.Equal(got, []string{"addresses", "autoresponse_log", "autoresponses", "bans", "bounce_events", "digest_issues", "digest_posts", "domain_owners", "domains", "header_matches", "held_messages", "list_settings", "lists", "members", "pending", "preferences", "schema_migrations", "tasks", "templates", "users"}) {
 			t.Errorf("tables = %q", got)
 		}
 

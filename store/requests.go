@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -300,4 +301,56 @@ func (s *Store) HeldPage(ctx context.Context, listID string, offset, limit int) 
 		hs = append(hs, h)
 	}
 	return hs, total, wrap(rows.Err())
+}
+
+// HeldPastMaxDays returns the ids of the held messages older at now than
+// their list's max_days_to_hold, oldest first; a list whose
+// max_days_to_hold is 0 keeps them until a moderator decides.
+func (s *Store) HeldPastMaxDays(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT list_id, value FROM list_settings WHERE name = 'max_days_to_hold'`)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	cutoffs := map[int64]time.Time{}
+	for rows.Next() {
+		var list int64
+		var value string
+		if err := rows.Scan(&list, &value); err != nil {
+			rows.Close()
+			return nil, wrap(err)
+		}
+		var days int
+		if err := json.Unmarshal([]byte(value), &days); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("setting max_days_to_hold %q: %w", value, err)
+		}
+		if days > 0 {
+			cutoffs[list] = now.AddDate(0, 0, -days)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err)
+	}
+	var ids []int64
+	for list, cutoff := range cutoffs {
+		rows, err := s.db.QueryContext(ctx, `SELECT id FROM held_messages WHERE list_id = $1 AND held_at < $2`, list, cutoff.UnixNano())
+		if err != nil {
+			return nil, wrap(err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, wrap(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, wrap(err)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -38,23 +38,18 @@ func (h *host) post(from, rcpt, subject, id string) (lmtpload.Reply, error) {
 	return replies[0], nil
 }
 
-var postNumber = regexp.MustCompile(`(?m)^Subject: \[Test (\d+)\] `)
-
-// TestTwoHostsShareOnePostgreSQL runs one site on two installations whose
-// store is one PostgreSQL database, every runner started on both, and
-// shows that they act as one: a list created through A is served by B, a
-// post held through A is moderated and delivered through B, a join begun
-// at A is confirmed at B, and posts through either host are numbered from
-// one sequence.
-func TestTwoHostsShareOnePostgreSQL(t *testing.T) {
+// startHosts starts hosts A and B of one site on a new PostgreSQL
+// database, every runner on each, with the configuration extra, and
+// connects to each one's LMTP port; they stop when the test ends.
+func startHosts(t *testing.T, extra string) []*host {
+	t.Helper()
 	pgtest.Need(t, cluster)
-	extra := fmt.Sprintf("[database]\nurl = %q\n", cluster.NewDatabase(t))
+	extra = fmt.Sprintf("[database]\nurl = %q\n%s", cluster.NewDatabase(t), extra)
 	var hosts []*host
 	for _, name := range []string{"A", "B"} {
 		s := mailmantest.NewSite(t, extra)
 		hosts = append(hosts, &host{name: name, site: s, sink: s.StartSink()})
 	}
-	a, b := hosts[0], hosts[1]
 	// Both masters at once: each migrates the empty database as it starts,
 	// and the migrations' advisory lock makes them take turns.
 	var wg sync.WaitGroup
@@ -66,18 +61,34 @@ func TestTwoHostsShareOnePostgreSQL(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	for _, h := range hosts {
+		t.Cleanup(h.site.Stop)
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
 	for _, h := range hosts {
-		defer h.site.Stop()
 		c, err := lmtpload.Dial(fmt.Sprintf("127.0.0.1:%d", h.site.LMTPPort), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		h.lmtp = c
 	}
+	return hosts
+}
+
+var postNumber = regexp.MustCompile(`(?m)^Subject: \[Test (\d+)\] `)
+
+// TestTwoHostsShareOnePostgreSQL runs one site on two installations whose
+// store is one PostgreSQL database, every runner started on both, and
+// shows that they act as one: a list created through A is served by B, a
+// post held through A is moderated and delivered through B, a join begun
+// at A is confirmed at B, and posts through either host are numbered from
+// one sequence.
+func TestTwoHostsShareOnePostgreSQL(t *testing.T) {
+	hosts := startHosts(t, "")
+	a, b := hosts[0], hosts[1]
 
 	sent, acknowledged := 0, 0
 	acked := map[string][]string{} // a post's Message-ID: the members it must reach
@@ -198,6 +209,7 @@ func TestTwoHostsShareOnePostgreSQL(t *testing.T) {
 		}
 	}
 	const burst = 10 // a host
+	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var burstIDs []string
 	burstAt := map[string]*host{}

@@ -24,6 +24,7 @@ import (
 	"github.com/mailman-go/mailman/runners/pipeline"
 	"github.com/mailman-go/mailman/runners/rest"
 	"github.com/mailman-go/mailman/runners/retry"
+	"github.com/mailman-go/mailman/runners/scheduler"
 )
 
 // Registry maps runner names to their builders.
@@ -31,16 +32,17 @@ type Registry map[string]runners.Builder
 
 // Builders is every runner this version has.
 var Builders = Registry{
-	"lmtp":     lmtp.Build,
-	"incoming": runners.Serve(incoming.New),
-	"command":  runners.Serve(command.New),
-	"pipeline": runners.Serve(pipeline.New),
-	"virgin":   runners.Serve(pipeline.NewVirgin),
-	"bounces":  runners.Serve(bounces.New),
-	"outgoing": runners.Serve(outgoing.New),
-	"retry":    runners.Serve(retry.New),
-	"archive":  runners.Serve(archive.New),
-	"rest":     rest.Build,
+	"lmtp":      lmtp.Build,
+	"incoming":  runners.Serve(incoming.New),
+	"command":   runners.Serve(command.New),
+	"pipeline":  runners.Serve(pipeline.New),
+	"virgin":    runners.Serve(pipeline.NewVirgin),
+	"bounces":   runners.Serve(bounces.New),
+	"outgoing":  runners.Serve(outgoing.New),
+	"retry":     runners.Serve(retry.New),
+	"archive":   runners.Serve(archive.New),
+	"rest":      rest.Build,
+	"scheduler": scheduler.Build,
 }
 
 // settlers put right, while no runner runs, what a runner killed at the

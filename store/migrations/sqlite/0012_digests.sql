@@ -11,9 +11,10 @@ ALTER TABLE lists ADD COLUMN digest_volume INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE lists ADD COLUMN digest_number INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE lists ADD COLUMN digest_last_sent_at INTEGER NOT NULL DEFAULT 0;
 
--- An issue, once closed: its numbers, and when it was handed to delivery
+-- An issue, once closed: its numbers, when it was handed to delivery
 -- (0: not yet, so that a crash between closing and sending is finished
--- by the next run).
+-- by the next run), and until when the process sending it holds it (so
+-- that a run on another host does not send it too).
 CREATE TABLE digest_issues (
     id        INTEGER PRIMARY KEY,
     list_id   INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
@@ -21,11 +22,14 @@ CREATE TABLE digest_issues (
     number    INTEGER NOT NULL,
     closed_at INTEGER NOT NULL,
     sent_at   INTEGER NOT NULL DEFAULT 0,
+    claimed_until INTEGER NOT NULL DEFAULT 0,
     UNIQUE (list_id, volume, number)
 );
 
 -- The posts of a list's digest; issue_id is NULL while they wait for the
--- next issue.
+-- next issue. Once their issue is sent a post's message is dropped but its
+-- key kept a while, so that the step that added it, run again after a
+-- crash, does not add it to the next issue.
 CREATE TABLE digest_posts (
     id       INTEGER PRIMARY KEY,
     list_id  INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
