@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/internal/lmtpload"
 	"github.com/mailman-go/mailman/internal/mailmantest"
 )
 
@@ -113,4 +115,81 @@ func decodedText(t *testing.T, raw []byte) string {
 		t.Fatalf("%v:\n%s", err, raw)
 	}
 	return string(bytes.ReplaceAll(out, []byte("\r\n"), []byte("\n")))
+}
+
+// TestDigestPostOnceWhilePipelineIsKilled: posts go through LMTP while
+// the pipeline runner, which adds each post to the digest in the step
+// that passes it on, is killed with SIGKILL again and again. Every post
+// acknowledged is in the digest, once: the step run again after a kill
+// adds nothing the first run added.
+func TestDigestPostOnceWhilePipelineIsKilled(t *testing.T) {
+	// At most maxKills: the master's back-off doubles with each restart
+	// (100ms, 200ms, ... 6.4s for the seventh).
+	const messages, killEvery, maxKills = 300, 30, 7
+	s := mailmantest.NewSite(t, "[runner.pipeline]\nmax_restarts = 1000\n")
+	s.MustCtl("lists", "create", "test@example.com", "--owner", "owen@example.com")
+	s.MustCtl("members", "add", "test@example.com", "reg@example.com", "mime@example.com")
+	s.MustCtl("members", "set", "test@example.com", "mime@example.com", "delivery_mode", "mime_digests")
+	s.MustCtl("lists", "set", "test@example.com", "digest_size_threshold", "0")
+	sink := s.StartSink()
+	s.Start("lmtp", "incoming", "pipeline", "outgoing", "virgin", "retry")
+	defer s.Stop()
+
+	// The posts first, quickly, and then kills while the pipeline
+	// runner works through them: one each time it has moved on by a few.
+	m := &mta{addr: fmt.Sprintf("127.0.0.1:%d", s.LMTPPort)}
+	for i := range messages {
+		msg := fmt.Sprintf("From: reg@example.com\r\nTo: test@example.com\r\nSubject: post %d\r\nMessage-ID: <kill-%d@example.com>\r\n\r\nbody %d\r\n", i, i, i)
+		if _, _, err := m.deliver("reg@example.com", "test@example.com", []byte(msg), time.Minute, func(lmtpload.Reply) {}); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+	m.close()
+	queued := func() int {
+		var totals map[string]int
+		if err := json.Unmarshal([]byte(s.MustCtl("queues", "--json")), &totals); err != nil {
+			t.Fatal(err)
+		}
+		return totals["incoming"] + totals["pipeline"]
+	}
+	kills := 0
+	for last, n := queued(), queued(); n > 0 && kills < maxKills; n = queued() {
+		if last-n < killEvery {
+			continue
+		}
+		last = n
+		for _, r := range s.Status().Runners {
+			if r.Name == "pipeline" && r.State == "running" {
+				syscall.Kill(r.PID, syscall.SIGKILL)
+				kills++
+			}
+		}
+	}
+	if kills < 3 {
+		t.Fatalf("only %d kills: the test did not test", kills)
+	}
+	var waiting []struct {
+		Posts int `json:"posts_waiting"`
+	}
+	s.WaitFor("every post collected and the pipeline idle", 60*time.Second, func() bool {
+		if err := json.Unmarshal([]byte(s.MustCtl("digests", "--json")), &waiting); err != nil {
+			t.Fatal(err)
+		}
+		var totals map[string]int
+		if err := json.Unmarshal([]byte(s.MustCtl("queues", "--json")), &totals); err != nil {
+			t.Fatal(err)
+		}
+		return waiting[0].Posts >= messages && totals["incoming"]+totals["pipeline"] == 0
+	})
+	if waiting[0].Posts != messages {
+		t.Errorf("%d posts waiting for the digest after %d posts and %d kills", waiting[0].Posts, messages, kills)
+	}
+	s.MustCtl("digests", "--send")
+	text := decodedText(t, firstDelivered(sink, "mime@example.com", "Test Digest, Vol 1, Issue 1").Data)
+	for i := range messages {
+		if n := strings.Count(text, fmt.Sprintf("<kill-%d@example.com>", i)); n != 1 {
+			t.Errorf("post %d is in the digest %d times", i, n)
+		}
+	}
+	t.Logf("%d posts, %d SIGKILLs of the pipeline runner: each post in the digest once", messages, kills)
 }
