@@ -23,6 +23,7 @@ type Issue struct {
 	Volume, Number int
 	Date           time.Time
 	MessageID      string
+	Masthead       string   // what the digest starts with; "" for this package's own
 	Header, Footer string   // the list's digest header and footer, "" for none
 	Posts          [][]byte // the posts, in the order they came
 }
@@ -130,6 +131,9 @@ func (is Issue) fields() []message.Field {
 
 // masthead tells a reader where posts, requests and the owners go.
 func (is Issue) masthead() string {
+	if is.Masthead != "" {
+		return endLine(is.Masthead)
+	}
 	return "Posts to the " + is.DisplayName + " mailing list go to\n\t" + is.PostingAddress + "\n\n" +
 		"To subscribe or unsubscribe by email, send a message with subject or\nbody 'help' to\n\t" + is.RequestAddress + "\n\n" +
 		"The people who run the list are at\n\t" + is.OwnerAddress + "\n\n" +

@@ -25,13 +25,24 @@ import (
 	"github.com/mailman-go/mailman/notice"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
+	"github.com/mailman-go/mailman/templates"
 )
 
 // Sender collects, closes and sends a site's digests.
 type Sender struct {
 	Store  *store.Store
 	Virgin *switchboard.Switchboard
-	Log    *slog.Logger
+	// Templates has the lists' digest masthead, header and footer; nil
+	// (or none registered) writes the defaults.
+	Templates *templates.Loader
+	Log       *slog.Logger
+}
+
+// NewSender is the Sender of a site whose store is st, queueing to
+// virgin, with the templates the lists, their domains and the site
+// register; siteEmail is the site owner's address ($site_email).
+func NewSender(st *store.Store, virgin *switchboard.Switchboard, siteEmail string, log *slog.Logger) *Sender {
+	return &Sender{Store: st, Virgin: virgin, Log: log, Templates: &templates.Loader{Store: st, SiteEmail: siteEmail, Log: log}}
 }
 
 // Collect adds a post to its list's next issue, once for key, when the
@@ -197,6 +208,22 @@ func (s *Sender) send(ctx context.Context, list *store.List, is store.DigestIssu
 		Date:           now,
 		Footer:         strings.Join(notice.ListFooter(list), "\n"),
 		Posts:          posts,
+	}
+	// The list's own texts where it has them; a template that cannot be
+	// had leaves the default, for the digest must go.
+	addresses := map[string]string{"got_list_email": issue.PostingAddress, "got_request_email": issue.RequestAddress, "got_owner_email": issue.OwnerAddress}
+	for name, text := range map[string]*string{
+		"list:member:digest:masthead": &issue.Masthead,
+		"list:member:digest:header":   &issue.Header,
+		"list:member:digest:footer":   &issue.Footer,
+	} {
+		t, ok, err := s.Templates.Text(ctx, list, name, addresses)
+		if err != nil {
+			s.Log.Warn("digest template not used", "list", list.ListID, "template", name, "error", err)
+		}
+		if ok {
+			*text = t
+		}
 	}
 	for _, d := range []struct {
 		rcpts []string

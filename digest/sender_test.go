@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -236,5 +238,48 @@ func TestSenderLeavesHeldIssue(t *testing.T) {
 	}
 	if es := runnertest.Queued(t, site.Queue("virgin")); len(es) != 2 {
 		t.Errorf("%d digests queued, want the issue's two", len(es))
+	}
+}
+
+// TestSenderTemplates: the list's digest masthead, header and footer
+// templates, where it registers them, replace the defaults, their
+// placeholders filled in; one that cannot be read leaves the default.
+func TestSenderTemplates(t *testing.T) {
+	site, l, s, log := digestSite(t, map[string]string{"digest_size_threshold": "0"})
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + p
+	}
+	if err := s.Store.SetTemplates(ctx, store.ListTemplates(l.ListID), []store.Template{
+		{Name: "list:member:digest:masthead", URI: write("masthead", "Write to $got_list_email.\n")},
+		{Name: "list:member:digest:header", URI: write("header", "Welcome to the $display_name digest.\n")},
+		{Name: "list:member:digest:footer", URI: "file://" + filepath.Join(dir, "missing")},
+	}, false); err != nil {
+		t.Fatal(err)
+	}
+	s = NewSender(s.Store, s.Virgin, "owner@example.com", s.Log)
+	if err := s.Collect(ctx, l, "e1", post(1), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, l, time.Now(), "forced"); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range runnertest.Take(t, site.Queue("virgin")) {
+		for _, want := range []string{"Write to test@example.com.", "Welcome to the Test digest.", "Test mailing list -- test@example.com"} {
+			if !bytes.Contains(e.Message, []byte(want)) {
+				t.Errorf("the digest lacks %q:\n%s", want, e.Message)
+			}
+		}
+		if bytes.Contains(e.Message, []byte("Posts to the Test mailing list go to")) {
+			t.Errorf("the default masthead is still there:\n%s", e.Message)
+		}
+	}
+	if !strings.Contains(log.String(), `msg="digest template not used" list=test.example.com template=list:member:digest:footer`) {
+		t.Errorf("the footer that could not be read is not logged:\n%s", log.String())
 	}
 }

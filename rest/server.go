@@ -52,7 +52,7 @@ func New(cfg *config.Config, st *store.Store, m *moderation.Moderator, w *subscr
 		passHash:  sha256.Sum256([]byte(cfg.Webservice.AdminPass)),
 		rosters:   versioncache.New[rosterKey](cfg.Webservice.RosterCacheSize, func(b []byte) int { return len(b) }),
 		archivers: archive.NewSite(cfg, nil),
-		digests:   &digest.Sender{Store: st, Virgin: m.Virgin, Log: log},
+		digests:   digest.NewSender(st, m.Virgin, cfg.Mailman.SiteOwner, log),
 	}
 	s.routes()
 	return s

@@ -60,6 +60,7 @@ var logKeys = map[string]string{
 	"reasons":       "why a post was held or rejected",
 	"why":           "why a message got no answer, or a digest was sent (size, periodic, forced)",
 	"task":          "a scheduler job (digests, upkeep, notify)",
+	"template":      "a template's name, as Mailman names them (list:member:digest:header)",
 	"result":        "what a scheduler job did, in a few words",
 	"next":          "when a scheduler job is due next (RFC 3339)",
 	"volume":        "a digest's volume",

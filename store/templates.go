@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // TemplateNames are the templates a site, a domain or a list may name a
@@ -27,9 +28,46 @@ var TemplateNames = []string{
 var ErrUnknownTemplate = errors.New("unknown template")
 
 // Template is the URI a scope names for a template: the site's (scope
-// ""), a domain's ("domain:HOST") or a list's ("list:LIST_ID").
+// ""), a domain's ("domain:HOST") or a list's ("list:LIST_ID"); with the
+// text last fetched from it and when (zero: never), as FindTemplate
+// reads them.
 type Template struct {
 	Name, URI, Username, Password string
+	Scope                         string
+	Content                       string
+	FetchedAt                     time.Time
+}
+
+// ErrNoSuchTemplate is FindTemplate's answer when no scope names a URI
+// for the template.
+var ErrNoSuchTemplate = errors.New("no such template")
+
+// FindTemplate returns the template name as the first of scopes that
+// names a URI for it has it.
+func (s *Store) FindTemplate(ctx context.Context, scopes []string, name string) (*Template, error) {
+	for _, scope := range scopes {
+		t := Template{Name: name, Scope: scope}
+		var fetched int64
+		err := s.db.QueryRowContext(ctx, `SELECT uri, username, password, content, fetched_at FROM templates WHERE scope = $1 AND name = $2`,
+			scope, name).Scan(&t.URI, &t.Username, &t.Password, &t.Content, &fetched)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, wrap(err)
+		}
+		t.FetchedAt = fromNanos(fetched)
+		return &t, nil
+	}
+	return nil, fmt.Errorf("%s: %w", name, ErrNoSuchTemplate)
+}
+
+// SetTemplateContent keeps the text fetched at at from a template's URI,
+// unless the URI has changed since.
+func (s *Store) SetTemplateContent(ctx context.Context, t *Template, content string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE templates SET content = $1, fetched_at = $2 WHERE scope = $3 AND name = $4 AND uri = $5`,
+		content, at.UnixNano(), t.Scope, t.Name, t.URI)
+	return wrap(err)
 }
 
 // DomainTemplates and ListTemplates are the scopes of a domain's and a

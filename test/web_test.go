@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,7 +99,7 @@ func (w *webSite) hyperKitty() string { return w.root() + "hyperkitty/" }
 func (w *webSite) start(restPort int) {
 	w.t.Helper()
 	w.cmd = exec.Command(debianPython, "-m", "django", "runserver", fmt.Sprintf("127.0.0.1:%d", w.port), "--noreload", "--nostatic")
-	w.cmd.Env = append(w.env, fmt.Sprintf("MAILMAN_REST_API_URL=http://127.0.0.1:%d", restPort))
+	w.cmd.Env = append(w.env, fmt.Sprintf("MAILMAN_REST_API_URL=http://127.0.0.1:%d", restPort), "POSTORIUS_TEMPLATE_BASE_URL="+w.root())
 	w.cmd.Stdout, w.cmd.Stderr = &w.log, &w.log
 	w.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := w.cmd.Start(); err != nil {
@@ -326,6 +327,36 @@ func TestPostoriusAndHyperKittyInABrowser(t *testing.T) {
 	visitor.see("thread", "Does the web still need lists?", "It does.", "1 comments", "2 participants")
 	visitor.get(string(archivedAt[1]))
 	visitor.see("archived-at", "A question from outside", "Does the web still need lists?")
+
+	// The admin writes the list's digest header on Postorius's Templates
+	// page; the core fetches it from Postorius when it builds the digest
+	// of the two posts, which a member who takes the MIME digest gets.
+	s.MustCtl("members", "add", "web@example.com", "dora@example.org")
+	s.MustCtl("members", "set", "web@example.com", "dora@example.org", "delivery_mode", "mime_digests")
+	admin.get(postorius + "templates/new")
+	admin.choose("select[name=name]", "list:member:digest:header")
+	admin.fill("textarea[name=data]", "The digest of $display_name, its header written in Postorius.")
+	admin.follow("button", "Save")
+	admin.see("template-saved", "list:member:digest:header")
+	if out := s.MustCtl("digests", "--list", "web@example.com", "--send"); !strings.Contains(out, "(2 posts)") {
+		t.Errorf("digests --send:\n%s", out)
+	}
+	var digest mailmantest.Delivery
+	sink.Wait("the digest at dora@example.org", 30*time.Second, func(ds []mailmantest.Delivery) bool {
+		for _, d := range ds {
+			if slices.Contains(d.To, "dora@example.org") && strings.Contains(string(d.Data), "Digest, Vol 1, Issue 1") {
+				digest = d
+				return true
+			}
+		}
+		return false
+	})
+	text := decodedText(t, digest.Data)
+	for _, want := range []string{"its header written in Postorius.", "Does the web still need lists?", "It does."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the digest lacks %q:\n%s", want, text)
+		}
+	}
 
 	// Every other page the admin can reach renders without an error.
 	for _, page := range []string{

@@ -77,7 +77,7 @@ func cmdDigests(e *env, args []string) error {
 			return err
 		}
 		defer closeLog()
-		sender = &digest.Sender{Store: st, Virgin: virgin, Log: log}
+		sender = digest.NewSender(st, virgin, cfg.Mailman.SiteOwner, log)
 	}
 	now := time.Now()
 	var reports []digestReport

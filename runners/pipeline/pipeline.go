@@ -108,7 +108,7 @@ func New(s *runners.Site) (runners.Handler, error) {
 	}
 	// The pipeline asks the archivers for links only, never to archive.
 	return &Handler{Store: st, Outgoing: out, Archive: arch, Archivers: archive.NewSite(s.Config, nil),
-		Digests: &digest.Sender{Store: st, Virgin: virgin, Log: s.Log}}, nil
+		Digests: digest.NewSender(st, virgin, s.Config.Mailman.SiteOwner, s.Log)}, nil
 }
 
 // NewVirgin is the virgin runner's handler for a site.

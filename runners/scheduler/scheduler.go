@@ -69,7 +69,7 @@ func Build(site *runners.Site) (runners.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	sender := &digest.Sender{Store: st, Virgin: virgin, Log: site.Log}
+	sender := digest.NewSender(st, virgin, site.Config.Mailman.SiteOwner, site.Log)
 	mod := &moderation.Moderator{Store: st, Pipeline: pipeline, Virgin: virgin, Log: site.Log}
 	runs := map[string]func(context.Context, time.Time) (string, error){
 		Digests: func(ctx context.Context, now time.Time) (string, error) {

@@ -16,6 +16,9 @@ MAILMAN_REST_API_USER = "restadmin"
 MAILMAN_REST_API_PASS = os.environ.get("MAILMAN_REST_API_PASS", "restpass")
 MAILMAN_ARCHIVER_KEY = os.environ["MAILMAN_ARCHIVER_KEY"]
 MAILMAN_ARCHIVER_FROM = ("127.0.0.1", "::1")
+# Where the core fetches the templates edited on Postorius's Templates
+# pages (its /postorius/api/templates/ view): this site itself.
+POSTORIUS_TEMPLATE_BASE_URL = os.environ.get("POSTORIUS_TEMPLATE_BASE_URL", "http://127.0.0.1:8000")
 INSTALLED_APPS = (
     "hyperkitty", "postorius", "django_mailman3", "django.contrib.admin", "django.contrib.auth",
     "django.contrib.contenttypes", "django.contrib.sessions", "django.contrib.sites",
