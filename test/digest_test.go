@@ -15,16 +15,17 @@ import (
 
 // TestDigestsEndToEnd: a member in each delivery mode, three posts over
 // LMTP. The regular member gets the three posts at once, the digest
-// members none; `mailmanctl digests --periodic` sends the MIME member one
-// MIME digest and the plain member one RFC 1153 digest, each with the
-// three posts; set small, digest_size_threshold sends the next issue as
+// members none; `mailmanctl digests --periodic` sends the MIME and the
+// summary members one MIME digest and the plain member one RFC 1153
+// digest, each with the three posts; set small, digest_size_threshold sends the next issue as
 // soon as a post takes it over.
 func TestDigestsEndToEnd(t *testing.T) {
 	s := mailmantest.NewSite(t, "")
 	s.MustCtl("lists", "create", "test@example.com", "--owner", "owen@example.com")
-	s.MustCtl("members", "add", "test@example.com", "reg@example.com", "mime@example.com", "plain@example.com")
+	s.MustCtl("members", "add", "test@example.com", "reg@example.com", "mime@example.com", "plain@example.com", "sum@example.com")
 	s.MustCtl("members", "set", "test@example.com", "mime@example.com", "delivery_mode", "mime_digests")
 	s.MustCtl("members", "set", "test@example.com", "plain@example.com", "delivery_mode", "plaintext_digests")
+	s.MustCtl("members", "set", "test@example.com", "sum@example.com", "delivery_mode", "summary_digests")
 	sink := s.StartSink()
 	s.Start("lmtp", "incoming", "pipeline", "outgoing", "virgin", "retry")
 	defer s.Stop()
@@ -48,7 +49,7 @@ func TestDigestsEndToEnd(t *testing.T) {
 		}
 		return len(report) == 1 && report[0].Waiting == 3
 	})
-	for _, m := range []string{"mime@example.com", "plain@example.com"} {
+	for _, m := range []string{"mime@example.com", "plain@example.com", "sum@example.com"} {
 		if n := sink.Copies()[m]; n != 0 {
 			t.Errorf("%s, a digest member, got %d posts", m, n)
 		}
@@ -57,13 +58,15 @@ func TestDigestsEndToEnd(t *testing.T) {
 	if out := s.MustCtl("digests", "--periodic"); !strings.Contains(out, "sent vol 1, no 1 (3 posts)") {
 		t.Errorf("digests --periodic:\n%s", out)
 	}
-	for _, m := range []struct{ rcpt, kind string }{
-		{"mime@example.com", "multipart/digest"},
-		{"plain@example.com", "End of Test Digest, Vol 1, Issue 1"},
+	for _, m := range []struct{ rcpt, kind, notKind string }{
+		{"mime@example.com", "multipart/digest", ""},
+		// The plain digest's sign-off, underlined, which the MIME one lacks.
+		{"plain@example.com", "End of Test Digest, Vol 1, Issue 1\n**********************************", "multipart/"},
+		{"sum@example.com", "multipart/digest", ""}, // summary_digests: the MIME digest, as Mailman sends it
 	} {
 		d := firstDelivered(sink, m.rcpt, "Test Digest, Vol 1, Issue 1")
-		text := decodedText(t, d.Data)
-		if !strings.Contains(text, m.kind) {
+		text := strings.ReplaceAll(decodedText(t, d.Data), "\r\n", "\n")
+		if !strings.Contains(text, m.kind) || (m.notKind != "" && strings.Contains(text, m.notKind)) {
 			t.Errorf("%s's digest is not the kind asked (%q):\n%s", m.rcpt, m.kind, text)
 		}
 		for i := range 3 {

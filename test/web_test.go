@@ -306,6 +306,10 @@ func TestPostoriusAndHyperKittyInABrowser(t *testing.T) {
 	sendMail(t, c, "vera@example.org", m[1], "Subject: Re: Your confirmation is needed\r\n", "> Someone, perhaps you, asked\r\n")
 	admin.seeSoon("member-shown", postorius+"members/member/", 30*time.Second, "vera@example.org")
 
+	// Dora reads the list as a MIME digest.
+	s.MustCtl("members", "add", "web@example.com", "dora@example.org")
+	s.MustCtl("members", "set", "web@example.com", "dora@example.org", "delivery_mode", "mime_digests")
+
 	// A nonmember's post is held; the admin reads it and accepts it.
 	sendMail(t, c, "nora@example.net", "web@example.com", "Subject: A question from outside\r\nMessage-ID: <question@example.net>\r\n", "Does the web still need lists?\r\n")
 	admin.seeSoon("held", postorius+"held_messages", 30*time.Second, "A question from outside", "nora@example.net")
@@ -331,8 +335,6 @@ func TestPostoriusAndHyperKittyInABrowser(t *testing.T) {
 	// The admin writes the list's digest header on Postorius's Templates
 	// page; the core fetches it from Postorius when it builds the digest
 	// of the two posts, which a member who takes the MIME digest gets.
-	s.MustCtl("members", "add", "web@example.com", "dora@example.org")
-	s.MustCtl("members", "set", "web@example.com", "dora@example.org", "delivery_mode", "mime_digests")
 	admin.get(postorius + "templates/new")
 	admin.choose("select[name=name]", "list:member:digest:header")
 	admin.fill("textarea[name=data]", "The digest of $display_name, its header written in Postorius.")

@@ -39,8 +39,12 @@ func memberRecipients(ctx context.Context, p *post) error {
 	}
 	sender := p.sender()
 	var rcpts []string
+	p.noDigestReaders = true
 	for _, m := range ms {
 		a := strings.ToLower(m.Address)
+		if m.DeliveryMode != store.RegularDelivery {
+			p.noDigestReaders = false
+		}
 		if !m.DeliveryEnabled || m.DeliveryMode != store.RegularDelivery || (a == sender && !m.ReceiveOwnPostings) {
 			continue
 		}
@@ -266,7 +270,10 @@ func toArchive(ctx context.Context, p *post) error {
 // toDigest adds the post, as the members get it, to the list's digest,
 // which sends it when it is big enough.
 func toDigest(ctx context.Context, p *post) error {
-	if p.digests == nil {
+	// Mailman keeps every post for the digest: a list whose members all
+	// take each post pays a write for nothing, and a member who switches
+	// to the digest gets posts they already had.
+	if p.digests == nil || p.noDigestReaders {
 		return nil
 	}
 	return p.digests.Collect(ctx, p.list, p.source, p.msg.Bytes(), p.now)

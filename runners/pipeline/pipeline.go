@@ -44,6 +44,9 @@ type post struct {
 	// it: a post is added to a digest once for it.
 	digests *digest.Sender
 	source  string
+	// noDigestReaders says memberRecipients found no member taking the
+	// digest: the post need not be kept for one.
+	noDigestReaders bool
 }
 
 type handler struct {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailman-go/mailman/digest"
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
@@ -358,6 +359,47 @@ func TestVirgin(t *testing.T) {
 			if m.Get("Precedence") != tt.precedence || len(m.Values("Precedence")) > 1 || !m.Has("List-Id") || m.Has("List-Post") || m.Get("Subject") != "notice" ||
 				!slices.Equal(recipients(out[0].Msgdata), []string{"zoe@example.org"}) || out[0].Msgdata.String(msgdata.EnvSender) != "test-bounces@example.com" {
 				t.Errorf("notice:\n%s\n%v", out[0].Message, out[0].Msgdata)
+			}
+		})
+	}
+}
+
+// TestToDigest: a post is kept for the digest, once for the entry that
+// carries it however often the entry is run, while some member takes the
+// digest, and not kept when none does; the digest members get no copy.
+func TestToDigest(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		digester string // a member set to mime_digests, "" for none
+		entries  []string
+		waiting  int
+		rcpts    []string
+	}{
+		{"no member takes the digest", "", []string{"e1", "e2"}, 0, []string{"anne@example.com", "bart@example.com", "cris@example.com"}},
+		{"one does", "cris@example.com", []string{"e1", "e2"}, 2, []string{"anne@example.com", "bart@example.com"}},
+		{"an entry run again", "cris@example.com", []string{"e1", "e1", "e1"}, 1, []string{"anne@example.com", "bart@example.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t)
+			if tc.digester != "" {
+				if err := f.st.SetMemberOption(ctx, f.a, tc.digester, store.Regular, "delivery_mode", store.MIMEDigests); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := &Handler{Store: f.st, Outgoing: f.out, Digests: &digest.Sender{Store: f.st}}
+			for _, name := range tc.entries {
+				e := &switchboard.Entry{Name: name, Message: []byte("From: anne@example.com\r\nTo: test@example.com\r\nSubject: Hi\r\n\r\nbody\r\n"), Msgdata: switchboard.Msgdata{}}
+				e.Msgdata.Set(msgdata.ListID, "test.example.com")
+				if _, err := h.Dispose(ctx, e, discardLog); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, _, err := f.st.DigestWaiting(ctx, "test.example.com"); err != nil || n != tc.waiting {
+				t.Errorf("%d posts waiting for the digest, %v; want %d", n, err, tc.waiting)
+			}
+			if got := recipients(f.outgoing(t)[0].Msgdata); !slices.Equal(got, tc.rcpts) {
+				t.Errorf("recipients %v, want %v", got, tc.rcpts)
 			}
 		})
 	}
