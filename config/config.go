@@ -28,6 +28,7 @@ type Config struct {
 	Master       Master            `toml:"master"`
 	Bounces      Bounces           `toml:"bounces"`
 	Digests      Digests           `toml:"digests"`
+	DMARC        DMARC             `toml:"dmarc"`
 	Scheduler    Scheduler         `toml:"scheduler"`
 	Webservice   Webservice        `toml:"webservice"`
 	Antispam     Antispam          `toml:"antispam"`
@@ -53,6 +54,21 @@ type Mailman struct {
 // Digests is the site's part of digests: when the periodic ones go.
 type Digests struct {
 	SendAt Schedule `toml:"send_at"` // what Mailman's crontab runs `mailman digests --periodic` for
+}
+
+// DMARC is how the DMARC policies of posters' domains are looked up
+// (Mailman's [dmarc] section).
+type DMARC struct {
+	// Resolver is the DNS server asked, host:port; "" for the system's
+	// (the first name server of /etc/resolv.conf).
+	Resolver         string   `toml:"resolver"`
+	ResolverTimeout  Duration `toml:"resolver_timeout"`  // each query
+	ResolverLifetime Duration `toml:"resolver_lifetime"` // the whole lookup
+	// OrgDomainDataFile is a Public Suffix List file to use in place of
+	// the copy built in.
+	OrgDomainDataFile string `toml:"org_domain_data_file"`
+	// NewListAction is the dmarc_mitigate_action a new list starts with.
+	NewListAction string `toml:"new_list_action"`
 }
 
 // Scheduler is how the scheduler runner runs the site's periodic jobs.
@@ -407,6 +423,7 @@ func Default() *Config {
 			RegisterBouncesEvery: Duration(time.Minute),
 		},
 		Digests:   Digests{SendAt: Schedule{Times: []int{12 * 60}}},
+		DMARC:     DMARC{ResolverTimeout: Duration(3 * time.Second), ResolverLifetime: Duration(5 * time.Second), NewListAction: "munge_from"},
 		Scheduler: Scheduler{CheckEvery: Duration(30 * time.Second), NotifyAt: Schedule{Times: []int{8 * 60}}},
 		Webservice: Webservice{
 			Hostname:        "127.0.0.1",

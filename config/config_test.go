@@ -240,6 +240,7 @@ func TestLoadErrors(t *testing.T) {
 		{"empty var_dir", "[paths]\nvar_dir = ''\n", 2, "[paths] var_dir", "must not be empty"},
 		{"negative max_restarts", "[runner.outgoing]\nmax_restarts = -1\n", 2, "[runner.outgoing] max_restarts", "-1 is negative"},
 		{"negative duration", "[runner.retry]\nsleep_time = \"-1s\"\n", 2, "[runner.retry] sleep_time", `"-1s": durations cannot be negative`},
+		{"a resolver without a port", "[dmarc]\nresolver = \"127.0.0.1\"\n", 2, "[dmarc] resolver", `"127.0.0.1" is not a host and port`},
 		{"hour out of range", "[digests]\nsend_at = \"25:00\"\n", 2, "[digests] send_at", `"25:00" is not a time of day`},
 		{"no minutes", "[scheduler]\nnotify_at = \"08:00,9:\"\n", 2, "[scheduler] notify_at", `"9:" is not a time of day`},
 		{"a schedule that is neither", "[digests]\nsend_at = \"noon\"\n", 2, "[digests] send_at", `or times of day such as "12:00"`},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/mail"
 	"net/url"
 	"reflect"
@@ -337,6 +338,10 @@ func (c *Config) check() *problem {
 		{toml.Key{"bounces", "max_size"}, atLeast(c.Bounces.MaxSize, 1<<10, "")},
 		{toml.Key{"bounces", "register_bounces_every"}, positive(c.Bounces.RegisterBouncesEvery)},
 		{toml.Key{"scheduler", "check_every"}, positive(c.Scheduler.CheckEvery)},
+		{toml.Key{"dmarc", "resolver"}, when(c.DMARC.Resolver != "", hostPort(c.DMARC.Resolver))},
+		{toml.Key{"dmarc", "resolver_timeout"}, positive(c.DMARC.ResolverTimeout)},
+		{toml.Key{"dmarc", "resolver_lifetime"}, positive(c.DMARC.ResolverLifetime)},
+		{toml.Key{"dmarc", "new_list_action"}, oneOf(c.DMARC.NewListAction, "no_mitigation", "munge_from", "wrap_message", "reject", "discard")},
 		{toml.Key{"webservice", "hostname"}, notEmpty(c.Webservice.Hostname)},
 		{toml.Key{"webservice", "port"}, port(c.Webservice.Port)},
 		{toml.Key{"webservice", "api_version"}, oneOf(c.Webservice.APIVersion, "3.0", "3.1")},
@@ -411,6 +416,16 @@ func oneOf(s string, values ...string) string {
 func emailAddress(s string) string {
 	if a, err := mail.ParseAddress(s); err != nil || a.Address != s {
 		return fmt.Sprintf("%q is not an email address such as postmaster@example.com", s)
+	}
+	return ""
+}
+
+// hostPort needs a host and a port, as a DNS server is named.
+func hostPort(s string) string {
+	host, p, err := net.SplitHostPort(s)
+	n, perr := strconv.Atoi(p)
+	if err != nil || host == "" || perr != nil || port(n) != "" {
+		return fmt.Sprintf("%q is not a host and port such as 127.0.0.53:53", s)
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/mailman-go/mailman/config"
@@ -38,6 +39,13 @@ func SyncMaps(ctx context.Context, cfg *config.Config, st *store.Store) (warning
 // Create makes a list and brings the maps up to date; if they cannot be,
 // the list is removed again, so that no list looks made and gets no mail.
 func Create(ctx context.Context, cfg *config.Config, st *store.Store, n store.NewList) (l *store.List, warning string, err error) {
+	if _, set := n.Settings["dmarc_mitigate_action"]; !set {
+		n.Settings = maps.Clone(n.Settings)
+		if n.Settings == nil {
+			n.Settings = map[string]any{}
+		}
+		n.Settings["dmarc_mitigate_action"] = cfg.DMARC.NewListAction
+	}
 	l, err = st.CreateList(ctx, n)
 	if err != nil {
 		return nil, "", err

@@ -216,6 +216,17 @@ func (m *Message) Del(name string) int {
 	return n
 }
 
+// Keep removes every field whose name keep refuses.
+func (m *Message) Keep(keep func(name string) bool) {
+	kept := m.fields[:0]
+	for _, f := range m.fields {
+		if keep(f.name) {
+			kept = append(kept, f)
+		}
+	}
+	m.fields = kept
+}
+
 // oneLine keeps a value given to a field on the field's line: a line break
 // in it would end the field and start another.
 var oneLine = strings.NewReplacer("\r", " ", "\n", " ")

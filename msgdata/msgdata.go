@@ -37,6 +37,10 @@ const (
 	// ModeratorApproved marks a held post a moderator accepted: the
 	// emergency rule lets it through.
 	ModeratorApproved = "moderator_approved"
+	// DMARC marks a post whose From domain publishes a DMARC policy of
+	// reject or quarantine (or could not be asked): the pipeline's dmarc
+	// step munges its From or wraps it, as the list says.
+	DMARC = "dmarc"
 )
 
 // Keys the pipeline sets.

@@ -100,7 +100,7 @@ func testPostoriusCalls(t *testing.T, s *site) {
 	// The settings page's choices of pipeline, as Mailman 3.3.8 lists them.
 	for path, want := range map[string]string{
 		"/3.1/system/pipelines": `["default-owner-pipeline","default-posting-pipeline","virgin"]`,
-		"/3.1/system/chains":    `["accept","default-owner-chain","default-posting-chain","discard","header-match","hold","moderation","reject"]`,
+		"/3.1/system/chains":    `["accept","default-owner-chain","default-posting-chain","discard","dmarc","header-match","hold","moderation","reject"]`,
 	} {
 		r := s.must(s.do("GET", path, nil), 200, path)
 		var names any

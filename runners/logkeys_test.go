@@ -60,6 +60,8 @@ var logKeys = map[string]string{
 	"reasons":       "why a post was held or rejected",
 	"why":           "why a message got no answer, or a digest was sent (size, periodic, forced)",
 	"task":          "a scheduler job (digests, upkeep, notify)",
+	"policy":        "a From domain's DMARC policy (reject, quarantine; unknown when the lookup failed)",
+	"action":        "what a list does about it (its dmarc_mitigate_action)",
 	"template":      "a template's name, as Mailman names them (list:member:digest:header)",
 	"result":        "what a scheduler job did, in a few words",
 	"next":          "when a scheduler job is due next (RFC 3339)",

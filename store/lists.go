@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -263,6 +264,9 @@ type NewList struct {
 	RequireDomain bool
 	// Style names one of Styles; "" is DefaultStyle.
 	Style string
+	// Settings are settings of the site's the list starts with (a site's
+	// dmarc_mitigate_action for new lists); its style's win.
+	Settings map[string]any
 }
 
 // CreateList creates a list, with its owners, in one transaction.
@@ -323,6 +327,18 @@ func (s *Store) CreateList(ctx context.Context, n NewList) (*List, error) {
 				return err
 			}
 			if err := linkAddress(ctx, tx, o.addr, o.name); err != nil {
+				return err
+			}
+		}
+		for name, v := range n.Settings {
+			if _, ok := extraSettings[name]; !ok {
+				return fmt.Errorf("%w %q", ErrUnknownSetting, name)
+			}
+			if _, styled := style.extras[name]; styled {
+				continue
+			}
+			b, _ := json.Marshal(v)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO list_settings (list_id, name, value) VALUES ($1, $2, $3)`, id, name, string(b)); err != nil {
 				return err
 			}
 		}

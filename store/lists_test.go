@@ -692,3 +692,26 @@ func TestCreateListRefusesAddressClashes(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateListSettings: a new list starts with the settings the site
+// gives it, under those of its style.
+func TestCreateListSettings(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b)
+		a := listAddr(t, "new@example.com")
+		if _, err := s.CreateList(ctx, NewList{Address: a, Style: "private-default",
+			Settings: map[string]any{"dmarc_mitigate_action": "munge_from", "archive_policy": "public"}}); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.DMARCSettings(ctx, a.ListID()); err != nil || d.Action != "munge_from" {
+			t.Errorf("DMARCSettings = %+v, %v; want munge_from", d, err)
+		}
+		if policy, _, err := s.ListArchiving(ctx, a.ListID()); err != nil || policy != "private" {
+			t.Errorf("archive_policy %q, %v; the style's private wins", policy, err)
+		}
+		if _, err := s.CreateList(ctx, NewList{Address: listAddr(t, "other@example.com"), Settings: map[string]any{"bogus": 1}}); !errors.Is(err, ErrUnknownSetting) {
+			t.Errorf("an unknown setting: %v", err)
+		}
+	})
+}

@@ -36,6 +36,7 @@ type chain struct {
 // chains are Mailman's built-in chains, by name.
 var chains = map[string]chain{
 	"default-posting-chain": {links: []link{
+		{"dmarc-mitigation", jump, "dmarc"},
 		{"no-senders", jump, "discard"},
 		{"approved", jump, "accept"},
 		{"emergency", jump, "hold"},
@@ -62,6 +63,9 @@ var chains = map[string]chain{
 	"reject":              {terminal: (*Handler).reject},
 	"discard":             {terminal: (*Handler).discard},
 	"moderation":          {terminal: (*Handler).moderation},
+	// Mailman's name for what rejects or discards a post for its From
+	// domain's DMARC policy, as the rule decided.
+	"dmarc": {terminal: (*Handler).moderation},
 }
 
 // ChainNames are the names of the chains, in order, as the REST API's

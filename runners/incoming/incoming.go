@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/mailman-go/mailman/config"
+	"github.com/mailman-go/mailman/dmarc"
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/runners"
@@ -46,6 +47,9 @@ type Handler struct {
 	Pipeline *switchboard.Switchboard
 	Virgin   *switchboard.Switchboard
 	Settings Settings
+	// DMARC looks up the policies of posters' domains; nil mitigates
+	// nothing.
+	DMARC *dmarc.Resolver
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
@@ -68,7 +72,13 @@ func New(s *runners.Site) (runners.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("[antispam] header_checks: %w", err)
 	}
-	return &Handler{Store: st, Pipeline: pipeline, Virgin: virgin, Settings: Settings{
+	resolver := &dmarc.Resolver{Server: s.Config.DMARC.Resolver, Timeout: s.Config.DMARC.ResolverTimeout.D(), Lifetime: s.Config.DMARC.ResolverLifetime.D()}
+	if f := s.Config.DMARC.OrgDomainDataFile; f != "" {
+		if resolver.Suffixes, err = dmarc.LoadSuffixes(f); err != nil {
+			return nil, fmt.Errorf("[dmarc] org_domain_data_file: %w", err)
+		}
+	}
+	return &Handler{Store: st, Pipeline: pipeline, Virgin: virgin, DMARC: resolver, Settings: Settings{
 		ModeratorRequestLife:   s.Config.Mailman.ModeratorRequestLife.D(),
 		MaxAutoresponsesPerDay: s.Config.MTA.MaxAutoresponsesPerDay,
 		HeaderChecks:           checks,
@@ -94,6 +104,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 		Msgdata: e.Msgdata.Clone(),
 		Senders: senders(msg),
 		store:   h.Store,
+		dmarc:   h.DMARC,
 		now:     h.now(),
 		log:     log.With("list", list.ListID),
 	}
@@ -133,6 +144,7 @@ type Post struct {
 	ModerationAction string
 
 	store *store.Store
+	dmarc *dmarc.Resolver
 	now   time.Time
 	log   *slog.Logger // names the entry, its message and its list
 }

@@ -269,7 +269,7 @@ func TestApprovedRemovesThePassword(t *testing.T) {
 }
 
 // allMisses is what a clean member post records.
-var allMisses = "no-senders; approved; emergency; loop; automatic-post; banned-address; member-moderation; nonmember-moderation; " +
+var allMisses = "dmarc-mitigation; no-senders; approved; emergency; loop; automatic-post; banned-address; member-moderation; nonmember-moderation; " +
 	"administrivia; implicit-dest; max-recipients; max-size; no-subject; suspicious-header"
 
 func TestMemberPostIsAccepted(t *testing.T) {

@@ -18,6 +18,7 @@ var rules = map[string]rule{
 	"approved":             {approved, true},
 	"automatic-post":       {automaticPost, true},
 	"banned-address":       {bannedAddress, true},
+	"dmarc-mitigation":     {dmarcMitigation, true},
 	"emergency":            {emergency, true},
 	"implicit-dest":        {implicitDest, true},
 	"loop":                 {loop, true},

@@ -68,6 +68,7 @@ var (
 		{"rfc-2369", rfc2369},
 		{"to-archive", toArchive},
 		{"to-digest", toDigest},
+		{"dmarc", dmarcStep},
 		{"to-outgoing", toOutgoing},
 	}
 	ownerPipeline = []handler{
