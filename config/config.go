@@ -29,6 +29,7 @@ type Config struct {
 	Bounces      Bounces           `toml:"bounces"`
 	Digests      Digests           `toml:"digests"`
 	DMARC        DMARC             `toml:"dmarc"`
+	Unsubscribe  Unsubscribe       `toml:"unsubscribe"`
 	Scheduler    Scheduler         `toml:"scheduler"`
 	Webservice   Webservice        `toml:"webservice"`
 	Antispam     Antispam          `toml:"antispam"`
@@ -69,6 +70,16 @@ type DMARC struct {
 	OrgDomainDataFile string `toml:"org_domain_data_file"`
 	// NewListAction is the dmarc_mitigate_action a new list starts with.
 	NewListAction string `toml:"new_list_action"`
+}
+
+// Unsubscribe is where the one-click unsubscribe links (RFC 8058) are
+// answered and what they look like.
+type Unsubscribe struct {
+	// Listen is the unsubscribe runner's host:port.
+	Listen string `toml:"listen"`
+	// BaseURL is the links' public start, the site's reverse proxy
+	// passing what follows to Listen; "" sends no links.
+	BaseURL string `toml:"base_url"`
 }
 
 // Scheduler is how the scheduler runner runs the site's periodic jobs.
@@ -324,6 +335,7 @@ var Runners = []RunnerInfo{
 	{Name: "archive", Queue: true, Start: true},
 	{Name: "rest", Start: true},
 	{Name: "scheduler", Start: true},
+	{Name: "unsubscribe", Start: true},
 }
 
 // QueuesWithoutRunner hold what a person must look at: shunt (what a
@@ -422,9 +434,10 @@ func Default() *Config {
 			// that no longer counts towards a member's score.
 			RegisterBouncesEvery: Duration(time.Minute),
 		},
-		Digests:   Digests{SendAt: Schedule{Times: []int{12 * 60}}},
-		DMARC:     DMARC{ResolverTimeout: Duration(3 * time.Second), ResolverLifetime: Duration(5 * time.Second), NewListAction: "munge_from"},
-		Scheduler: Scheduler{CheckEvery: Duration(30 * time.Second), NotifyAt: Schedule{Times: []int{8 * 60}}},
+		Digests:     Digests{SendAt: Schedule{Times: []int{12 * 60}}},
+		DMARC:       DMARC{ResolverTimeout: Duration(3 * time.Second), ResolverLifetime: Duration(5 * time.Second), NewListAction: "munge_from"},
+		Unsubscribe: Unsubscribe{Listen: "127.0.0.1:8026"},
+		Scheduler:   Scheduler{CheckEvery: Duration(30 * time.Second), NotifyAt: Schedule{Times: []int{8 * 60}}},
 		Webservice: Webservice{
 			Hostname:        "127.0.0.1",
 			Port:            8001,

@@ -341,6 +341,8 @@ func (c *Config) check() *problem {
 		{toml.Key{"dmarc", "resolver"}, when(c.DMARC.Resolver != "", hostPort(c.DMARC.Resolver))},
 		{toml.Key{"dmarc", "resolver_timeout"}, positive(c.DMARC.ResolverTimeout)},
 		{toml.Key{"dmarc", "resolver_lifetime"}, positive(c.DMARC.ResolverLifetime)},
+		{toml.Key{"unsubscribe", "listen"}, hostPort(c.Unsubscribe.Listen)},
+		{toml.Key{"unsubscribe", "base_url"}, when(c.Unsubscribe.BaseURL != "", httpURL(c.Unsubscribe.BaseURL))},
 		{toml.Key{"dmarc", "new_list_action"}, oneOf(c.DMARC.NewListAction, "no_mitigation", "munge_from", "wrap_message", "reject", "discard")},
 		{toml.Key{"webservice", "hostname"}, notEmpty(c.Webservice.Hostname)},
 		{toml.Key{"webservice", "port"}, port(c.Webservice.Port)},

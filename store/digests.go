@@ -89,6 +89,17 @@ func (s *Store) extraValues(ctx context.Context, listID string, names ...string)
 	return v, wrap(rows.Err())
 }
 
+// AdminNotifyMchanges reads a list's admin_notify_mchanges: whether its
+// owners are told of each subscription and unsubscription.
+func (s *Store) AdminNotifyMchanges(ctx context.Context, listID string) (bool, error) {
+	v, err := s.extraValues(ctx, listID, "admin_notify_mchanges")
+	if err != nil {
+		return false, err
+	}
+	on, _ := v["admin_notify_mchanges"].(bool)
+	return on, nil
+}
+
 // DMARCSettings are a list's DMARC mitigation settings, Mailman's names.
 type DMARCSettings struct {
 	Action        string // dmarc_mitigate_action: no_mitigation, munge_from, wrap_message, reject, discard

@@ -150,3 +150,16 @@ func GoodbyeMessage(l *store.List, m *store.Member, now time.Time) []byte {
 	fields := notice.Fields(l, notice.Address(l, mta.Bounces), m.Address, subject, now)
 	return message.NewText(fields, text+"\n")
 }
+
+// MembershipNotice tells a list's owners that m joined or left it, with
+// Mailman's Subjects.
+func MembershipNotice(l *store.List, m *store.Member, joined bool, now time.Time) []byte {
+	subject := l.DisplayName + " unsubscription notification"
+	text := Person(m.Address, m.DisplayName) + " has left the " + l.PostingAddress + " mailing list.\n"
+	if joined {
+		subject = l.DisplayName + " subscription notification"
+		text = Person(m.Address, m.DisplayName) + " has joined the " + l.PostingAddress + " mailing list.\n"
+	}
+	owner := notice.Address(l, mta.Owner)
+	return message.NewText(notice.Fields(l, owner, owner, subject, now), text)
+}

@@ -204,6 +204,9 @@ func (w *Workflow) finishSubscription(ctx context.Context, l *store.List, r Requ
 		return nil, err
 	}
 	w.log().Info("subscribed", "list", l.ListID, "address", m.Address, "delivery_mode", m.DeliveryMode)
+	if err := w.tellOwners(ctx, l, m, true); err != nil {
+		return m, err
+	}
 	if send := l.SendWelcomeMessage; welcome != nil && !*welcome || welcome == nil && !send {
 		return m, nil
 	}
@@ -216,10 +219,32 @@ func (w *Workflow) finishUnsubscription(ctx context.Context, l *store.List, r Re
 		return nil, err
 	}
 	w.log().Info("unsubscribed", "list", l.ListID, "address", m.Address)
+	if err := w.tellOwners(ctx, l, m, false); err != nil {
+		return m, err
+	}
 	if !l.SendGoodbyeMessage {
 		return m, nil
 	}
 	return m, w.send(l, GoodbyeMessage(l, m, w.now()), m.Address)
+}
+
+// tellOwners sends the list's owners the notice of a member who joined
+// or left, when the list's admin_notify_mchanges asks for it (Mailman's
+// list:admin:notice:subscribe and :unsubscribe).
+func (w *Workflow) tellOwners(ctx context.Context, l *store.List, m *store.Member, joined bool) error {
+	on, err := w.Store.AdminNotifyMchanges(ctx, l.ListID)
+	if err != nil || !on {
+		return err
+	}
+	owners, err := w.Store.Members(ctx, l.Address, store.Owner)
+	if err != nil || len(owners) == 0 {
+		return err
+	}
+	var to []string
+	for _, o := range owners {
+		to = append(to, o.Address)
+	}
+	return w.send(l, MembershipNotice(l, m, joined, w.now()), to...)
 }
 
 func (w *Workflow) send(l *store.List, msg []byte, rcpts ...string) error {

@@ -72,7 +72,9 @@ type Site struct {
 	LMTPPort int
 	SMTPPort int
 	RESTPort int // [webservice] port
-	tb       testing.TB
+	// UnsubscribePort is [unsubscribe] listen's port.
+	UnsubscribePort int
+	tb              testing.TB
 }
 
 // RunAsUser is the [mailman] section a test site needs: run_as_user =
@@ -95,7 +97,15 @@ func NewSite(tb testing.TB, extra string) *Site {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: FreePort(tb), SMTPPort: FreePort(tb), RESTPort: FreePort(tb), tb: tb}
+	s := &Site{Dir: dir, Config: filepath.Join(dir, "mailman.toml"), LMTPPort: FreePort(tb), SMTPPort: FreePort(tb), RESTPort: FreePort(tb),
+		UnsubscribePort: FreePort(tb), tb: tb}
+	// The same for the unsubscribe runner's listen, in the test's own
+	// [unsubscribe] when it has one.
+	listen := fmt.Sprintf("[unsubscribe]\nlisten = \"127.0.0.1:%d\"\n", s.UnsubscribePort)
+	if strings.Contains(extra, "[unsubscribe]\n") {
+		extra, listen = strings.Replace(extra, "[unsubscribe]\n", listen, 1), ""
+	}
+	extra = listen + "\n" + extra
 	// A test's own [mailman] section takes run_as_user in it: TOML
 	// allows a table once.
 	runAs := RunAsUser()
@@ -127,17 +137,33 @@ func NewSite(tb testing.TB, extra string) *Site {
 
 // SetMTA sets key of the [mta] section to value (in TOML syntax) in the
 // site's configuration, for the processes started after.
-func (s *Site) SetMTA(key, value string) {
+func (s *Site) SetMTA(key, value string) { s.Set("mta", key, value) }
+
+// Set sets key of the section [section], which the configuration has, to
+// value (in TOML syntax), for the processes started after.
+func (s *Site) Set(section, key, value string) {
 	s.tb.Helper()
 	text, err := os.ReadFile(s.Config)
 	if err != nil {
 		s.tb.Fatal(err)
 	}
-	if line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + ` = .*$`); line.Match(text) {
-		text = line.ReplaceAllLiteral(text, []byte(key+" = "+value))
-	} else {
-		text = bytes.Replace(text, []byte("[mta]\n"), []byte("[mta]\n"+key+" = "+value+"\n"), 1)
+	header := []byte("[" + section + "]\n")
+	start := bytes.Index(text, header)
+	if start < 0 {
+		s.tb.Fatalf("the configuration has no [%s]", section)
 	}
+	start += len(header)
+	end := bytes.Index(text[start:], []byte("\n["))
+	if end < 0 {
+		end = len(text) - start
+	}
+	body := text[start : start+end]
+	if line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + ` = .*$`); line.Match(body) {
+		body = line.ReplaceAllLiteral(body, []byte(key+" = "+value))
+	} else {
+		body = append([]byte(key+" = "+value+"\n"), body...)
+	}
+	text = append(append(append([]byte{}, text[:start]...), body...), text[start+end:]...)
 	if err := os.WriteFile(s.Config, text, 0o644); err != nil {
 		s.tb.Fatal(err)
 	}

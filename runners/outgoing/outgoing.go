@@ -33,6 +33,7 @@ import (
 	"github.com/mailman-go/mailman/bounce"
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/mta"
+	"github.com/mailman-go/mailman/oneclick"
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
@@ -60,6 +61,9 @@ type Handler struct {
 	Retry    *switchboard.Switchboard
 	Settings Settings
 	Now      func() time.Time // nil means time.Now
+	// OneClick, when set, gives each post sent to one member at a time
+	// (VERPed) that member's one-click unsubscribe link.
+	OneClick *OneClick
 
 	// rootCAs, when set, replaces the system's trusted roots for the
 	// server's certificate: tests sign their own.
@@ -87,6 +91,13 @@ func New(s *runners.Site) (runners.Handler, error) {
 		MaxRecipients: m.MaxRecipients, VERPInterval: m.VERPDeliveryInterval,
 		RetryPeriod: m.DeliveryRetryPeriod.D(), RetryDelay: m.DeliveryRetryDelay.D(),
 	}}
+	if u := s.Config.Unsubscribe.BaseURL; u != "" {
+		keys, err := oneclick.LoadKeys(oneclick.KeysFile(s.Config.VarDir()))
+		if err != nil {
+			return nil, err
+		}
+		h.OneClick = &OneClick{Keys: keys, BaseURL: u}
+	}
 	s.OnClose(h.Close)
 	return h, nil
 }
@@ -150,8 +161,12 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 		}
 	}
 	verp := useVERP(md, h.Settings.VERPInterval)
+	var perMember func(string) []byte
+	if verp && list != nil && h.OneClick != nil && !md.Bool(msgdata.NoDecorate) {
+		perMember = h.OneClick.perMember(data, list)
+	}
 
-	delivered, refused := h.deliver(log, from, rcpts, verp, data)
+	delivered, refused := h.deliver(log, from, rcpts, verp, data, perMember)
 	var temporary []refusal
 	permanent := 0
 	for _, r := range refused {

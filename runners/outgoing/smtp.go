@@ -87,15 +87,16 @@ func refuseAll(rcpts []string, err error) []refusal {
 // recipient with its own envelope sender, else one per chunk of at most
 // MaxRecipients. It returns how many recipients the server took and the
 // refusals of the others, sorted by recipient.
-func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bool, data []byte) (int, []refusal) {
+func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bool, data []byte, perMember func(rcpt string) []byte) (int, []refusal) {
 	type txn struct {
 		from  string
 		rcpts []string
+		data  []byte
 	}
 	var txns []txn
 	if verp {
 		for _, r := range rcpts {
-			txns = append(txns, txn{mta.VERP(from, r), []string{r}})
+			txns = append(txns, txn{mta.VERP(from, r), []string{r}, data})
 		}
 	} else {
 		size := h.Settings.MaxRecipients
@@ -103,7 +104,7 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 			size = len(rcpts)
 		}
 		for chunk := range slices.Chunk(rcpts, size) {
-			txns = append(txns, txn{from, chunk})
+			txns = append(txns, txn{from, chunk, data})
 		}
 	}
 
@@ -126,7 +127,12 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 			}
 			break
 		}
-		n, rs := h.transaction(c, t.from, t.rcpts, data)
+		d := t.data
+		if perMember != nil && len(t.rcpts) == 1 {
+			// Made as it is sent, not for every member at once.
+			d = perMember(t.rcpts[0])
+		}
+		n, rs := h.transaction(c, t.from, t.rcpts, d)
 		delivered += n
 		refused = append(refused, rs...)
 	}

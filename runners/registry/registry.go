@@ -25,6 +25,7 @@ import (
 	"github.com/mailman-go/mailman/runners/rest"
 	"github.com/mailman-go/mailman/runners/retry"
 	"github.com/mailman-go/mailman/runners/scheduler"
+	"github.com/mailman-go/mailman/runners/unsubscribe"
 )
 
 // Registry maps runner names to their builders.
@@ -32,17 +33,18 @@ type Registry map[string]runners.Builder
 
 // Builders is every runner this version has.
 var Builders = Registry{
-	"lmtp":      lmtp.Build,
-	"incoming":  runners.Serve(incoming.New),
-	"command":   runners.Serve(command.New),
-	"pipeline":  runners.Serve(pipeline.New),
-	"virgin":    runners.Serve(pipeline.NewVirgin),
-	"bounces":   runners.Serve(bounces.New),
-	"outgoing":  runners.Serve(outgoing.New),
-	"retry":     runners.Serve(retry.New),
-	"archive":   runners.Serve(archive.New),
-	"rest":      rest.Build,
-	"scheduler": scheduler.Build,
+	"lmtp":        lmtp.Build,
+	"incoming":    runners.Serve(incoming.New),
+	"command":     runners.Serve(command.New),
+	"pipeline":    runners.Serve(pipeline.New),
+	"virgin":      runners.Serve(pipeline.NewVirgin),
+	"bounces":     runners.Serve(bounces.New),
+	"outgoing":    runners.Serve(outgoing.New),
+	"retry":       runners.Serve(retry.New),
+	"archive":     runners.Serve(archive.New),
+	"rest":        rest.Build,
+	"scheduler":   scheduler.Build,
+	"unsubscribe": unsubscribe.Build,
 }
 
 // settlers put right, while no runner runs, what a runner killed at the

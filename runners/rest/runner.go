@@ -6,7 +6,6 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,30 +58,6 @@ func Build(s *runners.Site) (runners.Runner, error) {
 // cut short changed nothing.
 func (r *runner) Run(ctx context.Context, ready func()) error {
 	ws := r.cfg.Webservice
-	ln, err := net.Listen("tcp", net.JoinHostPort(ws.Hostname, strconv.Itoa(ws.Port)))
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           r.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	r.log.Info("listening", "listen", ln.Addr().String(), "api_version", ws.APIVersion)
-	ready()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), r.cfg.Master.StopTimeout.D()*8/10)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return runners.ServeHTTP(ctx, net.JoinHostPort(ws.Hostname, strconv.Itoa(ws.Port)), r.handler, 5*time.Minute, r.cfg.Master.StopTimeout.D(),
+		r.log, ready, "api_version", ws.APIVersion)
 }

@@ -1,0 +1,32 @@
+package outgoing
+
+import (
+	"github.com/mailman-go/mailman/message"
+	"github.com/mailman-go/mailman/mta"
+	"github.com/mailman-go/mailman/oneclick"
+	"github.com/mailman-go/mailman/store"
+)
+
+// OneClick makes the one-click unsubscribe links (RFC 8058) of the
+// copies sent one member at a time.
+type OneClick struct {
+	Keys    *oneclick.Keys
+	BaseURL string // [unsubscribe] base_url
+}
+
+// perMember returns what the copy of post data to each member is: its
+// List-Unsubscribe names the member's link before the list's mailto, and
+// List-Unsubscribe-Post says a POST of it unsubscribes. nil when data is
+// not a message to change.
+func (o *OneClick) perMember(data []byte, list *store.List) func(rcpt string) []byte {
+	msg, err := message.Parse(data)
+	if err != nil {
+		return nil
+	}
+	mailto := "<mailto:" + mta.Sub(list.PostingAddress, mta.Leave) + ">"
+	return func(rcpt string) []byte {
+		msg.Set("List-Unsubscribe", "<"+o.Keys.Link(o.BaseURL, list.ListID, rcpt)+">, "+mailto)
+		msg.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+		return msg.Bytes()
+	}
+}

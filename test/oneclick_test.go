@@ -1,0 +1,94 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mailman-go/mailman/internal/mailmantest"
+)
+
+var listUnsubscribe = regexp.MustCompile(`(?m)^List-Unsubscribe: <(http://[^>]+)>, <mailto:test-leave@example\.com>\r?$`)
+
+// TestOneClickUnsubscribe: with [unsubscribe] base_url set and each copy
+// sent alone (VERP), every member's copy carries their own one-click link
+// (RFC 8058); POSTed as a mailbox provider does, Anne's removes Anne and
+// no one else; a GET of Bart's shows a page and removes no one; Bart's
+// link with its token altered, or with Anne's token, removes no one; a
+// new key leaves the links sent before good.
+func TestOneClickUnsubscribe(t *testing.T) {
+	s := mailmantest.NewSite(t, "")
+	base := fmt.Sprintf("http://127.0.0.1:%d/", s.UnsubscribePort)
+	s.SetMTA("verp_delivery_interval", "1")
+	s.Set("unsubscribe", "base_url", fmt.Sprintf("%q", base))
+	s.MustCtl("lists", "create", "test@example.com", "--owner", "owen@example.com")
+	s.MustCtl("members", "add", "test@example.com", "anne@example.org", "bart@example.org")
+	sink := s.StartSink()
+	s.Start("lmtp", "incoming", "pipeline", "outgoing", "virgin", "retry", "unsubscribe")
+	defer s.Stop()
+	c := s.LMTP()
+	defer c.Close()
+	sendMail(t, c, "anne@example.org", "test@example.com", "Subject: Hello\r\nMessage-ID: <oneclick@example.org>\r\n", "Hi.\r\n")
+
+	links := map[string]string{}
+	for _, rcpt := range []string{"anne@example.org", "bart@example.org"} {
+		d := firstDelivered(sink, rcpt, "[Test] Hello")
+		m := listUnsubscribe.FindSubmatch(d.Data)
+		if m == nil || !strings.HasPrefix(string(m[1]), base+"test.example.com/") {
+			t.Fatalf("%s's copy has no one-click link under %s:\n%s", rcpt, base, d.Data)
+		}
+		if !strings.Contains(string(d.Data), "\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n") {
+			t.Errorf("%s's copy lacks List-Unsubscribe-Post", rcpt)
+		}
+		links[rcpt] = string(m[1])
+	}
+	if links["anne@example.org"] == links["bart@example.org"] {
+		t.Fatal("both members got one link")
+	}
+	do := func(method, url, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// A new key: the links already sent stay good.
+	if out := s.MustCtl("unsubscribe", "rotate-key"); !strings.Contains(out, "holds 2 keys") {
+		t.Errorf("unsubscribe rotate-key: %s", out)
+	}
+	members := func() string { return s.MustCtl("members", "list", "test@example.com") }
+	anne, bart := links["anne@example.org"], links["bart@example.org"]
+	bartToken := bart[strings.LastIndexByte(bart, '/'):]
+	altered := bart[:len(bart)-3] + map[bool]string{true: "AAA", false: "BBB"}[!strings.HasSuffix(bart, "AAA")]
+	for _, tc := range []struct {
+		name, method, url string
+		status            int
+		anne, bart        bool
+	}{
+		{"a GET of Bart's link", "GET", bart, 200, true, true},
+		{"Bart's link altered", "POST", altered, 400, true, true},
+		{"Anne's address with Bart's token", "POST", anne[:strings.LastIndexByte(anne, '/')] + bartToken, 400, true, true},
+		{"Anne's link, one click", "POST", anne, 200, false, true},
+		{"Anne's link again", "POST", anne, 200, false, true},
+	} {
+		status, body := do(tc.method, tc.url, "List-Unsubscribe=One-Click")
+		if status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, status, body, tc.status)
+		}
+		ms := members()
+		if strings.Contains(ms, "anne@example.org") != tc.anne || strings.Contains(ms, "bart@example.org") != tc.bart {
+			t.Errorf("%s: members now\n%s", tc.name, ms)
+		}
+	}
+}
