@@ -60,6 +60,7 @@ var logKeys = map[string]string{
 	"reasons":       "why a post was held or rejected",
 	"why":           "why a message got no answer, or a digest was sent (size, periodic, forced)",
 	"task":          "a scheduler job (digests, upkeep, notify)",
+	"personalize":   "a list's personalize setting as a delivery applied it (none, individual, full)",
 	"policy":        "a From domain's DMARC policy (reject, quarantine; unknown when the lookup failed)",
 	"action":        "what a list does about it (its dmarc_mitigate_action)",
 	"template":      "a template's name, as Mailman names them (list:member:digest:header)",

@@ -14,19 +14,25 @@ type OneClick struct {
 	BaseURL string // [unsubscribe] base_url
 }
 
-// perMember returns what the copy of post data to each member is: its
-// List-Unsubscribe names the member's link before the list's mailto, and
-// List-Unsubscribe-Post says a POST of it unsubscribes. nil when data is
-// not a message to change.
-func (o *OneClick) perMember(data []byte, list *store.List) func(rcpt string) []byte {
+// perMember returns what the copy of post data to each member is: with
+// o, its List-Unsubscribe names the member's link before the list's
+// mailto, and List-Unsubscribe-Post says a POST of it unsubscribes; with
+// full (personalize full), it is addressed To the member. nil when data
+// is not a message to change.
+func perMember(o *OneClick, data []byte, list *store.List, full bool) func(rcpt string) []byte {
 	msg, err := message.Parse(data)
 	if err != nil {
 		return nil
 	}
 	mailto := "<mailto:" + mta.Sub(list.PostingAddress, mta.Leave) + ">"
 	return func(rcpt string) []byte {
-		msg.Set("List-Unsubscribe", "<"+o.Keys.Link(o.BaseURL, list.ListID, rcpt)+">, "+mailto)
-		msg.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+		if o != nil {
+			msg.Set("List-Unsubscribe", "<"+o.Keys.Link(o.BaseURL, list.ListID, rcpt)+">, "+mailto)
+			msg.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+		}
+		if full {
+			msg.Set("To", rcpt)
+		}
 		return msg.Bytes()
 	}
 }

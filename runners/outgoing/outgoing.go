@@ -61,8 +61,8 @@ type Handler struct {
 	Retry    *switchboard.Switchboard
 	Settings Settings
 	Now      func() time.Time // nil means time.Now
-	// OneClick, when set, gives each post sent to one member at a time
-	// (VERPed) that member's one-click unsubscribe link.
+	// OneClick, when set, gives each copy of a post its member's
+	// one-click unsubscribe link, each copy sent alone.
 	OneClick *OneClick
 
 	// rootCAs, when set, replaces the system's trusted roots for the
@@ -161,12 +161,23 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 		}
 	}
 	verp := useVERP(md, h.Settings.VERPInterval)
-	var perMember func(string) []byte
-	if verp && list != nil && h.OneClick != nil && !md.Bool(msgdata.NoDecorate) {
-		perMember = h.OneClick.perMember(data, list)
+	// A post whose copies differ by member (its one-click link, its To)
+	// goes to each alone; notices and digests, which name no member, go
+	// in bulk.
+	var each func(string) []byte
+	personalize := "none"
+	if list != nil && !md.Bool(msgdata.NoDecorate) {
+		p, err := h.Store.Personalize(ctx, list.ListID)
+		if err != nil {
+			return runners.Done, fmt.Errorf("list %s: %w", listID, err)
+		}
+		personalize = p
+		if personalize != "none" || h.OneClick != nil {
+			each = perMember(h.OneClick, data, list, personalize == "full")
+		}
 	}
 
-	delivered, refused := h.deliver(log, from, rcpts, verp, data, perMember)
+	delivered, refused := h.deliver(log, from, rcpts, verp, data, each)
 	var temporary []refusal
 	permanent := 0
 	for _, r := range refused {
@@ -213,7 +224,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 		}
 	}
 	log.Info("delivery done", "delivered", delivered, "refused", permanent, "deferred", deferred,
-		"verp", verp, "duration", time.Since(start))
+		"verp", verp, "personalize", personalize, "duration", time.Since(start))
 	return runners.Done, nil
 }
 

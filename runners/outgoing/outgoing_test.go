@@ -44,7 +44,7 @@ type fixture struct {
 	log   *slog.Logger // what the loop hands Dispose; writes to logs too
 }
 
-func newFixture(t *testing.T, o sinkOptions) *fixture {
+func newFixture(t testing.TB, o sinkOptions) *fixture {
 	t.Helper()
 	site := runnertest.New(t, nil)
 	st, retry := site.Store, site.Queue("retry")

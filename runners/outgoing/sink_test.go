@@ -53,7 +53,7 @@ type sinkOptions struct {
 }
 
 // startSink starts a sink; it is stopped when the test ends.
-func startSink(t *testing.T, o sinkOptions) *sink {
+func startSink(t testing.TB, o sinkOptions) *sink {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -205,7 +205,7 @@ func (x *session) Data(r io.Reader) error {
 
 // testCert is a self-signed certificate for 127.0.0.1 and the pool that
 // trusts it.
-func testCert(t *testing.T) (*tls.Certificate, *x509.CertPool) {
+func testCert(t testing.TB) (*tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -84,21 +84,27 @@ func refuseAll(rcpts []string, err error) []refusal {
 }
 
 // deliver sends data to rcpts (sorted): under VERP one transaction per
-// recipient with its own envelope sender, else one per chunk of at most
+// recipient with its own envelope sender; with each, one per recipient
+// with the copy each makes for it; else one per chunk of at most
 // MaxRecipients. It returns how many recipients the server took and the
 // refusals of the others, sorted by recipient.
-func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bool, data []byte, perMember func(rcpt string) []byte) (int, []refusal) {
+func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bool, data []byte, each func(rcpt string) []byte) (int, []refusal) {
 	type txn struct {
 		from  string
 		rcpts []string
 		data  []byte
 	}
 	var txns []txn
-	if verp {
+	switch {
+	case verp:
 		for _, r := range rcpts {
 			txns = append(txns, txn{mta.VERP(from, r), []string{r}, data})
 		}
-	} else {
+	case each != nil:
+		for _, r := range rcpts {
+			txns = append(txns, txn{from, []string{r}, data})
+		}
+	default:
 		size := h.Settings.MaxRecipients
 		if size <= 0 {
 			size = len(rcpts)
@@ -128,9 +134,9 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 			break
 		}
 		d := t.data
-		if perMember != nil && len(t.rcpts) == 1 {
+		if each != nil && len(t.rcpts) == 1 {
 			// Made as it is sent, not for every member at once.
-			d = perMember(t.rcpts[0])
+			d = each(t.rcpts[0])
 		}
 		n, rs := h.transaction(c, t.from, t.rcpts, d)
 		delivered += n

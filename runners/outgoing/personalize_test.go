@@ -1,0 +1,112 @@
+package outgoing
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mailman-go/mailman/msgdata"
+	"github.com/mailman-go/mailman/oneclick"
+	"github.com/mailman-go/mailman/store"
+)
+
+// TestPersonalize: a list's personalize, and the site's one-click links,
+// send each member a copy of its own; a notice goes in bulk whatever the
+// list says.
+func TestPersonalize(t *testing.T) {
+	const post = "From: anne@example.org\r\nTo: test@example.com\r\nSubject: Hi\r\nMessage-ID: <p@example.org>\r\n" +
+		"List-Unsubscribe: <mailto:test-leave@example.com>\r\n\r\nHello.\r\n"
+	rcpts := []string{"a@example.net", "b@example.net", "c@example.net"}
+	link := regexp.MustCompile(`(?m)^List-Unsubscribe: <https://lists\.example\.com/u/test\.example\.com/([^/]+)/[^>]+>, <mailto:test-leave@example\.com>\r$`)
+	for _, tc := range []struct {
+		name        string
+		personalize string
+		oneClick    bool
+		notice      bool
+		txns        int
+		toMember    bool
+	}{
+		{"none", "none", false, false, 1, false},
+		{"individual", "individual", false, false, 3, false},
+		{"full", "full", false, false, 3, true},
+		{"one-click links", "none", true, false, 3, false},
+		{"a notice, full", "full", false, true, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, sinkOptions{})
+			if err := f.st.SetListSetting(context.Background(), store.ListAddress{Name: "test", Domain: "example.com"}, "personalize", tc.personalize); err != nil {
+				t.Fatal(err)
+			}
+			if tc.oneClick {
+				keys, err := oneclick.LoadKeys(filepath.Join(t.TempDir(), "keys"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.h.OneClick = &OneClick{Keys: keys, BaseURL: "https://lists.example.com/u/"}
+			}
+			md := map[string]any{msgdata.Recipients: rcpts}
+			if tc.notice {
+				md[msgdata.NoDecorate] = true
+			}
+			f.dispose(t, entry(post, md))
+			txns := f.sink.transactions()
+			if len(txns) != tc.txns {
+				t.Fatalf("%d transactions, want %d", len(txns), tc.txns)
+			}
+			seen := map[string]bool{}
+			for _, x := range txns {
+				if x.from != "test-bounces@example.com" {
+					t.Errorf("envelope from %q: personalized is not VERPed", x.from)
+				}
+				if tc.txns == 1 {
+					continue
+				}
+				rcpt := x.rcpts[0]
+				seen[rcpt] = true
+				to := regexp.MustCompile(`(?m)^To: (.*)\r$`).FindStringSubmatch(x.data)
+				if got := to[1] == rcpt; got != tc.toMember {
+					t.Errorf("%s's copy is To %q", rcpt, to[1])
+				}
+				m := link.FindStringSubmatch(x.data)
+				if (m != nil) != tc.oneClick {
+					t.Errorf("%s's copy: one-click link %v, want %v:\n%s", rcpt, m != nil, tc.oneClick, x.data)
+				}
+				if tc.oneClick && strings.Count(x.data, "List-Unsubscribe:") != 1 {
+					t.Errorf("%s's copy has two List-Unsubscribe", rcpt)
+				}
+			}
+			if tc.txns == 3 && len(seen) != 3 {
+				t.Errorf("copies to %v", seen)
+			}
+		})
+	}
+}
+
+// BenchmarkFanOut delivers a post to 1,000 members over the kept
+// connection to a sink in this process: in bulk (transactions of 500)
+// and one member at a time (personalize individual).
+func BenchmarkFanOut(b *testing.B) {
+	var rcpts []string
+	for i := range 1000 {
+		rcpts = append(rcpts, fmt.Sprintf("m%04d@example.net", i))
+	}
+	post := "From: anne@example.org\r\nTo: test@example.com\r\nSubject: Hi\r\nMessage-ID: <p@example.org>\r\n\r\n" + strings.Repeat("A line of the post.\r\n", 150)
+	for _, personalize := range []string{"none", "individual"} {
+		b.Run(personalize, func(b *testing.B) {
+			f := newFixture(b, sinkOptions{})
+			if err := f.st.SetListSetting(context.Background(), store.ListAddress{Name: "test", Domain: "example.com"}, "personalize", personalize); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := f.h.Dispose(context.Background(), entry(post, map[string]any{msgdata.Recipients: rcpts}), slog.New(slog.DiscardHandler)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(rcpts))/b.Elapsed().Seconds(), "rcpts/s")
+		})
+	}
+}
