@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,14 +172,35 @@ func (s *Site) Set(section, key, value string) {
 }
 
 // FreePort is a loopback port nothing listens on, for a test to hand out.
+// It is taken below the kernel's ephemeral range (32768 and up on
+// Linux), where the source ports of connections and the ports of
+// listeners on port 0 come from: a port handed out there could be taken
+// by one of those before the site listens on it. Each is handed out once
+// in a process.
 func FreePort(tb testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	for range 1000 {
+		port := 20000 + mathrand.IntN(12000)
+		if handed[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		handed[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	tb.Fatal("no free loopback port between 20000 and 32000")
+	return 0
 }
+
+var (
+	handedMu sync.Mutex
+	handed   = map[int]bool{}
+)
 
 // Command returns mailmanctl with the site's configuration and args.
 func (s *Site) Command(args ...string) *exec.Cmd {
