@@ -116,6 +116,7 @@ type MTA struct {
 	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // mail the list writes to one address a day (held-post notices, command results, confirmations); 0 means no limit
 
 	MaxRecipients        int      `toml:"max_recipients"`          // RCPTs in one SMTP transaction to the MTA
+	SMTPConnections      int      `toml:"smtp_connections"`        // connections at once for copies sent one member at a time
 	VERPDeliveryInterval int      `toml:"verp_delivery_interval"`  // 0: never VERP; 1: always; N: every Nth post
 	VERPProbes           bool     `toml:"verp_probes"`             // at the bounce score threshold, probe the address before turning its delivery off
 	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`   // how long a message the MTA keeps deferring is retried
@@ -409,6 +410,7 @@ func Default() *Config {
 			MaxAutoresponsesPerDay: 10,
 
 			MaxRecipients:       500,
+			SMTPConnections:     4,
 			DeliveryRetryPeriod: Duration(5 * 24 * time.Hour),
 			DeliveryRetryDelay:  Duration(time.Minute),
 			SMTPSecureMode:      "smtp",

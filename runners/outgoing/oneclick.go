@@ -1,6 +1,8 @@
 package outgoing
 
 import (
+	"sync"
+
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/oneclick"
@@ -25,7 +27,11 @@ func perMember(o *OneClick, data []byte, list *store.List, full bool) func(rcpt 
 		return nil
 	}
 	mailto := "<mailto:" + mta.Sub(list.PostingAddress, mta.Leave) + ">"
+	// Copies are made on several connections at once, from one message.
+	var mu sync.Mutex
 	return func(rcpt string) []byte {
+		mu.Lock()
+		defer mu.Unlock()
 		if o != nil {
 			msg.Set("List-Unsubscribe", "<"+o.Keys.Link(o.BaseURL, list.ListID, rcpt)+">, "+mailto)
 			msg.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")

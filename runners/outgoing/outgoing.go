@@ -47,6 +47,7 @@ type Settings struct {
 	SecureMode    string        // "smtp", "starttls" or "smtps"
 	Timeout       time.Duration // [mta] smtp_timeout: to connect, for each command and each write (twice that for the end of DATA); 0 means 5 minutes
 	MaxRecipients int           // [mta] max_recipients (500): RCPTs per transaction; 0 means no limit
+	Connections   int           // [mta] smtp_connections: at most this many at once for copies sent one member at a time
 	VERPInterval  int           // [mta] verp_delivery_interval: 0 never, 1 always, N when post_id % N == 0
 	RetryPeriod   time.Duration // [mta] delivery_retry_period (5 days); 0 means 5 days
 	Hostname      string        // for EHLO; "" means os.Hostname()
@@ -88,7 +89,7 @@ func New(s *runners.Site) (runners.Handler, error) {
 	m := s.Config.MTA
 	h := &Handler{Store: st, Retry: retry, Settings: Settings{
 		Host: m.SMTPHost, Port: m.SMTPPort, User: m.SMTPUser, Pass: m.SMTPPass, SecureMode: m.SMTPSecureMode, Timeout: m.SMTPTimeout.D(),
-		MaxRecipients: m.MaxRecipients, VERPInterval: m.VERPDeliveryInterval,
+		MaxRecipients: m.MaxRecipients, VERPInterval: m.VERPDeliveryInterval, Connections: m.SMTPConnections,
 		RetryPeriod: m.DeliveryRetryPeriod.D(), RetryDelay: m.DeliveryRetryDelay.D(),
 	}}
 	if u := s.Config.Unsubscribe.BaseURL; u != "" {

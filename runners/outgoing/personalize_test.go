@@ -27,17 +27,20 @@ func TestPersonalize(t *testing.T) {
 		personalize string
 		oneClick    bool
 		notice      bool
+		connections int
 		txns        int
 		toMember    bool
 	}{
-		{"none", "none", false, false, 1, false},
-		{"individual", "individual", false, false, 3, false},
-		{"full", "full", false, false, 3, true},
-		{"one-click links", "none", true, false, 3, false},
-		{"a notice, full", "full", false, true, 1, false},
+		{"none", "none", false, false, 4, 1, false},
+		{"individual", "individual", false, false, 1, 3, false},
+		{"individual, three connections", "individual", false, false, 3, 3, false},
+		{"full", "full", false, false, 4, 3, true},
+		{"one-click links", "none", true, false, 4, 3, false},
+		{"a notice, full", "full", false, true, 4, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, sinkOptions{})
+			f.h.Settings.Connections = tc.connections
 			if err := f.st.SetListSetting(context.Background(), store.ListAddress{Name: "test", Domain: "example.com"}, "personalize", tc.personalize); err != nil {
 				t.Fatal(err)
 			}
@@ -82,22 +85,31 @@ func TestPersonalize(t *testing.T) {
 			if tc.txns == 3 && len(seen) != 3 {
 				t.Errorf("copies to %v", seen)
 			}
+			if tc.personalize == "individual" && f.sink.sessionCount() != tc.connections {
+				t.Errorf("%d connections, want %d", f.sink.sessionCount(), tc.connections)
+			}
 		})
 	}
 }
 
-// BenchmarkFanOut delivers a post to 1,000 members over the kept
-// connection to a sink in this process: in bulk (transactions of 500)
-// and one member at a time (personalize individual).
+// BenchmarkFanOut delivers a post to 1,000 members to a sink in this
+// process: in bulk (transactions of 500 over the kept connection) and one
+// member at a time (personalize individual) over one connection and over
+// four at once.
 func BenchmarkFanOut(b *testing.B) {
 	var rcpts []string
 	for i := range 1000 {
 		rcpts = append(rcpts, fmt.Sprintf("m%04d@example.net", i))
 	}
 	post := "From: anne@example.org\r\nTo: test@example.com\r\nSubject: Hi\r\nMessage-ID: <p@example.org>\r\n\r\n" + strings.Repeat("A line of the post.\r\n", 150)
-	for _, personalize := range []string{"none", "individual"} {
-		b.Run(personalize, func(b *testing.B) {
+	for _, tc := range []struct {
+		personalize string
+		connections int
+	}{{"none", 1}, {"individual", 1}, {"individual", 4}} {
+		personalize := tc.personalize
+		b.Run(fmt.Sprintf("%s/%d-connections", personalize, tc.connections), func(b *testing.B) {
 			f := newFixture(b, sinkOptions{})
+			f.h.Settings.Connections = tc.connections
 			if err := f.st.SetListSetting(context.Background(), store.ListAddress{Name: "test", Domain: "example.com"}, "personalize", personalize); err != nil {
 				b.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -83,26 +84,30 @@ func refuseAll(rcpts []string, err error) []refusal {
 	return rs
 }
 
+// smtpTxn is one SMTP transaction of a delivery.
+type smtpTxn struct {
+	from  string
+	rcpts []string
+	data  []byte
+}
+
 // deliver sends data to rcpts (sorted): under VERP one transaction per
 // recipient with its own envelope sender; with each, one per recipient
 // with the copy each makes for it; else one per chunk of at most
-// MaxRecipients. It returns how many recipients the server took and the
-// refusals of the others, sorted by recipient.
+// MaxRecipients. Transactions of one recipient each go over up to
+// [mta] smtp_connections connections at once: the kept one, and others
+// opened for the delivery. It returns how many recipients the server
+// took and the refusals of the others, sorted by recipient.
 func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bool, data []byte, each func(rcpt string) []byte) (int, []refusal) {
-	type txn struct {
-		from  string
-		rcpts []string
-		data  []byte
-	}
-	var txns []txn
+	var txns []smtpTxn
 	switch {
 	case verp:
 		for _, r := range rcpts {
-			txns = append(txns, txn{mta.VERP(from, r), []string{r}, data})
+			txns = append(txns, smtpTxn{mta.VERP(from, r), []string{r}, data})
 		}
 	case each != nil:
 		for _, r := range rcpts {
-			txns = append(txns, txn{from, []string{r}, data})
+			txns = append(txns, smtpTxn{from, []string{r}, data})
 		}
 	default:
 		size := h.Settings.MaxRecipients
@@ -110,53 +115,104 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 			size = len(rcpts)
 		}
 		for chunk := range slices.Chunk(rcpts, size) {
-			txns = append(txns, txn{from, chunk, data})
+			txns = append(txns, smtpTxn{from, chunk, data})
 		}
+	}
+	// Made as each is sent, not for every member at once.
+	copyFor := func(t smtpTxn) []byte {
+		if each != nil && len(t.rcpts) == 1 {
+			return each(t.rcpts[0])
+		}
+		return t.data
 	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	queue := make(chan smtpTxn, len(txns))
+	for _, t := range txns {
+		queue <- t
+	}
+	close(queue)
+	var mu sync.Mutex // guards delivered and refused
 	delivered := 0
 	var refused []refusal
-	for i, t := range txns {
+	record := func(n int, rs []refusal) {
+		mu.Lock()
+		delivered += n
+		refused = append(refused, rs...)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	if extra := min(h.Settings.Connections, len(txns)) - 1; extra > 0 && (verp || each != nil) {
+		for range extra {
+			wg.Go(func() {
+				// A connection the server will not give leaves its
+				// share to the others.
+				c, err := h.dial()
+				for err == nil {
+					t, ok := <-queue
+					if !ok {
+						c.Quit()
+						return
+					}
+					n, rs, broken := transaction(c, t.from, t.rcpts, copyFor(t))
+					record(n, rs)
+					if broken {
+						c.Close()
+						c, err = h.dial()
+					}
+				}
+			})
+		}
+	}
+	var connErr error
+	for t := range queue {
 		c, err := h.connection(log)
 		if err != nil {
 			// A failure to set up the session says nothing about the
 			// recipients, whatever its code (a 554 greeting, a 535 to
-			// AUTH): it is temporary for all. And the rest of the message
-			// waits, rather than each transaction waiting for its own
-			// connection timeout.
-			for _, rest := range txns[i:] {
-				for _, r := range rest.rcpts {
-					refused = append(refused, refusal{r, connErrorCode, err.Error()})
-				}
-			}
+			// AUTH): it is temporary for them. And what no other
+			// connection takes waits, rather than each transaction
+			// waiting for its own connection timeout.
+			record(0, refuseConnection(t.rcpts, err))
+			connErr = err
 			break
 		}
-		d := t.data
-		if each != nil && len(t.rcpts) == 1 {
-			// Made as it is sent, not for every member at once.
-			d = each(t.rcpts[0])
+		n, rs, broken := transaction(c, t.from, t.rcpts, copyFor(t))
+		if broken {
+			h.drop()
 		}
-		n, rs := h.transaction(c, t.from, t.rcpts, d)
-		delivered += n
-		refused = append(refused, rs...)
+		record(n, rs)
+	}
+	wg.Wait()
+	for t := range queue {
+		// Left when no connection could be had.
+		record(0, refuseConnection(t.rcpts, connErr))
 	}
 	slices.SortFunc(refused, func(a, b refusal) int { return strings.Compare(a.rcpt, b.rcpt) })
 	return delivered, refused
 }
 
+// refuseConnection is the temporary refusal of rcpts when no connection
+// to the server could be had.
+func refuseConnection(rcpts []string, err error) []refusal {
+	rs := make([]refusal, 0, len(rcpts))
+	for _, r := range rcpts {
+		rs = append(rs, refusal{r, connErrorCode, err.Error()})
+	}
+	return rs
+}
+
 // transaction runs MAIL, RCPT for each of rcpts and DATA on c. Unlike
 // go-smtp's SendMail, which stops at the first refused RCPT, a refused
 // recipient is recorded and the others go on; an error at MAIL or DATA is
-// every recipient's it concerns.
-func (h *Handler) transaction(c *smtp.Client, from string, rcpts []string, data []byte) (int, []refusal) {
+// every recipient's it concerns. broken says c cannot be trusted for
+// another transaction: its owner closes it.
+func transaction(c *smtp.Client, from string, rcpts []string, data []byte) (n int, refused []refusal, broken bool) {
 	if err := c.Mail(mta.SMTPAddress(from), nil); err != nil {
-		h.abort(c, err)
-		return 0, refuseAll(rcpts, err)
+		return 0, refuseAll(rcpts, err), abort(c, err)
 	}
 	var accepted []string
-	var refused []refusal
 	for i, r := range rcpts {
 		err := c.Rcpt(mta.SMTPAddress(r), nil)
 		var se *smtp.SMTPError
@@ -166,19 +222,16 @@ func (h *Handler) transaction(c *smtp.Client, from string, rcpts []string, data 
 		case errors.As(err, &se):
 			refused = append(refused, refusalOf(r, err))
 		default:
-			h.drop()
-			return 0, append(refused, refuseAll(append(accepted, rcpts[i:]...), err)...)
+			return 0, append(refused, refuseAll(append(accepted, rcpts[i:]...), err)...), true
 		}
 	}
 	if len(accepted) == 0 {
-		h.abort(c, nil)
-		return 0, refused
+		return 0, refused, abort(c, nil)
 	}
 	if err := sendData(c, data); err != nil {
-		h.abort(c, err)
-		return 0, append(refused, refuseAll(accepted, err)...)
+		return 0, append(refused, refuseAll(accepted, err)...), abort(c, err)
 	}
-	return len(accepted), refused
+	return len(accepted), refused, false
 }
 
 func sendData(c *smtp.Client, data []byte) error {
@@ -194,16 +247,14 @@ func sendData(c *smtp.Client, data []byte) error {
 
 // abort ends a transaction that did not complete: after a reply (or none,
 // err nil) RSET leaves the connection ready for the next one; after any
-// other error the connection cannot be trusted and is dropped.
-func (h *Handler) abort(c *smtp.Client, err error) {
+// other error, or a failed RSET, the connection cannot be trusted: abort
+// reports it broken.
+func abort(c *smtp.Client, err error) (broken bool) {
 	var se *smtp.SMTPError
 	if err != nil && !errors.As(err, &se) {
-		h.drop()
-		return
+		return true
 	}
-	if c.Reset() != nil {
-		h.drop()
-	}
+	return c.Reset() != nil
 }
 
 // connection returns the kept connection, checked with a NOOP (the server
