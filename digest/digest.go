@@ -59,7 +59,7 @@ func (s *Sender) Collect(ctx context.Context, list *store.List, key string, msg 
 		return fmt.Errorf("add to the digest: %w", err)
 	}
 	if set.Threshold > 0 && float64(waiting)/1024 >= set.Threshold {
-		_, err = s.Send(ctx, list, now, "size")
+		_, err = s.sendIssues(ctx, list, set, now, "size", true)
 	}
 	return err
 }
@@ -73,6 +73,27 @@ const sendLease = 10 * time.Minute
 // issue and sends it; why ("size", "periodic", "forced") goes to the log.
 // It returns the issues sent.
 func (s *Sender) Send(ctx context.Context, list *store.List, now time.Time, why string) ([]store.DigestIssue, error) {
+	set, err := s.Store.DigestSettings(ctx, list.ListID)
+	if err != nil {
+		return nil, err
+	}
+	return s.sendIssues(ctx, list, set, now, why, true)
+}
+
+// SendPeriodic is the periodic run for one list: it sends what Send does
+// when the list sends its digests periodically, and otherwise only the
+// issues a crash left unsent.
+func (s *Sender) SendPeriodic(ctx context.Context, list *store.List, now time.Time) ([]store.DigestIssue, error) {
+	set, err := s.Store.DigestSettings(ctx, list.ListID)
+	if err != nil {
+		return nil, err
+	}
+	return s.sendIssues(ctx, list, set, now, "periodic", set.SentPeriodically())
+}
+
+// sendIssues sends the list's unsent issues no other sender holds and,
+// with closeNew, an issue of the posts waiting.
+func (s *Sender) sendIssues(ctx context.Context, list *store.List, set store.DigestSettings, now time.Time, why string, closeNew bool) ([]store.DigestIssue, error) {
 	left, err := s.Store.UnsentDigestIssues(ctx, list.ListID)
 	if err != nil {
 		return nil, err
@@ -87,19 +108,17 @@ func (s *Sender) Send(ctx context.Context, list *store.List, now time.Time, why 
 			unsent = append(unsent, is)
 		}
 	}
-	set, err := s.Store.DigestSettings(ctx, list.ListID)
-	if err != nil {
-		return nil, err
-	}
-	is, err := s.Store.CloseDigestIssue(ctx, list.ListID, now, now.Add(sendLease), func(n store.DigestNumbers) (int, int) {
-		return Numbers(set.Frequency, n, now)
-	})
-	switch {
-	case errors.Is(err, store.ErrNoDigestPosts):
-	case err != nil:
-		return nil, fmt.Errorf("close the digest: %w", err)
-	default:
-		unsent = append(unsent, *is)
+	if closeNew {
+		is, err := s.Store.CloseDigestIssue(ctx, list.ListID, now, now.Add(sendLease), func(n store.DigestNumbers) (int, int) {
+			return Numbers(set.Frequency, n, now)
+		})
+		switch {
+		case errors.Is(err, store.ErrNoDigestPosts):
+		case err != nil:
+			return nil, fmt.Errorf("close the digest: %w", err)
+		default:
+			unsent = append(unsent, *is)
+		}
 	}
 	for i, is := range unsent {
 		if err := s.send(ctx, list, is, now, why); err != nil {
@@ -109,9 +128,7 @@ func (s *Sender) Send(ctx context.Context, list *store.List, now time.Time, why 
 	return unsent, nil
 }
 
-// Periodic sends the digest of every list that has digests, sends them
-// periodically (digest_send_periodic) and has posts waiting, and finishes
-// any issue left unsent. It returns the issues sent.
+// Periodic is SendPeriodic for every list. It returns the issues sent.
 func (s *Sender) Periodic(ctx context.Context, now time.Time) ([]store.DigestIssue, error) {
 	lists, err := s.Store.Lists(ctx)
 	if err != nil {
@@ -120,20 +137,7 @@ func (s *Sender) Periodic(ctx context.Context, now time.Time) ([]store.DigestIss
 	var sent []store.DigestIssue
 	var errs []error
 	for _, l := range lists {
-		set, err := s.Store.DigestSettings(ctx, l.ListID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", l.ListID, err))
-			continue
-		}
-		unsent, err := s.Store.UnsentDigestIssues(ctx, l.ListID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", l.ListID, err))
-			continue
-		}
-		if len(unsent) == 0 && (!set.Enabled || !set.Periodic) {
-			continue
-		}
-		is, err := s.Send(ctx, l, now, "periodic")
+		is, err := s.SendPeriodic(ctx, l, now)
 		sent = append(sent, is...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", l.ListID, err))
@@ -149,8 +153,13 @@ func (s *Sender) Bump(ctx context.Context, list *store.List, now time.Time) (sto
 	if err != nil {
 		return n, err
 	}
-	n = store.DigestNumbers{Volume: n.Volume + 1, Number: 1, LastSentAt: now}
+	n = Bumped(n, now)
 	return n, s.Store.SetDigestNumbers(ctx, list.ListID, n)
+}
+
+// Bumped are the numbers after a bump at now: the next volume, from 1.
+func Bumped(n store.DigestNumbers, now time.Time) store.DigestNumbers {
+	return store.DigestNumbers{Volume: n.Volume + 1, Number: 1, LastSentAt: now}
 }
 
 // Numbers are the volume and number of an issue closed at now, from the

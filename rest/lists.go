@@ -324,18 +324,14 @@ func (s *Server) digestNow(c *call) error {
 			return err
 		}
 	}
-	send := do["send"]
-	if do["periodic"] {
-		set, err := s.store.DigestSettings(ctx, l.ListID)
-		if err != nil {
-			return err
-		}
-		send = set.Periodic
+	switch {
+	case do["send"]:
+		_, err = s.digests.Send(ctx, l, now, "forced")
+	case do["periodic"]:
+		_, err = s.digests.SendPeriodic(ctx, l, now)
 	}
-	if send {
-		if _, err := s.digests.Send(ctx, l, now, "forced"); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	c.w.WriteHeader(http.StatusAccepted)
 	return nil

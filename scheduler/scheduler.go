@@ -38,6 +38,10 @@ type Scheduler struct {
 	// the job over, taking this one for dead: DefaultHold when 0.
 	Hold time.Duration
 	Log  *slog.Logger
+
+	// recorded are the jobs whose records this process has made sure of:
+	// a schedule changes only with the configuration, read at start.
+	recorded map[string]bool
 }
 
 // DefaultHold is long enough for the slowest job of a large site (the
@@ -81,12 +85,18 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 			continue
 		}
 		now := s.now()
-		first := j.Schedule.Next(now)
-		if j.Schedule.IsInterval() {
-			first = now
-		}
-		if err := s.Store.EnsureTask(ctx, j.Name, first, j.Schedule.Next(now)); err != nil {
-			return fmt.Errorf("task %s: %w", j.Name, err)
+		if !s.recorded[j.Name] {
+			first := j.Schedule.Next(now)
+			if j.Schedule.IsInterval() {
+				first = now
+			}
+			if err := s.Store.EnsureTask(ctx, j.Name, first, j.Schedule.Next(now)); err != nil {
+				return fmt.Errorf("task %s: %w", j.Name, err)
+			}
+			if s.recorded == nil {
+				s.recorded = map[string]bool{}
+			}
+			s.recorded[j.Name] = true
 		}
 		mine, err := s.Store.ClaimTask(ctx, j.Name, holder, now, now.Add(hold))
 		if err != nil {

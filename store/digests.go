@@ -16,6 +16,10 @@ type DigestSettings struct {
 	Frequency string  // digest_volume_frequency: yearly, monthly, quarterly, weekly, daily
 }
 
+// SentPeriodically reports whether the periodic run sends the list's
+// digest: it has digests, and sends them periodically.
+func (d DigestSettings) SentPeriodically() bool { return d.Enabled && d.Periodic }
+
 // DigestNumbers are the numbers a list's next digest issue takes, and
 // when the last was sent (zero: never).
 type DigestNumbers struct {
@@ -53,26 +57,13 @@ func (s *Store) DigestSettings(ctx context.Context, listID string) (DigestSettin
 	return d, nil
 }
 
-func (s *Store) rowIDOfList(ctx context.Context, listID string) (int64, error) {
-	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_id = $1`, listID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("list-id %s: %w", listID, ErrNoSuchList)
-	}
-	return id, wrap(err)
-}
-
 // AddDigestPost adds a post to the list's next digest issue, once for key
 // (the queue entry that carried it: a step run again after a crash adds
 // nothing), and returns the bytes of the posts now waiting.
 func (s *Store) AddDigestPost(ctx context.Context, listID, key string, msg []byte, at time.Time) (int64, error) {
 	var waiting int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM lists WHERE list_id = $1`, listID).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("list-id %s: %w", listID, ErrNoSuchList)
-		}
+		id, err := listRowIDByListID(ctx, tx, listID)
 		if err != nil {
 			return err
 		}

@@ -10,9 +10,9 @@ import (
 // extraValues reads settings of extraSettings for a list, as JSON
 // decodes them, the defaults for those it has not set.
 func (s *Store) extraValues(ctx context.Context, listID string, names ...string) (map[string]any, error) {
-	id, err := s.rowIDOfList(ctx, listID)
+	id, err := listRowIDByListID(ctx, s.db, listID)
 	if err != nil {
-		return nil, err
+		return nil, wrap(err)
 	}
 	v := map[string]any{}
 	args := []any{id}

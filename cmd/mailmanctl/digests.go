@@ -118,7 +118,7 @@ func digestList(ctx context.Context, st *store.Store, sender *digest.Sender, l *
 		return r, err
 	}
 	if bump {
-		n = store.DigestNumbers{Volume: n.Volume + 1, Number: 1, LastSentAt: now}
+		n = digest.Bumped(n, now)
 		r.Done = fmt.Sprintf("would start volume %d", n.Volume)
 		if sender != nil {
 			if n, err = sender.Bump(ctx, l, now); err != nil {
@@ -127,7 +127,7 @@ func digestList(ctx context.Context, st *store.Store, sender *digest.Sender, l *
 			r.Done = fmt.Sprintf("started volume %d", n.Volume)
 		}
 	}
-	if (send || (periodic && set.Enabled && set.Periodic)) && r.Waiting > 0 {
+	if (send || (periodic && set.SentPeriodically())) && r.Waiting > 0 {
 		vol, num := digest.Numbers(set.Frequency, n, now)
 		r.Done = fmt.Sprintf("would send vol %d, no %d (%d posts)", vol, num, r.Waiting)
 		if sender != nil {
