@@ -115,16 +115,17 @@ type MTA struct {
 
 	MaxAutoresponsesPerDay int `toml:"max_autoresponses_per_day"` // mail the list writes to one address a day (held-post notices, command results, confirmations); 0 means no limit
 
-	MaxRecipients        int      `toml:"max_recipients"`          // RCPTs in one SMTP transaction to the MTA
-	SMTPConnections      int      `toml:"smtp_connections"`        // connections at once for copies sent one member at a time
-	VERPDeliveryInterval int      `toml:"verp_delivery_interval"`  // 0: never VERP; 1: always; N: every Nth post
-	VERPProbes           bool     `toml:"verp_probes"`             // at the bounce score threshold, probe the address before turning its delivery off
-	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`   // how long a message the MTA keeps deferring is retried
-	DeliveryRetryDelay   Duration `toml:"delivery_retry_delay"`    // the first wait before a retry; it doubles per attempt, up to an hour
-	SMTPUser             string   `toml:"smtp_user"`               // with smtp_pass, log in to the MTA (a smarthost)
-	SMTPPass             string   `toml:"smtp_pass" secret:"true"` // never shown in an error
-	SMTPSecureMode       string   `toml:"smtp_secure_mode"`        // smtp, starttls or smtps
-	SMTPTimeout          Duration `toml:"smtp_timeout"`            // how long the MTA may take to connect, to answer a command or to read the next piece of a message
+	MaxRecipients        int      `toml:"max_recipients"`              // RCPTs in one SMTP transaction to the MTA
+	SMTPConnections      int      `toml:"smtp_connections"`            // connections at once for copies sent one member at a time
+	MaxSessionsPerConn   int      `toml:"max_sessions_per_connection"` // SMTP transactions on one connection before it is closed and another opened; 0 means no limit
+	VERPDeliveryInterval int      `toml:"verp_delivery_interval"`      // 0: never VERP; 1: always; N: every Nth post
+	VERPProbes           bool     `toml:"verp_probes"`                 // at the bounce score threshold, probe the address before turning its delivery off
+	DeliveryRetryPeriod  Duration `toml:"delivery_retry_period"`       // how long a message the MTA keeps deferring is retried
+	DeliveryRetryDelay   Duration `toml:"delivery_retry_delay"`        // the first wait before a retry; it doubles per attempt, up to an hour
+	SMTPUser             string   `toml:"smtp_user"`                   // with smtp_pass, log in to the MTA (a smarthost)
+	SMTPPass             string   `toml:"smtp_pass" secret:"true"`     // never shown in an error
+	SMTPSecureMode       string   `toml:"smtp_secure_mode"`            // smtp, starttls or smtps
+	SMTPTimeout          Duration `toml:"smtp_timeout"`                // how long the MTA may take to connect, to answer a command or to read the next piece of a message
 
 	Incoming          string `toml:"incoming"`            // "postfix": keep Postfix's maps of the lists; "exim": Exim's list file; "none"
 	TransportFileType string `toml:"transport_file_type"` // "hash" (postmap'd) or "regex" Postfix tables

@@ -326,6 +326,7 @@ func (c *Config) check() *problem {
 		{toml.Key{"mta", "max_autoresponses_per_day"}, notNegative(c.MTA.MaxAutoresponsesPerDay)},
 		{toml.Key{"mta", "max_recipients"}, atLeast(c.MTA.MaxRecipients, 1, "")},
 		{toml.Key{"mta", "smtp_connections"}, atLeast(c.MTA.SMTPConnections, 1, "")},
+		{toml.Key{"mta", "max_sessions_per_connection"}, notNegative(c.MTA.MaxSessionsPerConn)},
 		{toml.Key{"mta", "verp_delivery_interval"}, notNegative(c.MTA.VERPDeliveryInterval)},
 		{toml.Key{"mta", "delivery_retry_period"}, positive(c.MTA.DeliveryRetryPeriod)},
 		{toml.Key{"mta", "delivery_retry_delay"}, positive(c.MTA.DeliveryRetryDelay)},

@@ -6,16 +6,20 @@ import (
 	"strings"
 )
 
-// AddFooter adds lines, one string a line, at the end of the message's
-// text, as Mailman 3.3.8's decorate handler does: appended to a text/plain
-// body in the body's own transfer encoding when the body's charset can
-// carry them; as an inline text/plain part closing a multipart/mixed body;
-// and in any other case (HTML, multipart/alternative, signed, a digest, a
-// report, a forwarded message, a body it cannot read) by wrapping the
-// message: the body and its Content-* fields become the first part of a new
-// multipart/mixed and the footer its second, so that the original bytes,
+// Decorate adds the header lines before and the footer lines after the
+// message's text (either may be empty, for none), as Mailman 3.3.8's
+// decorate handler does: around a text/plain body in the body's own
+// transfer encoding when the body's charset can carry them; as inline
+// text/plain parts opening and closing a multipart/mixed body; and in any
+// other case (HTML, multipart/alternative, signed, a digest, a report, a
+// forwarded message, a body it cannot read) by wrapping the message: the
+// body and its Content-* fields become a part of a new multipart/mixed,
+// between the header's part and the footer's, so that the original bytes,
 // and a signature over them, stay as they were.
-func (m *Message) AddFooter(lines []string) {
+func (m *Message) Decorate(header, footer []string) {
+	if len(header) == 0 && len(footer) == 0 {
+		return
+	}
 	mt, params := "text/plain", map[string]string{}
 	if ct := m.Get("Content-Type"); ct != "" {
 		var err error
@@ -24,18 +28,18 @@ func (m *Message) AddFooter(lines []string) {
 		}
 	}
 	switch {
-	case mt == "text/plain" && m.appendText(lines, params["charset"]):
+	case mt == "text/plain" && m.surroundText(header, footer, params["charset"]):
 		return
-	case mt == "multipart/mixed" && m.addTextPart(lines, params["boundary"]):
+	case mt == "multipart/mixed" && m.addTextParts(header, footer, params["boundary"]):
 		return
 	}
-	m.wrap(lines)
+	m.wrap(header, footer)
 }
 
-// appendText adds lines at the end of a text/plain body declared in
-// charset, and reports whether it could.
-func (m *Message) appendText(lines []string, charset string) bool {
-	if !isASCII(strings.Join(lines, "")) && !strings.EqualFold(charset, "utf-8") {
+// surroundText puts header and footer around a text/plain body declared
+// in charset, and reports whether it could.
+func (m *Message) surroundText(header, footer []string, charset string) bool {
+	if !isASCII(strings.Join(header, "")+strings.Join(footer, "")) && !strings.EqualFold(charset, "utf-8") {
 		// UTF-8 bytes in a body declared in another charset would be shown
 		// as garbage.
 		return false
@@ -45,48 +49,63 @@ func (m *Message) appendText(lines []string, charset string) bool {
 		return false
 	}
 	// The decoded text may use other line endings than the header (a
-	// base64 body is written by someone else); the footer follows the text.
+	// base64 body is written by someone else); the decoration follows the
+	// text.
 	nl := m.nl
 	if strings.Contains(text, "\r\n") {
 		nl = "\r\n"
 	} else if strings.Contains(text, "\n") {
 		nl = "\n"
 	}
-	if text != "" && !strings.HasSuffix(text, "\n") {
-		text += nl
+	if len(footer) > 0 {
+		if text != "" && !strings.HasSuffix(text, "\n") {
+			text += nl
+		}
+		text += strings.Join(footer, nl) + nl
 	}
-	return m.SetFirstText(text+strings.Join(lines, nl)+nl) == nil
+	if len(header) > 0 {
+		text = strings.Join(header, nl) + nl + text
+	}
+	return m.SetFirstText(text) == nil
 }
 
-// addTextPart adds the footer part as the last part of a multipart/mixed
-// body with boundary, just before its closing delimiter, and reports
-// whether it could.
-func (m *Message) addTextPart(lines []string, boundary string) bool {
+// addTextParts adds the header's part as the first part and the footer's
+// as the last of a multipart/mixed body with boundary, and reports whether
+// it could.
+func (m *Message) addTextParts(header, footer []string, boundary string) bool {
 	if boundary == "" {
 		return false
 	}
-	end := closingDelimiter(m.body, boundary)
-	if end < 0 {
+	first, end := delimiters(m.body, boundary)
+	if first < 0 || end < 0 || first > end {
 		// A truncated message: a part added after its last one would end
 		// up outside the multipart for some readers.
 		return false
 	}
 	// The line break before a delimiter belongs to the delimiter (RFC 2046
-	// §5.1.1): the one before the closing delimiter now serves the new
-	// part's, and the new part brings one of its own for the closing one.
-	part := "--" + boundary + m.nl + footerPart(lines, m.nl) + m.nl
-	out := make([]byte, 0, len(m.body)+len(part))
-	out = append(out, m.body[:end]...)
-	out = append(out, part...)
+	// §5.1.1): a new part brings one for the delimiter after it, and the
+	// footer's part uses the one before the closing delimiter for its own.
+	var head, foot string
+	if len(header) > 0 {
+		head = footerPart(header, m.nl) + m.nl + "--" + boundary + m.nl
+	}
+	if len(footer) > 0 {
+		foot = "--" + boundary + m.nl + footerPart(footer, m.nl) + m.nl
+	}
+	out := make([]byte, 0, len(m.body)+len(head)+len(foot))
+	out = append(out, m.body[:first]...)
+	out = append(out, head...)
+	out = append(out, m.body[first:end]...)
+	out = append(out, foot...)
 	out = append(out, m.body[end:]...)
 	m.SetBody(out)
 	return true
 }
 
-// wrap makes the message a multipart/mixed whose first part is the message
-// as it was (its Content-* fields and its body, byte for byte) and whose
-// second is the footer.
-func (m *Message) wrap(lines []string) {
+// wrap makes the message a multipart/mixed of the header's part, the
+// message as it was (its Content-* fields and its body, byte for byte) and
+// the footer's part.
+func (m *Message) wrap(header, footer []string) {
 	var inner []byte
 	kept := m.fields[:0:0]
 	for _, f := range m.fields {
@@ -100,10 +119,19 @@ func (m *Message) wrap(lines []string) {
 		// The last field of a header cut short of its line ending.
 		inner = append(inner, m.nl...)
 	}
-	footer := footerPart(lines, m.nl)
-	boundary := newBoundary([][]byte{inner, m.body, []byte(footer)})
+	var head, foot string
+	if len(header) > 0 {
+		head = footerPart(header, m.nl)
+	}
+	if len(footer) > 0 {
+		foot = footerPart(footer, m.nl)
+	}
+	boundary := newBoundary([][]byte{inner, m.body, []byte(head), []byte(foot)})
 	nl := m.nl
 	var body bytes.Buffer
+	if head != "" {
+		body.WriteString("--" + boundary + nl + head + nl)
+	}
 	body.WriteString("--" + boundary + nl)
 	body.Write(inner)
 	body.WriteString(nl)
@@ -116,7 +144,10 @@ func (m *Message) wrap(lines []string) {
 	} else {
 		body.WriteString(nl)
 	}
-	body.WriteString("--" + boundary + nl + footer + nl + "--" + boundary + "--" + nl)
+	if foot != "" {
+		body.WriteString("--" + boundary + nl + foot + nl)
+	}
+	body.WriteString("--" + boundary + "--" + nl)
 	m.fields = kept
 	if !m.Has("MIME-Version") {
 		m.Add("MIME-Version", "1.0")
@@ -125,8 +156,8 @@ func (m *Message) wrap(lines []string) {
 	m.SetBody(body.Bytes())
 }
 
-// footerPart is the footer as a MIME part (fields and content), as Mailman
-// writes it: inline, in us-ascii when it is ASCII and else in UTF-8,
+// footerPart is a header's or a footer's MIME part (fields and content),
+// as Mailman writes it: inline, in us-ascii when it is ASCII and else in UTF-8,
 // quoted-printable so that it needs no 8-bit transport.
 func footerPart(lines []string, nl string) string {
 	text := strings.Join(lines, nl) + nl
@@ -141,16 +172,25 @@ func footerPart(lines []string, nl string) string {
 		nl + text
 }
 
-// closingDelimiter returns the offset in body of the line that closes the
-// multipart with boundary, or -1 when there is none.
-func closingDelimiter(body []byte, boundary string) int {
-	closing := []byte("--" + boundary + "--")
+// delimiters returns the offsets in body of the line just after the first
+// delimiter of the multipart with boundary and of the line that closes it,
+// each -1 when there is none.
+func delimiters(body []byte, boundary string) (first, closing int) {
+	delimiter := []byte("--" + boundary)
+	first, closing = -1, -1
 	pos := 0
 	for line := range bytes.Lines(body) {
-		if bytes.HasPrefix(line, closing) && len(bytes.TrimRight(line[len(closing):], " \t\r\n")) == 0 {
-			return pos
-		}
 		pos += len(line)
+		if !bytes.HasPrefix(line, delimiter) {
+			continue
+		}
+		rest := line[len(delimiter):]
+		switch {
+		case first < 0 && len(bytes.TrimRight(rest, " \t\r\n")) == 0:
+			first = pos
+		case bytes.HasPrefix(rest, []byte("--")) && len(bytes.TrimRight(rest[2:], " \t\r\n")) == 0:
+			return first, pos - len(line)
+		}
 	}
-	return -1
+	return first, closing
 }

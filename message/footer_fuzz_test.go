@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// footerSeeds are posts of each shape AddFooter treats, and broken ones.
+// footerSeeds are posts of each shape Decorate treats, and broken ones.
 var footerSeeds = []string{
 	"From: zoe@example.org\r\nTo: test@example.com\r\nSubject: Hi\r\n" +
 		"Message-ID: <post@example.org>\r\n\r\nHello, list.\r\n",
@@ -33,15 +33,15 @@ var footerSeeds = []string{
 	"",
 }
 
-// FuzzAddFooter: any message through the footer. It must not panic; the
-// decorated message must still parse and have the footer; decoration only
-// appends: a text/plain body keeps its header and the original text (or
+// FuzzDecorate: any message through the footer, and through a header and
+// a footer. It must not panic; the decorated message must still parse and
+// have the footer (and the header); a footer alone is only appended: a text/plain body keeps its header and the original text (or
 // body bytes) before the footer, a multipart/mixed keeps its header and
 // every byte around the added part, and any other message, wrapped, keeps
 // its other fields in order and becomes a multipart/mixed whose first part
 // is its Content-* fields and its body, byte for byte, and whose second is
 // the footer.
-func FuzzAddFooter(f *testing.F) {
+func FuzzDecorate(f *testing.F) {
 	for _, s := range footerSeeds {
 		f.Add([]byte(s))
 	}
@@ -51,8 +51,12 @@ func FuzzAddFooter(f *testing.F) {
 		if err != nil {
 			return
 		}
+		both, _ := Parse(raw)
+		both.Decorate(headerLines, footerLines)
+		checkHeaderAndFooter(t, both.Bytes(), lastLine)
+
 		m, _ := Parse(raw)
-		m.AddFooter(footerLines)
+		m.Decorate(nil, footerLines)
 		out := m.Bytes()
 		got, err := Parse(out)
 		if err != nil {
@@ -93,7 +97,7 @@ func FuzzAddFooter(f *testing.F) {
 			}
 		case "multipart/mixed":
 			body := in.Body()
-			end := closingDelimiter(body, params["boundary"])
+			_, end := delimiters(body, params["boundary"])
 			added := len(got.Body()) - len(body)
 			if end < 0 || added <= 0 || !bytes.Equal(got.Body()[:end], body[:end]) || !bytes.Equal(got.Body()[end+added:], body[end:]) {
 				t.Fatalf("body %q is not the original %q with a part added before its closing delimiter", got.Body(), body)
@@ -151,4 +155,22 @@ func checkWrapped(t *testing.T, in, got *Message, lastLine string) {
 // for each.
 func toLF(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
+// checkHeaderAndFooter fails t unless out parses and has the header line
+// before the footer's last line, in its text or in its parts.
+func checkHeaderAndFooter(t *testing.T, out []byte, lastLine string) {
+	t.Helper()
+	got, err := Parse(out)
+	if err != nil {
+		t.Fatalf("the message with a header and a footer does not parse: %v\n%q", err, out)
+	}
+	text := string(got.Body())
+	if mt, _, err := mime.ParseMediaType(got.Get("Content-Type")); got.Get("Content-Type") == "" || err == nil && mt == "text/plain" {
+		text, _ = got.FirstText()
+	}
+	h, f := strings.Index(text, headerLines[0]), strings.LastIndex(text, lastLine)
+	if h < 0 || f < 0 || h > f {
+		t.Fatalf("no header before the footer in %q", out)
+	}
 }

@@ -16,11 +16,14 @@ var footerLines = []string{
 	"To unsubscribe send an email to test-leave@example.com",
 }
 
+// headerLines is a list's header.
+var headerLines = []string{"Read the list's rules first."}
+
 // asciiPart is the footer part Mailman adds for footerLines.
 const asciiPart = "Content-Type: text/plain; charset=\"us-ascii\"\r\nContent-Transfer-Encoding: 7bit\r\nContent-Disposition: inline\r\n\r\n" +
 	"_______________________________________________\r\nTest mailing list -- test@example.com\r\nTo unsubscribe send an email to test-leave@example.com\r\n"
 
-func TestAddFooter(t *testing.T) {
+func TestDecorate(t *testing.T) {
 	accented := slices.Clone(footerLines)
 	accented[1] = "Tëst mailing list -- test@example.com"
 	footer := strings.Join(footerLines, "\r\n") + "\r\n"
@@ -32,35 +35,45 @@ func TestAddFooter(t *testing.T) {
 		return outer + "Content-Type: multipart/mixed; boundary=\"BOUNDARY\"\r\n\r\n--BOUNDARY\r\n" + inner + "\r\n" + body +
 			"\r\n--BOUNDARY\r\n" + asciiPart + "\r\n--BOUNDARY--\r\n"
 	}
+	headerPart := "Content-Type: text/plain; charset=\"us-ascii\"\r\nContent-Transfer-Encoding: 7bit\r\nContent-Disposition: inline\r\n\r\n" + headerLines[0] + "\r\n"
 	tests := []struct {
-		name  string
-		lines []string
-		raw   string
-		want  string
+		name   string
+		header []string
+		lines  []string
+		raw    string
+		want   string
 	}{
-		{"no final newline gets one", footerLines, "Subject: x\r\n\r\nHello", "Subject: x\r\n\r\nHello\r\n" + footer},
-		{"LF line endings kept", footerLines, "Subject: x\n\nHello\n", "Subject: x\n\nHello\n" + lf},
-		{"empty body", footerLines, "Subject: x\r\n\r\n", "Subject: x\r\n\r\n" + footer},
-		{"quoted-printable", footerLines,
+		{"header and footer around the text", headerLines, footerLines, "Subject: x\r\n\r\nHello\r\n", "Subject: x\r\n\r\n" + headerLines[0] + "\r\nHello\r\n" + footer},
+		{"header alone leaves the end as it was", headerLines, nil, "Subject: x\r\n\r\nHello", "Subject: x\r\n\r\n" + headerLines[0] + "\r\nHello"},
+		{"neither changes nothing", nil, nil, "Content-Type: image/png\r\n\r\nPNG", "Content-Type: image/png\r\n\r\nPNG"},
+		{"multipart/mixed with a header part first", headerLines, footerLines, mixedHello,
+			strings.Replace(strings.Replace(mixedHello, "--b\r\n", "--b\r\n"+headerPart+"\r\n--b\r\n", 1), "--b--", "--b\r\n"+asciiPart+"\r\n--b--", 1)},
+		{"wrapped between the header and the footer", headerLines, footerLines, "Content-Type: image/png\r\n\r\nPNG",
+			"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BOUNDARY\"\r\n\r\n--BOUNDARY\r\n" + headerPart + "\r\n--BOUNDARY\r\nContent-Type: image/png\r\n\r\nPNG" +
+				"\r\n--BOUNDARY\r\n" + asciiPart + "\r\n--BOUNDARY--\r\n"},
+		{"no final newline gets one", nil, footerLines, "Subject: x\r\n\r\nHello", "Subject: x\r\n\r\nHello\r\n" + footer},
+		{"LF line endings kept", nil, footerLines, "Subject: x\n\nHello\n", "Subject: x\n\nHello\n" + lf},
+		{"empty body", nil, footerLines, "Subject: x\r\n\r\n", "Subject: x\r\n\r\n" + footer},
+		{"quoted-printable", nil, footerLines,
 			"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9\r\n",
 			"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9\r\n" + footer},
-		{"non-ASCII footer into UTF-8 text", accented,
+		{"non-ASCII footer into UTF-8 text", nil, accented,
 			"Content-Type: text/plain; charset=UTF-8\r\n\r\nHi\r\n",
 			"Content-Type: text/plain; charset=UTF-8\r\n\r\nHi\r\n" + strings.Replace(footer, "Test mailing", "Tëst mailing", 1)},
-		{"non-ASCII footer into ASCII text is wrapped, in UTF-8", accented, "Subject: x\r\n\r\nHi\r\n",
+		{"non-ASCII footer into ASCII text is wrapped, in UTF-8", nil, accented, "Subject: x\r\n\r\nHi\r\n",
 			"Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BOUNDARY\"\r\n\r\n--BOUNDARY\r\n\r\nHi\r\n\r\n--BOUNDARY\r\n" +
 				"Content-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\nContent-Disposition: inline\r\n\r\n" +
 				strings.Replace(footer, "Test mailing", "T=C3=ABst mailing", 1) + "\r\n--BOUNDARY--\r\n"},
-		{"undecodable body is wrapped", footerLines, "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n!!! not base64\r\n",
+		{"undecodable body is wrapped", nil, footerLines, "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n!!! not base64\r\n",
 			wrapped("MIME-Version: 1.0\r\n", "Content-Transfer-Encoding: base64\r\n", "!!! not base64\r\n")},
-		{"multipart/mixed", footerLines, mixedHello, strings.Replace(mixedHello, "--b--", "--b\r\n"+asciiPart+"\r\n--b--", 1)},
-		{"multipart/mixed cut short is wrapped", footerLines, strings.TrimSuffix(mixedHello, "--b--\r\n"),
+		{"multipart/mixed", nil, footerLines, mixedHello, strings.Replace(mixedHello, "--b--", "--b\r\n"+asciiPart+"\r\n--b--", 1)},
+		{"multipart/mixed cut short is wrapped", nil, footerLines, strings.TrimSuffix(mixedHello, "--b--\r\n"),
 			wrapped("MIME-Version: 1.0\r\n", "Content-Type: multipart/mixed; boundary=\"b\"\r\n", "--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n")},
-		{"multipart/alternative is wrapped", footerLines, "From: a@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\nSubject: x\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n--b--\r\n",
+		{"multipart/alternative is wrapped", nil, footerLines, "From: a@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\nSubject: x\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n--b--\r\n",
 			wrapped("From: a@example.org\r\nMIME-Version: 1.0\r\nSubject: x\r\n", "Content-Type: multipart/alternative; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\n", "--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n--b--\r\n")},
-		{"a single image is wrapped", footerLines, "Content-Type: image/png\r\n\r\nPNG",
+		{"a single image is wrapped", nil, footerLines, "Content-Type: image/png\r\n\r\nPNG",
 			wrapped("MIME-Version: 1.0\r\n", "Content-Type: image/png\r\n", "PNG")},
-		{"unreadable Content-Type is wrapped", footerLines, "Content-Type: text/plain; charset\r\n\r\nHi",
+		{"unreadable Content-Type is wrapped", nil, footerLines, "Content-Type: text/plain; charset\r\n\r\nHi",
 			wrapped("MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset\r\n", "Hi")},
 	}
 	for _, tt := range tests {
@@ -69,7 +82,7 @@ func TestAddFooter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.AddFooter(tt.lines)
+			m.Decorate(tt.header, tt.lines)
 			got := string(m.Bytes())
 			want := tt.want
 			if _, params, err := mime.ParseMediaType(m.Get("Content-Type")); err == nil && params["boundary"] != "" {
@@ -82,11 +95,11 @@ func TestAddFooter(t *testing.T) {
 	}
 }
 
-// TestAddFooterRealMessages: posts from CPython's email test data
+// TestDecorateRealMessages: posts from CPython's email test data
 // (testdata/cpython), each of which Mailman 3.3.8 sends with the footer,
 // get it here too, where Mailman puts it: in the text, in a part closing a
 // multipart/mixed, or in a part after the whole message wrapped.
-func TestAddFooterRealMessages(t *testing.T) {
+func TestDecorateRealMessages(t *testing.T) {
 	tests := []struct {
 		file, how string
 	}{
@@ -110,7 +123,7 @@ func TestAddFooterRealMessages(t *testing.T) {
 				t.Fatal(err)
 			}
 			m, _ := Parse(raw)
-			m.AddFooter(footerLines)
+			m.Decorate(nil, footerLines)
 			out, err := Parse(m.Bytes())
 			if err != nil {
 				t.Fatalf("the decorated message does not parse: %v", err)

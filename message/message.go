@@ -322,7 +322,7 @@ func (m *Message) Mailbox(name string) (address, displayName string, ok bool) {
 
 // separate makes sure the header ends in a blank line before a field is
 // added or a body set. A message may have been cut short of its last line
-// ending (FuzzPipeline and FuzzAddFooter found such): without one, a field
+// ending (FuzzPipeline and FuzzDecorate found such): without one, a field
 // added at the end would run into the last one, and a new body would be
 // read as one more field.
 func (m *Message) separate() {
@@ -478,4 +478,11 @@ func (m *Message) Merge(name string) {
 		}
 	}
 	m.fields = kept
+}
+
+// Clone returns a copy of m that changes without changing m.
+func (m *Message) Clone() *Message {
+	c := *m
+	c.fields = slices.Clone(m.fields)
+	return &c
 }

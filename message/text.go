@@ -121,7 +121,7 @@ func (m *Message) replace(p textPart, text string) {
 	body = append(body, enc...)
 	body = append(body, m.body[p.end:]...)
 	// SetBody, for the blank line a message that was all header lacks:
-	// without it the new text would be read as header fields (FuzzAddFooter
+	// without it the new text would be read as header fields (FuzzDecorate
 	// found the footer of a post with no body turned into one).
 	m.SetBody(body)
 }

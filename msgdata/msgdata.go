@@ -64,6 +64,10 @@ const (
 	ReducedListHeaders = "reduced_list_headers"
 	// NoDecorate asks outgoing not to add the list's footer.
 	NoDecorate = "nodecorate"
+	// DecorationData are placeholders for the post's header and footer
+	// (an object of strings): the pipeline puts each archiver's link to
+	// the post there as NAME_url, as Mailman does.
+	DecorationData = "decoration-data"
 )
 
 // Keys the outgoing runner keeps on an entry it parks in retry.

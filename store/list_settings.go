@@ -78,13 +78,24 @@ func (s *Store) DMARCSettings(ctx context.Context, listID string) (DMARCSettings
 	return d, nil
 }
 
-// Personalize reads a list's personalize: none, individual (a copy for
-// each member) or full (each copy addressed To its member too).
-func (s *Store) Personalize(ctx context.Context, listID string) (string, error) {
-	v, err := s.extraValues(ctx, listID, "personalize")
+// DeliverySettings are the settings of a list that outgoing applies to
+// each post, Mailman's names.
+type DeliverySettings struct {
+	// Personalize is none, individual (a copy for each member) or full
+	// (each copy addressed To its member too).
+	Personalize string
+	Info        string // info, what $info says in a header or a footer
+}
+
+// DeliverySettings reads a list's delivery settings, the defaults for
+// those it has not set.
+func (s *Store) DeliverySettings(ctx context.Context, listID string) (DeliverySettings, error) {
+	v, err := s.extraValues(ctx, listID, "personalize", "info")
 	if err != nil {
-		return "", err
+		return DeliverySettings{}, err
 	}
-	p, _ := v["personalize"].(string)
-	return p, nil
+	d := DeliverySettings{}
+	d.Personalize, _ = v["personalize"].(string)
+	d.Info, _ = v["info"].(string)
+	return d, nil
 }

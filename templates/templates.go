@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,16 +38,30 @@ type Loader struct {
 	SiteEmail string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	Log *slog.Logger
+	// Fresh, when set, is how long a text fetched stays good without being
+	// fetched again: for mail sent many times a minute, where a fetch for
+	// each message would load the site that serves the templates.
+	Fresh time.Duration
+	Log   *slog.Logger
 }
 
 // Text returns the named template for list with its placeholders filled
 // in from list and extra; ok is false when no URI is registered for it
-// (the caller's default applies). The text is fetched each time, so that
-// an edit in Postorius shows at once; when the URI cannot be read, the
+// (the caller's default applies). The text is fetched each time (or
+// once in Fresh), so that an edit in Postorius shows at once; when the URI cannot be read, the
 // text last fetched is used and the failure logged, and with none the
 // error is returned.
 func (l *Loader) Text(ctx context.Context, list *store.List, name string, extra map[string]string) (text string, ok bool, err error) {
+	raw, ok, err := l.Raw(ctx, list, name)
+	if !ok || err != nil {
+		return "", ok, err
+	}
+	return Expand(raw, Values(list, l.SiteEmail, extra)), true, nil
+}
+
+// Raw is Text without its placeholders filled in, for a caller that fills
+// them for each of many recipients.
+func (l *Loader) Raw(ctx context.Context, list *store.List, name string) (text string, ok bool, err error) {
 	if l == nil {
 		return "", false, nil
 	}
@@ -56,6 +71,9 @@ func (l *Loader) Text(ctx context.Context, list *store.List, name string, extra 
 	}
 	if err != nil {
 		return "", false, err
+	}
+	if l.Fresh > 0 && !t.FetchedAt.IsZero() && l.now().Sub(t.FetchedAt) < l.Fresh {
+		return t.Content, true, nil
 	}
 	raw, ok, err := l.fetch(ctx, t)
 	switch {
@@ -73,7 +91,7 @@ func (l *Loader) Text(ctx context.Context, list *store.List, name string, extra 
 	default:
 		return "", false, fmt.Errorf("template %s of %s: %w", name, list.ListID, err)
 	}
-	return Expand(raw, Values(list, l.SiteEmail, extra)), true, nil
+	return raw, true, nil
 }
 
 func (l *Loader) now() time.Time {
@@ -151,6 +169,11 @@ func Values(list *store.List, siteEmail string, extra map[string]string) map[str
 		"owner_email":    mta.Sub(list.PostingAddress, mta.Owner),
 		"site_email":     siteEmail,
 		"language":       "en",
+		// The names Mailman's headers and footers use for the same.
+		"fqdn_listname":   list.PostingAddress,
+		"list_name":       list.Address.Name,
+		"mail_host":       list.Address.Domain,
+		"request_address": mta.Sub(list.PostingAddress, mta.Request),
 	}
 	for k, x := range extra {
 		v[k] = x
@@ -162,6 +185,26 @@ func Values(list *store.List, siteEmail string, extra map[string]string) map[str
 // are written; $$ is a dollar sign, and a name values lacks is left as
 // written.
 func Expand(text string, values map[string]string) string {
+	return expand(text, func(name string) (string, bool) {
+		v, ok := values[name]
+		return v, ok
+	})
+}
+
+// Uses reports whether text has a placeholder for any of names.
+func Uses(text string, names ...string) bool {
+	used := false
+	expand(text, func(name string) (string, bool) {
+		if slices.Contains(names, name) {
+			used = true
+		}
+		return "", false
+	})
+	return used
+}
+
+// expand is Expand with each placeholder's value from lookup.
+func expand(text string, lookup func(name string) (string, bool)) string {
 	var b strings.Builder
 	for i := 0; i < len(text); {
 		if text[i] != '$' || i+1 == len(text) {
@@ -185,8 +228,13 @@ func Expand(text string, values map[string]string) string {
 			}
 			name = text[i+1 : end]
 		}
-		v, ok := values[name]
-		if !ok || name == "" {
+		if name == "" {
+			b.WriteByte('$')
+			i++
+			continue
+		}
+		v, ok := lookup(name)
+		if !ok {
 			b.WriteByte('$')
 			i++
 			continue

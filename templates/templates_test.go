@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mailman-go/mailman/internal/runnertest"
 	"github.com/mailman-go/mailman/store"
@@ -109,5 +110,57 @@ func TestText(t *testing.T) {
 	_, _, err = l.Text(ctx, list, "list:member:digest:header", nil)
 	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("a refused fetch with nothing kept: %v", err)
+	}
+}
+
+func TestUses(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"To $user_address", true},
+		{"To ${user_name}.", true},
+		{"To $user_addressee", false},
+		{"costs $$user_address", false},
+		{"$display_name only", false},
+	} {
+		if got := Uses(tc.text, "user_address", "user_name"); got != tc.want {
+			t.Errorf("Uses(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestFresh: with Fresh, a text fetched is used as it is until it is that
+// old, then fetched again.
+func TestFresh(t *testing.T) {
+	ctx := context.Background()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte("Footer of $listname"))
+	}))
+	defer srv.Close()
+	site := runnertest.New(t, nil)
+	list, err := site.Store.List(ctx, site.List)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := site.Store.SetTemplates(ctx, store.ListTemplates(list.ListID), []store.Template{{Name: "list:member:regular:footer", URI: srv.URL}}, false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	l := &Loader{Store: site.Store, Fresh: time.Minute, Now: func() time.Time { return now }}
+	for _, tc := range []struct {
+		after time.Duration
+		hits  int32
+	}{{0, 1}, {30 * time.Second, 1}, {59 * time.Second, 1}, {time.Minute, 2}, {90 * time.Second, 2}} {
+		now = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC).Add(tc.after)
+		raw, ok, err := l.Raw(ctx, list, "list:member:regular:footer")
+		if raw != "Footer of $listname" || !ok || err != nil {
+			t.Fatalf("Raw = %q, %v, %v", raw, ok, err)
+		}
+		if n := hits.Load(); n != tc.hits {
+			t.Errorf("after %v: fetched %d times, want %d", tc.after, n, tc.hits)
+		}
 	}
 }

@@ -1,8 +1,6 @@
 package outgoing
 
 import (
-	"sync"
-
 	"github.com/mailman-go/mailman/message"
 	"github.com/mailman-go/mailman/mta"
 	"github.com/mailman-go/mailman/oneclick"
@@ -19,26 +17,31 @@ type OneClick struct {
 // perMember returns what the copy of post data to each member is: with
 // o, its List-Unsubscribe names the member's link before the list's
 // mailto, and List-Unsubscribe-Post says a POST of it unsubscribes; with
-// full (personalize full), it is addressed To the member. nil when data
-// is not a message to change.
-func perMember(o *OneClick, data []byte, list *store.List, full bool) func(rcpt string) []byte {
+// full (personalize full), it is addressed To the member; with deco, data
+// is not decorated yet and gets the header and the footer filled in for
+// the member. nil when data is not a message to change.
+func perMember(o *OneClick, data []byte, list *store.List, full bool, deco *decoration) func(rcpt string) []byte {
 	msg, err := message.Parse(data)
 	if err != nil {
 		return nil
 	}
 	mailto := "<mailto:" + mta.Sub(list.PostingAddress, mta.Leave) + ">"
-	// Copies are made on several connections at once, from one message.
-	var mu sync.Mutex
 	return func(rcpt string) []byte {
-		mu.Lock()
-		defer mu.Unlock()
+		// Copies are made on several connections at once, from one
+		// message.
+		c := msg.Clone()
+		link := ""
 		if o != nil {
-			msg.Set("List-Unsubscribe", "<"+o.Keys.Link(o.BaseURL, list.ListID, rcpt)+">, "+mailto)
-			msg.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+			link = o.Keys.Link(o.BaseURL, list.ListID, rcpt)
+			c.Set("List-Unsubscribe", "<"+link+">, "+mailto)
+			c.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 		}
 		if full {
-			msg.Set("To", rcpt)
+			c.Set("To", rcpt)
 		}
-		return msg.Bytes()
+		if deco != nil {
+			c.Decorate(deco.lines(deco.memberValues(rcpt, link)))
+		}
+		return c.Bytes()
 	}
 }

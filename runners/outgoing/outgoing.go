@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ import (
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
+	"github.com/mailman-go/mailman/templates"
 )
 
 // Settings are the [mta] settings the runner applies.
@@ -48,9 +50,12 @@ type Settings struct {
 	Timeout       time.Duration // [mta] smtp_timeout: to connect, for each command and each write (twice that for the end of DATA); 0 means 5 minutes
 	MaxRecipients int           // [mta] max_recipients (500): RCPTs per transaction; 0 means no limit
 	Connections   int           // [mta] smtp_connections: at most this many at once for copies sent one member at a time
-	VERPInterval  int           // [mta] verp_delivery_interval: 0 never, 1 always, N when post_id % N == 0
-	RetryPeriod   time.Duration // [mta] delivery_retry_period (5 days); 0 means 5 days
-	Hostname      string        // for EHLO; "" means os.Hostname()
+	// MaxSessions is [mta] max_sessions_per_connection: transactions on a
+	// connection before it is quit and another opened; 0 means no limit.
+	MaxSessions  int
+	VERPInterval int           // [mta] verp_delivery_interval: 0 never, 1 always, N when post_id % N == 0
+	RetryPeriod  time.Duration // [mta] delivery_retry_period (5 days); 0 means 5 days
+	Hostname     string        // for EHLO; "" means os.Hostname()
 	// RetryDelay is [mta] delivery_retry_delay: the wait before the first
 	// retry, doubled at each further attempt up to an hour; 0 means a minute.
 	RetryDelay time.Duration
@@ -62,6 +67,8 @@ type Handler struct {
 	Retry    *switchboard.Switchboard
 	Settings Settings
 	Now      func() time.Time // nil means time.Now
+	// Templates has the lists' headers and footers.
+	Templates *templates.Loader
 	// OneClick, when set, gives each copy of a post its member's
 	// one-click unsubscribe link, each copy sent alone.
 	OneClick *OneClick
@@ -72,6 +79,7 @@ type Handler struct {
 
 	mu     sync.Mutex   // the kept connection serves one delivery at a time
 	client *smtp.Client // the kept connection; nil when there is none
+	used   int          // transactions on the kept connection
 	down   bool         // the last connection attempt failed: the next success is logged
 }
 
@@ -87,9 +95,12 @@ func New(s *runners.Site) (runners.Handler, error) {
 		return nil, err
 	}
 	m := s.Config.MTA
-	h := &Handler{Store: st, Retry: retry, Settings: Settings{
+	// A footer edited in Postorius shows within a minute, without a
+	// fetch of it for each post.
+	loader := &templates.Loader{Store: st, SiteEmail: s.Config.Mailman.SiteOwner, Log: s.Log, Fresh: time.Minute}
+	h := &Handler{Store: st, Retry: retry, Templates: loader, Settings: Settings{
 		Host: m.SMTPHost, Port: m.SMTPPort, User: m.SMTPUser, Pass: m.SMTPPass, SecureMode: m.SMTPSecureMode, Timeout: m.SMTPTimeout.D(),
-		MaxRecipients: m.MaxRecipients, VERPInterval: m.VERPDeliveryInterval, Connections: m.SMTPConnections,
+		MaxRecipients: m.MaxRecipients, VERPInterval: m.VERPDeliveryInterval, Connections: m.SMTPConnections, MaxSessions: m.MaxSessionsPerConn,
 		RetryPeriod: m.DeliveryRetryPeriod.D(), RetryDelay: m.DeliveryRetryDelay.D(),
 	}}
 	if u := s.Config.Unsubscribe.BaseURL; u != "" {
@@ -152,29 +163,40 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 	}
 
 	data := e.Message
-	if list != nil && !md.Bool(msgdata.NoDecorate) {
-		// Decorated once for every recipient, VERP or not: the footer
-		// names no member.
-		if decorated, err := decorate(e.Message, list); err != nil {
-			log.Info("message sent without a footer", "reason", err)
-		} else {
-			data = decorated
-		}
-	}
 	verp := useVERP(md, h.Settings.VERPInterval)
-	// A post whose copies differ by member (its one-click link, its To)
-	// goes to each alone; notices and digests, which name no member, go
-	// in bulk.
+	// A post whose copies differ by member (its one-click link, its To,
+	// a footer naming the member) goes to each alone; notices and
+	// digests, which name no member, go in bulk.
 	var each func(string) []byte
 	personalize := "none"
 	if list != nil && !md.Bool(msgdata.NoDecorate) {
-		p, err := h.Store.Personalize(ctx, list.ListID)
+		ds, err := h.Store.DeliverySettings(ctx, list.ListID)
 		if err != nil {
 			return runners.Done, fmt.Errorf("list %s: %w", listID, err)
 		}
-		personalize = p
-		if personalize != "none" || h.OneClick != nil {
-			each = perMember(h.OneClick, data, list, personalize == "full")
+		personalize = ds.Personalize
+		deco, err := h.decorationFor(ctx, list, ds.Info, md)
+		if err != nil {
+			return runners.Done, fmt.Errorf("list %s: %w", listID, err)
+		}
+		alone := personalize != "none" || h.OneClick != nil
+		if alone && deco.personal() {
+			if deco.names, err = h.memberNames(ctx, list); err != nil {
+				return runners.Done, fmt.Errorf("list %s: %w", listID, err)
+			}
+		} else {
+			// Decorated once for every recipient, VERP or not: the
+			// header and the footer name no member.
+			header, footer := deco.lines(nil)
+			if decorated, err := decorate(e.Message, header, footer); err != nil {
+				log.Info("message sent without a footer", "reason", err)
+			} else {
+				data = decorated
+			}
+			deco = nil
+		}
+		if alone {
+			each = perMember(h.OneClick, data, list, personalize == "full", deco)
 		}
 	}
 
@@ -287,6 +309,20 @@ func backoff(first time.Duration, attempts int) time.Duration {
 		d *= 2
 	}
 	return min(d, maxRetryDelay)
+}
+
+// memberNames are list's members by address, for the footers that name
+// them.
+func (h *Handler) memberNames(ctx context.Context, list *store.List) (map[string]store.Member, error) {
+	ms, err := h.Store.Members(ctx, list.Address, store.Regular)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]store.Member, len(ms))
+	for _, m := range ms {
+		names[strings.ToLower(m.Address)] = m
+	}
+	return names, nil
 }
 
 // useVERP decides, as Mailman, whether each recipient gets a copy with an

@@ -21,6 +21,7 @@ import (
 	"github.com/mailman-go/mailman/runners"
 	"github.com/mailman-go/mailman/store"
 	"github.com/mailman-go/mailman/switchboard"
+	"github.com/mailman-go/mailman/templates"
 )
 
 // footerText is the footer of the list test@example.com, with CRLF.
@@ -724,35 +725,105 @@ func TestUseVERP(t *testing.T) {
 	}
 }
 
-// How a footer goes into each shape of message is message's (TestAddFooter
-// there); decorate's part is which footer a list gets.
-func TestDecorate(t *testing.T) {
-	test := &store.List{Address: store.ListAddress{Name: "test", Domain: "example.com"},
-		PostingAddress: "test@example.com", DisplayName: "Test"}
-	accented := *test
-	accented.DisplayName = "Tëst"
-	const hi = "Content-Type: text/plain; charset=UTF-8\r\n\r\nHi\r\n"
+// How a header and a footer go into each shape of message is message's
+// (TestDecorate there); outgoing's part is which a list's post gets: its
+// templates' (the list's, else its domain's, else the site's) with the
+// list's, the archivers' and, on copies sent one member at a time, the
+// member's placeholders filled in; Mailman's default footer without one;
+// none for an empty template.
+func TestDecoration(t *testing.T) {
+	const post = "From: zoe@example.org\r\nTo: test@example.com\r\nSubject: Hi\r\nMessage-ID: <post@example.org>\r\n" +
+		"Content-Type: text/plain; charset=UTF-8\r\n\r\nHello, list.\r\n"
+	rcpts := []string{"anne@example.net", "bob@example.net"}
 	tests := []struct {
-		name string
-		list *store.List
-		raw  string
-		want string // "" when it is left alone
+		name           string
+		header, footer string // the templates' texts; "-" for none registered
+		scope          string // "" for the list's
+		personalize    string
+		displayName    string
+		want           map[string]string // each recipient's text; "*" for every one
 	}{
-		{"the list's name and addresses", test, hi, hi + footerText},
-		{"a non-ASCII display name", &accented, hi, hi + strings.Replace(footerText, "Test mailing", "Tëst mailing", 1)},
-		{"unparsable", test, " Subject: a continuation first\r\n\r\nHi", ""},
+		{"Mailman's default footer", "-", "-", "", "none", "Test", map[string]string{"*": "Hello, list.\r\n" + footerText}},
+		{"a non-ASCII display name", "-", "-", "", "none", "Tëst",
+			map[string]string{"*": "Hello, list.\r\n" + strings.Replace(footerText, "Test mailing", "Tëst mailing", 1)}},
+		{"an empty footer is none", "-", "", "", "none", "Test", map[string]string{"*": "Hello, list.\r\n"}},
+		// Mailman drops the spaces before each line's end, even the
+		// signature separator's.
+		{"the list's header and footer", "Rules: $info  \r\n", "-- \n$display_name <$fqdn_listname> at $mail_host\nArchive: $hyperkitty_url\n", "", "none", "Test",
+			map[string]string{"*": "Rules: Be kind.\r\nHello, list.\r\n--\r\nTest <test@example.com> at example.com\r\nArchive: https://archive.example.com/m/1\r\n"}},
+		{"the domain's footer", "-", "Domain footer for $list_name", "domain:example.com", "none", "Test",
+			map[string]string{"*": "Hello, list.\r\nDomain footer for test\r\n"}},
+		{"member placeholders in bulk are left as written", "-", "To $user_address ($user_name)", "", "none", "Test",
+			map[string]string{"*": "Hello, list.\r\nTo $user_address ($user_name)\r\n"}},
+		{"each member's own footer", "-", "Sent to $user_address ($user_name_or_address, $member)\nLeave: $user_unsubscribe_url", "", "individual", "Test",
+			map[string]string{
+				"anne@example.net": "Hello, list.\r\nSent to anne@example.net (Anne Ö, =?utf-8?q?Anne_=C3=96?= <anne@example.net>)\r\nLeave: \r\n",
+				"bob@example.net":  "Hello, list.\r\nSent to bob@example.net (bob@example.net, bob@example.net)\r\nLeave: \r\n",
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decorate([]byte(tt.raw), tt.list)
-			switch {
-			case tt.want == "" && err == nil:
-				t.Errorf("decorated:\n%s", got)
-			case tt.want != "" && err != nil:
-				t.Errorf("error %v", err)
-			case string(got) != tt.want:
-				t.Errorf("got:\n%q\nwant:\n%q", got, tt.want)
+			f := newFixture(t, sinkOptions{})
+			ctx := context.Background()
+			dir := t.TempDir()
+			f.h.Templates = &templates.Loader{Store: f.st}
+			test := store.ListAddress{Name: "test", Domain: "example.com"}
+			settings := map[string]string{"personalize": tt.personalize, "info": "Be kind.", "display_name": tt.displayName}
+			for k, v := range settings {
+				if err := f.st.SetListSetting(ctx, test, k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := f.st.AddMembers(ctx, test, store.Regular, []string{"Anne Ö <anne@example.net>", "bob@example.net"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			scope := tt.scope
+			if scope == "" {
+				scope = store.ListTemplates("test.example.com")
+			}
+			var ts []store.Template
+			for name, text := range map[string]string{headerTemplate: tt.header, footerTemplate: tt.footer} {
+				if text == "-" {
+					continue
+				}
+				path := filepath.Join(dir, strings.ReplaceAll(name, ":", "-"))
+				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				ts = append(ts, store.Template{Name: name, URI: "file://" + path})
+			}
+			if err := f.st.SetTemplates(ctx, scope, ts, false); err != nil {
+				t.Fatal(err)
+			}
+			f.dispose(t, entry(post, map[string]any{msgdata.Recipients: rcpts,
+				msgdata.DecorationData: map[string]string{"hyperkitty_url": "https://archive.example.com/m/1"}}))
+			got := map[string]string{}
+			for _, x := range f.sink.transactions() {
+				m, err := message.Parse([]byte(x.data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				text, _ := m.FirstText()
+				for _, r := range x.rcpts {
+					got[r] = text
+				}
+			}
+			for _, r := range rcpts {
+				want, ok := tt.want[r]
+				if !ok {
+					want = tt.want["*"]
+				}
+				if got[r] != want {
+					t.Errorf("%s's copy:\n%q\nwant:\n%q", r, got[r], want)
+				}
 			}
 		})
+	}
+}
+
+// An unparsable message goes out as it came.
+func TestDecorateUnparsable(t *testing.T) {
+	if got, err := decorate([]byte(" Subject: a continuation first\r\n\r\nHi"), nil, []string{"footer"}); err == nil {
+		t.Errorf("decorated:\n%s", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/mailman-go/mailman/msgdata"
 	"github.com/mailman-go/mailman/oneclick"
 	"github.com/mailman-go/mailman/store"
+	"github.com/mailman-go/mailman/templates"
 )
 
 // TestPersonalize: a list's personalize, and the site's one-click links,
@@ -119,6 +121,100 @@ func BenchmarkFanOut(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*len(rcpts))/b.Elapsed().Seconds(), "rcpts/s")
+		})
+	}
+}
+
+// TestFooterUnsubscribeLink: with one-click links, a footer's
+// $user_unsubscribe_url is the member's own link, the one its
+// List-Unsubscribe carries, even on a list that is not personalized.
+func TestFooterUnsubscribeLink(t *testing.T) {
+	f := newFixture(t, sinkOptions{})
+	ctx := context.Background()
+	keys, err := oneclick.LoadKeys(filepath.Join(t.TempDir(), "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.OneClick = &OneClick{Keys: keys, BaseURL: "https://lists.example.com/u/"}
+	f.h.Templates = &templates.Loader{Store: f.st}
+	path := filepath.Join(t.TempDir(), "footer")
+	if err := os.WriteFile(path, []byte("Leave this list: $user_unsubscribe_url\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SetTemplates(ctx, store.ListTemplates("test.example.com"),
+		[]store.Template{{Name: footerTemplate, URI: "file://" + path}}, false); err != nil {
+		t.Fatal(err)
+	}
+	rcpts := []string{"a@example.net", "b@example.net"}
+	f.dispose(t, entry(post, map[string]any{msgdata.Recipients: rcpts}))
+	header := regexp.MustCompile(`(?m)^List-Unsubscribe: <([^>]+)>`)
+	footer := regexp.MustCompile(`(?m)^Leave this list: (\S+)\r$`)
+	txns := f.sink.transactions()
+	if len(txns) != len(rcpts) {
+		t.Fatalf("%d transactions, want one for each member", len(txns))
+	}
+	for _, x := range txns {
+		h, l := header.FindStringSubmatch(x.data), footer.FindStringSubmatch(x.data)
+		if h == nil || l == nil || h[1] != l[1] {
+			t.Errorf("%v's copy: the footer's link is not List-Unsubscribe's:\n%s", x.rcpts, x.data)
+			continue
+		}
+		if want := keys.Link(f.h.OneClick.BaseURL, "test.example.com", x.rcpts[0]); l[1] != want {
+			t.Errorf("%v's copy links %s, want %s", x.rcpts, l[1], want)
+		}
+	}
+}
+
+// TestMaxSessionsPerConnection: [mta] max_sessions_per_connection ends a
+// connection after that many transactions and opens another, the kept
+// one across messages as well as those opened for one delivery; every
+// copy still goes out once. (How two connections share the copies varies,
+// so that row counts transactions a connection, not connections.)
+func TestMaxSessionsPerConnection(t *testing.T) {
+	rcpts := []string{"a@example.net", "b@example.net", "c@example.net", "d@example.net", "e@example.net"}
+	for _, tc := range []struct {
+		name                 string
+		personalize          string
+		max, connections     int
+		maxRecipients, posts int
+		sessions             int // 0: not counted
+	}{
+		{"no limit", "individual", 0, 1, 500, 2, 1},
+		{"two a connection, one connection", "individual", 2, 1, 500, 1, 3},
+		{"two a connection, two connections", "individual", 2, 2, 500, 1, 0},
+		{"bulk transactions count too", "none", 2, 1, 2, 1, 2},
+		{"the kept connection across posts", "none", 1, 1, 500, 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, sinkOptions{})
+			f.h.Settings.MaxSessions, f.h.Settings.Connections, f.h.Settings.MaxRecipients = tc.max, tc.connections, tc.maxRecipients
+			if err := f.st.SetListSetting(context.Background(), store.ListAddress{Name: "test", Domain: "example.com"}, "personalize", tc.personalize); err != nil {
+				t.Fatal(err)
+			}
+			for range tc.posts {
+				f.dispose(t, entry(post, map[string]any{msgdata.Recipients: rcpts}))
+			}
+			got := map[string]int{}
+			perSession := map[int]int{}
+			for _, x := range f.sink.transactions() {
+				perSession[x.session]++
+				for _, r := range x.rcpts {
+					got[r]++
+				}
+			}
+			for id, n := range perSession {
+				if tc.max > 0 && n > tc.max {
+					t.Errorf("connection %d carried %d transactions, want at most %d", id, n, tc.max)
+				}
+			}
+			for _, r := range rcpts {
+				if got[r] != tc.posts {
+					t.Errorf("%s got %d copies, want %d", r, got[r], tc.posts)
+				}
+			}
+			if n := f.sink.sessionCount(); tc.sessions > 0 && n != tc.sessions {
+				t.Errorf("%d connections, want %d", n, tc.sessions)
+			}
 		})
 	}
 }

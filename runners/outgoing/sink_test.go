@@ -21,9 +21,10 @@ import (
 
 // txn is one transaction the sink completed.
 type txn struct {
-	from  string
-	rcpts []string
-	data  string
+	from    string
+	rcpts   []string
+	data    string
+	session int // the connection's number, from 1
 }
 
 // sink is an SMTP server on 127.0.0.1 standing in for the MTA: it records
@@ -65,7 +66,7 @@ func startSink(t testing.TB, o sinkOptions) *sink {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.sessions++
-		return &session{s: s}, nil
+		return &session{s: s, id: s.sessions}, nil
 	}))
 	s.srv.Domain = "sink.example"
 	s.srv.ErrorLog = log.New(io.Discard, "", 0)
@@ -138,6 +139,7 @@ func (l trackingListener) Accept() (net.Conn, error) {
 
 type session struct {
 	s      *sink
+	id     int
 	authed bool
 	from   string
 	rcpts  []string
@@ -199,7 +201,7 @@ func (x *session) Data(r io.Reader) error {
 	if x.s.refuseData != nil {
 		return x.s.refuseData
 	}
-	x.s.txns = append(x.s.txns, txn{x.from, x.rcpts, string(b)})
+	x.s.txns = append(x.s.txns, txn{x.from, x.rcpts, string(b), x.id})
 	return nil
 }
 

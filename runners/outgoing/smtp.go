@@ -149,6 +149,7 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 				// A connection the server will not give leaves its
 				// share to the others.
 				c, err := h.dial()
+				used := 0
 				for err == nil {
 					t, ok := <-queue
 					if !ok {
@@ -157,10 +158,22 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 					}
 					n, rs, broken := transaction(c, t.from, t.rcpts, copyFor(t))
 					record(n, rs)
-					if broken {
+					used++
+					switch {
+					case broken:
 						c.Close()
-						c, err = h.dial()
+					case h.spent(used):
+						c.Quit()
+					default:
+						continue
 					}
+					if len(queue) == 0 {
+						// Nothing left for another connection: none is
+						// opened for nothing.
+						return
+					}
+					c, err = h.dial()
+					used = 0
 				}
 			})
 		}
@@ -179,8 +192,12 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 			break
 		}
 		n, rs, broken := transaction(c, t.from, t.rcpts, copyFor(t))
-		if broken {
+		h.used++
+		switch {
+		case broken:
 			h.drop()
+		case h.spent(h.used):
+			h.quit()
 		}
 		record(n, rs)
 	}
@@ -280,7 +297,7 @@ func (h *Handler) connection(log *slog.Logger) (*smtp.Client, error) {
 		log.Info("connected to SMTP server again", "host", h.Settings.Host, "port", h.port())
 	}
 	h.down = false
-	h.client = c
+	h.client, h.used = c, 0
 	return c, nil
 }
 
@@ -388,6 +405,22 @@ func (c *timedConn) SetDeadline(t time.Time) error {
 		t = c.until
 	}
 	return c.Conn.SetDeadline(t)
+}
+
+// spent reports whether a connection that carried used transactions has
+// carried all that [mta] max_sessions_per_connection allows.
+func (h *Handler) spent(used int) bool {
+	return h.Settings.MaxSessions > 0 && used >= h.Settings.MaxSessions
+}
+
+// quit ends the kept connection with a QUIT, for the next to open another.
+func (h *Handler) quit() {
+	if h.client != nil {
+		if err := h.client.Quit(); err != nil {
+			h.client.Close()
+		}
+		h.client = nil
+	}
 }
 
 // drop closes the kept connection without a word to the server: it is

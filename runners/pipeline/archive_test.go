@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/mailman-go/mailman/archive"
@@ -14,6 +15,7 @@ import (
 )
 
 // With archivers, a post carries each one's List-Archive and Archived-At
+// (and the same link for its footer)
 // and a copy goes to the archive queue, as its members get it; one that
 // asks not to be archived goes to neither, nor does a list's whose
 // archive_policy is never.
@@ -57,6 +59,14 @@ func TestToArchive(t *testing.T) {
 			m, _ := message.Parse(out[0].Message)
 			if got := m.Get("Archived-At"); got != tc.archivedAt {
 				t.Errorf("Archived-At %q, want %q", got, tc.archivedAt)
+			}
+			// The same link for the footer's $hyperkitty_url.
+			var links map[string]string
+			if _, err := out[0].Msgdata.Get(msgdata.DecorationData, &links); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := links["hyperkitty_url"], strings.Trim(tc.archivedAt, "<>"); got != want {
+				t.Errorf("decoration-data hyperkitty_url %q, want %q", got, want)
 			}
 			if wantList := tc.policy != "never"; m.Has("List-Archive") != wantList {
 				t.Errorf("List-Archive %q", m.Values("List-Archive"))

@@ -225,13 +225,20 @@ func rfc2369(ctx context.Context, p *post) error {
 		// Not archived: a link to it would lead nowhere.
 		hash = ""
 	}
+	links := map[string]string{}
 	for _, a := range as {
 		if u := a.ListURL(p.list); u != "" {
 			p.msg.Add("List-Archive", "<"+u+">")
 		}
 		if u := a.Permalink(p.list, hash); u != "" {
 			p.msg.Add("Archived-At", "<"+u+">")
+			// For the footer's $hyperkitty_url and the like, as Mailman
+			// names them.
+			links[a.Name()+"_url"] = u
 		}
+	}
+	if len(links) > 0 {
+		p.md.Set(msgdata.DecorationData, links)
 	}
 	return nil
 }

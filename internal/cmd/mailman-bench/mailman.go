@@ -118,6 +118,7 @@ lmtp_port: %[4]d
 	// A script for `mailman shell -r`: any sender may post, and adding
 	// members sends no mail.
 	helper := `from mailman.interfaces.action import Action
+from mailman.interfaces.mailinglist import Personalization
 
 
 def bench_settings(mlist):
@@ -125,6 +126,14 @@ def bench_settings(mlist):
     mlist.send_welcome_message = False
     mlist.send_goodbye_message = False
     mlist.admin_notify_mchanges = False
+
+
+def personalize_individual(mlist):
+    mlist.personalize = Personalization.individual
+
+
+def personalize_none(mlist):
+    mlist.personalize = Personalization.none
 `
 	if err := os.WriteFile(filepath.Join(dir, "benchlists.py"), []byte(helper), 0o644); err != nil {
 		return nil, err
@@ -190,6 +199,13 @@ func (m *mailman) Setup(fanouts []int) error {
 		}
 	}
 	return nil
+}
+
+// Personalize sets list's personalize through `mailman shell`, which
+// commits it; the runners read the list afresh for each message.
+func (m *mailman) Personalize(list, mode string) error {
+	_, err := m.cli("shell", "-l", list, "-r", "benchlists.personalize_"+mode)
+	return err
 }
 
 // addMembers gives list its n members, unless it has them from an

@@ -27,6 +27,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,8 +49,11 @@ type config struct {
 	posts      int
 	interval   time.Duration
 	fanouts    []int
-	idle       time.Duration
-	command    string
+	// personalized is the fan-out list (one of fanouts) also measured
+	// with personalize individual; 0 for none.
+	personalized int
+	idle         time.Duration
+	command      string
 	// suite is mail (ingest, delivery, memory), rest (the REST API) or
 	// all.
 	suite        string
@@ -73,6 +77,7 @@ func main() {
 	flag.IntVar(&c.posts, "posts", 50, "posts per end-to-end run")
 	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "time between end-to-end posts")
 	flag.StringVar(&fanouts, "fanout", "1000,10000", "members of the fan-out lists")
+	flag.IntVar(&c.personalized, "personalized", 10000, "the fan-out list also measured with personalize individual (a copy and a transaction for each member); 0 for none")
 	flag.DurationVar(&c.idle, "idle", 15*time.Second, "how long after start idle memory is read")
 	flag.StringVar(&c.suite, "suite", "all", "mail (ingest, delivery, memory), rest (the REST API), or all")
 	flag.IntVar(&c.rosterSize, "roster", 100000, "members of the REST figures' list")
@@ -89,6 +94,9 @@ func main() {
 	}
 	if c.fanouts, err = ints(fanouts); err != nil {
 		log.Fatalf("-fanout: %v", err)
+	}
+	if c.personalized != 0 && !slices.Contains(c.fanouts, c.personalized) {
+		log.Fatalf("-personalized %d: not one of -fanout %s", c.personalized, fanouts)
 	}
 	for _, n := range c.conns {
 		if n <= 8 {
@@ -341,8 +349,28 @@ func measureRunning(c config, s server, res *results, smtpPort int, logf func(st
 			logf("%s: fan-out to %d in %.2f s", s.Name(), n, d.Seconds())
 		}
 	}
+	if n := c.personalized; n > 0 {
+		if err := s.Personalize(listName(n), "individual"); err != nil {
+			return err
+		}
+		for rep := 1; rep <= c.reps; rep++ {
+			d, err := fanout(s.LMTPAddr(), k, listName(n), fmt.Sprintf("%s-fan%dp-%d-%d", tag(s), n, rep, time.Now().UnixNano()), n)
+			if err != nil {
+				return fmt.Errorf("%s personalized fan-out to %d: %w", s.Name(), n, err)
+			}
+			res.add(personalizedFigure(n), d.Seconds())
+			logf("%s: personalized fan-out to %d in %.2f s", s.Name(), n, d.Seconds())
+		}
+		// Mailman's instance is kept between runs.
+		if err := s.Personalize(listName(n), "none"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// personalizedFigure names the personalized fan-out to n members.
+func personalizedFigure(n int) string { return fmt.Sprintf("fanout-%d-individual", n) }
 
 func tag(s server) string {
 	if _, ok := s.(*ours); ok {

@@ -16,7 +16,7 @@ func TestSuiteOnThisProject(t *testing.T) {
 	c := config{
 		bin: mailmantest.Binary(t), dir: t.TempDir(), mailman: "off",
 		reps: 2, n: 50, conns: []int{1, 4}, floorConns: []int{1, 4},
-		posts: 3, interval: 20 * time.Millisecond, fanouts: []int{20}, idle: 100 * time.Millisecond,
+		posts: 3, interval: 20 * time.Millisecond, fanouts: []int{20}, personalized: 20, idle: 100 * time.Millisecond,
 		command: "mailman-bench -test", suite: "mail",
 	}
 	r, err := run(c, t.Logf)
@@ -30,6 +30,7 @@ func TestSuiteOnThisProject(t *testing.T) {
 		"| 1 | **", "| 4 | **",
 		"| end to end, median (3 posts 20ms apart, LMTP 250 to the sink) | **",
 		"| fan-out to 20 members (250 until the sink has every copy) | **",
+		"| fan-out to 20 members, personalize individual (a copy and an SMTP transaction each) | **",
 		"| … as recipients per second | **",
 		"| start-up: start until LMTP answers LHLO | **",
 		"| memory idle, PSS summed (100ms after start) | **",
@@ -40,7 +41,7 @@ func TestSuiteOnThisProject(t *testing.T) {
 			t.Errorf("the table lacks %q:\n%s", want, md)
 		}
 	}
-	for _, fig := range []string{"ingest-1", "ingest-4", "e2e-p50", "fanout-20", "startup", "idle-pss"} {
+	for _, fig := range []string{"ingest-1", "ingest-4", "e2e-p50", "fanout-20", "fanout-20-individual", "startup", "idle-pss"} {
 		if n := len(r.ours.samples[fig]); n != 2 {
 			t.Errorf("%s: %d samples, want 2", fig, n)
 		}

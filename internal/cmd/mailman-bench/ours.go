@@ -29,6 +29,9 @@ type server interface {
 	// ClearIngest empties the queue the ingest fills, once n entries are
 	// there.
 	ClearIngest(n int) error
+	// Personalize sets a list's personalize (none or individual) while
+	// the runners run.
+	Personalize(list, mode string) error
 }
 
 // listName is the name of the list that fans out to n members.
@@ -113,6 +116,11 @@ func (o *ours) Setup(fanouts []int) error {
 		}
 	}
 	return nil
+}
+
+func (o *ours) Personalize(list, mode string) error {
+	_, err := o.ctl("lists", "set", list, "personalize", mode)
+	return err
 }
 
 func (o *ours) StartLMTP() error { _, err := o.ctl("start", "lmtp"); return err }

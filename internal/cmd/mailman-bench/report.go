@@ -146,6 +146,9 @@ func (r *report) markdown() string {
 	}
 	for _, n := range c.fanouts {
 		rows = append(rows, row{label: fmt.Sprintf("fan-out to %d members (250 until the sink has every copy)", n), figure: fmt.Sprintf("fanout-%d", n), unit: "s", perSecond: float64(n)})
+		if n == c.personalized {
+			rows = append(rows, row{label: fmt.Sprintf("fan-out to %d members, personalize individual (a copy and an SMTP transaction each)", n), figure: personalizedFigure(n), unit: "s", perSecond: float64(n)})
+		}
 	}
 	rows = append(rows,
 		row{label: "start-up: start until LMTP answers LHLO", figure: "startup", unit: "s"},

@@ -25,7 +25,7 @@ var fuzzTargets = []fuzzTarget{
 	{"./message", "FuzzParse", 400000, "messages: header fields, addresses, MIME parts"},
 	{"./message", "FuzzAddress", 180000, "address header fields"},
 	{"./runners/pipeline", "FuzzPipeline", 6000, "posts through the whole posting pipeline (headers, subject prefix, MIME)"},
-	{"./message", "FuzzAddFooter", 120000, "MIME bodies the footer is added to"},
+	{"./message", "FuzzDecorate", 120000, "MIME bodies a header and a footer are added to"},
 	{"./digest", "FuzzDigest", 60000, "posts built into MIME and RFC 1153 digests"},
 	{"./dmarc", "FuzzParseTags", 200000, "DMARC TXT records"},
 	{"./oneclick", "FuzzParsePath", 200000, "one-click unsubscribe link paths"},
