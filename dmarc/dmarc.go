@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/weppos/publicsuffix-go/publicsuffix"
 )
 
 // Policy is a domain's DMARC policy: "reject", "quarantine", "none", or
@@ -52,7 +51,7 @@ type Resolver struct {
 	// Lifetime the whole lookup (resolver_lifetime, 5s when 0).
 	Timeout, Lifetime time.Duration
 	// Suffixes is the Public Suffix List; the copy built in when nil.
-	Suffixes *publicsuffix.List
+	Suffixes *Suffixes
 	// Now is the clock, for the cache; time.Now when nil.
 	Now func() time.Time
 
@@ -69,16 +68,6 @@ type cached struct {
 // SOA to say how long.
 const negativeTTL = 5 * time.Minute
 
-// LoadSuffixes reads a Public Suffix List file, private domains
-// included, as Mailman reads it.
-func LoadSuffixes(path string) (*publicsuffix.List, error) {
-	l, err := publicsuffix.NewListFromFile(path, &publicsuffix.ParserOption{PrivateDomains: true})
-	if err != nil {
-		return nil, fmt.Errorf("public suffix list %s: %w", path, err)
-	}
-	return l, nil
-}
-
 func (r *Resolver) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
@@ -89,17 +78,7 @@ func (r *Resolver) now() time.Time {
 // OrganizationalDomain is domain's organizational domain: the longest
 // public suffix that matches it plus one label (RFC 7489 §3.2).
 func (r *Resolver) OrganizationalDomain(domain string) string {
-	list := r.Suffixes
-	if list == nil {
-		list = publicsuffix.DefaultList
-	}
-	org, err := publicsuffix.DomainFromListWithOptions(list, domain, publicsuffix.DefaultFindOptions)
-	if err != nil {
-		// The name is a public suffix itself, or not a name: it is its
-		// own.
-		return domain
-	}
-	return org
+	return r.Suffixes.organizationalDomain(domain)
 }
 
 // Lookup finds domain's DMARC policy.
