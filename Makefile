@@ -65,6 +65,7 @@ microbench: ## the go test benchmarks of each part (switchboard, store, runners,
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench 'Lookup|ListByID' -benchtime 20000x ./store
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench Build -benchtime 200x ./digest
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench FanOut -benchtime 20x ./runners/outgoing
+	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench Import21 -benchtime 1x ./migrate
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench AddMembers -benchtime 3x ./store
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench 'Start|Memory' -benchtime 20x ./test
 	TMPDIR=$(BENCHDIR) $(GO) test -run '^$$' -bench MembersAdd -benchtime 3x ./test

@@ -294,3 +294,92 @@ func (s *Store) refreshLevel(ctx context.Context, tx execer, owner string) error
 	}
 	return nil
 }
+
+// MemberSettings are one membership's own preferences and moderation
+// action, as an import sets them.
+type MemberSettings struct {
+	MemberID         string
+	Prefs            map[string]string // preferences set at the member level
+	ModerationAction string            // "" leaves it as it is
+}
+
+// SetMemberSettings sets the preferences and moderation actions of many
+// memberships in one transaction, in statements of many rows each: a
+// roster imported whole (100,000 members) costs one commit and some
+// hundreds of statements, not some for each member. Every value is
+// checked before anything is written.
+func (s *Store) SetMemberSettings(ctx context.Context, ms []MemberSettings) error {
+	type change struct{ name, value string }
+	var rows [][3]any              // preferences: owner, name, value
+	groups := map[change][]int64{} // the same change to the rows of many members
+	for _, m := range ms {
+		id, err := strconv.ParseInt(m.MemberID, 16, 64)
+		if err != nil {
+			return fmt.Errorf("member %s: %w", m.MemberID, ErrNoSuchMember)
+		}
+		for name, v := range m.Prefs {
+			if _, err := CheckPreference(name, v); err != nil {
+				return fmt.Errorf("member %s: %w", m.MemberID, err)
+			}
+			if b, err := ParseBool(v); err == nil && name != "delivery_mode" && name != "delivery_status" && name != "preferred_language" {
+				v = strconv.FormatBool(b)
+			}
+			rows = append(rows, [3]any{MemberPrefs(m.MemberID), name, v})
+			if slices.ContainsFunc(deliveryPrefs, func(p deliveryPref) bool { return p.name == name }) {
+				groups[change{name, v}] = append(groups[change{name, v}], id)
+			}
+		}
+		if m.ModerationAction != "" {
+			if !slices.Contains(actions, m.ModerationAction) {
+				return fmt.Errorf("member %s: %w for moderation_action: %q is not one of %s", m.MemberID, ErrBadValue, m.ModerationAction, strings.Join(actions, ", "))
+			}
+			groups[change{"moderation_action", m.ModerationAction}] = append(groups[change{"moderation_action", m.ModerationAction}], id)
+		}
+	}
+	// Chunks stay well under SQLite's and PostgreSQL's limits on a
+	// statement's parameters.
+	const chunk = 500
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for part := range slices.Chunk(rows, chunk) {
+			var marks []string
+			args := make([]any, 0, 3*len(part))
+			for _, r := range part {
+				n := len(args)
+				marks = append(marks, fmt.Sprintf("($%d, $%d, $%d)", n+1, n+2, n+3))
+				args = append(args, r[0], r[1], r[2])
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO preferences (owner, name, value) VALUES `+strings.Join(marks, ", ")+`
+				ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value`, args...); err != nil {
+				return err
+			}
+		}
+		for c, ids := range groups {
+			var set string
+			var v any = c.value
+			switch c.name {
+			case "delivery_mode", "moderation_action":
+				set = c.name + ` = $1`
+			case "receive_own_postings", "receive_list_copy":
+				b, _ := ParseBool(c.value)
+				set, v = c.name+` = $1`, boolColumn(b)
+			case "delivery_status":
+				set = `delivery_enabled = 0, delivery_status = $1`
+				if c.value == "enabled" {
+					set, v = `delivery_enabled = 1, delivery_status = $1`, ""
+				}
+			}
+			for part := range slices.Chunk(ids, chunk) {
+				args := []any{v}
+				var marks []string
+				for _, id := range part {
+					args = append(args, id)
+					marks = append(marks, fmt.Sprintf("$%d", len(args)))
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE members SET `+set+` WHERE id IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

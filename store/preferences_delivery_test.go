@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -79,6 +81,61 @@ func TestPreferenceLevelsReachDelivery(t *testing.T) {
 			m := member(tc.list)
 			if got := (want{m.ReceiveOwnPostings, m.DeliveryMode, m.DeliveryEnabled, m.DeliveryStatus}); got != tc.want {
 				t.Errorf("%s: %s's membership %+v, want %+v", tc.name, tc.list.ListID, got, tc.want)
+			}
+		}
+	})
+}
+
+// SetMemberSettings sets many memberships' own preferences and moderation
+// actions at once, with the same effect as one at a time; a bad value
+// anywhere writes nothing.
+func TestSetMemberSettings(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b)
+		l := createList(t, s, "ant@example.com")
+		addMembers(t, s, l.Address, Regular, "anne@example.com", "bob@example.com", "cris@example.com")
+		id := func(a string) string {
+			m, err := s.Member(ctx, l.ListID, a, Regular)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.MemberID
+		}
+		bad := []MemberSettings{{MemberID: id("anne@example.com"), Prefs: map[string]string{"receive_list_copy": "false"}},
+			{MemberID: id("bob@example.com"), Prefs: map[string]string{"delivery_mode": "sometimes"}}}
+		if err := s.SetMemberSettings(ctx, bad); !errors.Is(err, ErrBadValue) {
+			t.Fatalf("a bad delivery_mode: %v", err)
+		}
+		if m, _ := s.Member(ctx, l.ListID, "anne@example.com", Regular); !m.ReceiveListCopy {
+			t.Error("a refused call changed anne")
+		}
+		err := s.SetMemberSettings(ctx, []MemberSettings{
+			{MemberID: id("anne@example.com"), Prefs: map[string]string{"receive_list_copy": "false", "hide_address": "false"}, ModerationAction: "hold"},
+			{MemberID: id("bob@example.com"), Prefs: map[string]string{"delivery_mode": PlainDigests, "delivery_status": ByUser}},
+			{MemberID: id("cris@example.com"), ModerationAction: "discard"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			address, want string
+		}{
+			{"anne@example.com", "copy=false mode=regular enabled=true status=enabled action=hold hide=false"},
+			{"bob@example.com", "copy=true mode=plaintext_digests enabled=false status=by_user action= hide=true"},
+			{"cris@example.com", "copy=true mode=regular enabled=true status=enabled action=discard hide=true"},
+		} {
+			m, err := s.Member(ctx, l.ListID, tc.address, Regular)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.EffectivePreferences(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("copy=%v mode=%s enabled=%v status=%s action=%s hide=%v", m.ReceiveListCopy, m.DeliveryMode, m.DeliveryEnabled, m.DeliveryStatus, m.ModerationAction, p["hide_address"])
+			if got != tc.want {
+				t.Errorf("%s: %s, want %s", tc.address, got, tc.want)
 			}
 		}
 	})

@@ -29,6 +29,7 @@ var fuzzTargets = []fuzzTarget{
 	{"./digest", "FuzzDigest", 60000, "posts built into MIME and RFC 1153 digests"},
 	{"./dmarc", "FuzzParseTags", 200000, "DMARC TXT records"},
 	{"./oneclick", "FuzzParsePath", 200000, "one-click unsubscribe link paths"},
+	{"./migrate", "FuzzReadConfig21", 100000, "Mailman 2.1 config.pck pickles"},
 	{"./runners/lmtp", "FuzzPrepare", 50000, "the LMTP runner's message preparation"},
 	{"./runners/lmtp", "FuzzSession", 35000, "LMTP sessions on a real connection: the command parser and the DATA reader"},
 	{"./runners/lmtp", "FuzzResolve", 100000, "recipient addresses and sub-addresses"},
