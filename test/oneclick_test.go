@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailman-go/mailman/internal/mailmantest"
 )
@@ -88,6 +91,65 @@ func TestOneClickUnsubscribe(t *testing.T) {
 		ms := members()
 		if strings.Contains(ms, "anne@example.org") != tc.anne || strings.Contains(ms, "bart@example.org") != tc.bart {
 			t.Errorf("%s: members now\n%s", tc.name, ms)
+		}
+	}
+}
+
+// TestPersonalFooter: a footer template Postorius registers for a list
+// (REST /uris) names each member in the copy sent to them: their address,
+// their name and their own one-click link; the header template opens the
+// post.
+func TestPersonalFooter(t *testing.T) {
+	s := mailmantest.NewSite(t, "")
+	base := fmt.Sprintf("http://127.0.0.1:%d/", s.UnsubscribePort)
+	s.Set("unsubscribe", "base_url", fmt.Sprintf("%q", base))
+	s.MustCtl("lists", "create", "test@example.com", "--owner", "owen@example.com")
+	s.MustCtl("members", "add", "test@example.com", "Anne Person <anne@example.org>", "bart@example.org")
+	s.MustCtl("lists", "set", "test@example.com", "personalize", "individual")
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"footer": "-- \nSent to $user_address ($user_name_or_address) by $display_name.\nLeave: $user_unsubscribe_url\n",
+		"header": "From the $display_name list:\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := s.StartSink()
+	s.Start("lmtp", "incoming", "pipeline", "outgoing", "virgin", "retry", "unsubscribe", "rest")
+	defer s.Stop()
+	rest := fmt.Sprintf("http://127.0.0.1:%d/3.1/lists/test.example.com/uris/", s.RESTPort)
+	for _, name := range []string{"footer", "header"} {
+		body := "uri=file://" + filepath.Join(dir, name)
+		var status int
+		s.WaitFor("the REST API", 10*time.Second, func() bool {
+			req, _ := http.NewRequest("PUT", rest+"list:member:regular:"+name, strings.NewReader(body))
+			req.SetBasicAuth("restadmin", "restpass")
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			status = resp.StatusCode
+			return true
+		})
+		if status != http.StatusNoContent {
+			t.Fatalf("PUT %s: %d", name, status)
+		}
+	}
+	c := s.LMTP()
+	defer c.Close()
+	sendMail(t, c, "anne@example.org", "test@example.com", "Subject: Hello\r\nMessage-ID: <footer@example.org>\r\n", "Hi.\r\n")
+	for rcpt, name := range map[string]string{"anne@example.org": "Anne Person", "bart@example.org": "bart@example.org"} {
+		d := firstDelivered(sink, rcpt, "[Test] Hello")
+		m := listUnsubscribe.FindSubmatch(d.Data)
+		if m == nil {
+			t.Fatalf("%s's copy has no one-click link:\n%s", rcpt, d.Data)
+		}
+		want := "\r\n\r\nFrom the Test list:\r\nHi.\r\n--\r\nSent to " + rcpt + " (" + name + ") by Test.\r\nLeave: " + string(m[1]) + "\r\n"
+		if !strings.HasSuffix(string(d.Data), want) {
+			t.Errorf("%s's copy does not end with\n%q:\n%s", rcpt, want, d.Data)
 		}
 	}
 }

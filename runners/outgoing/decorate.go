@@ -2,6 +2,7 @@ package outgoing
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -39,16 +40,19 @@ type decoration struct {
 }
 
 // decorationFor reads list's header and footer templates for a post with
-// metadata md; a template that cannot be read is an error (the post waits
-// for it rather than going out without its footer).
-func (h *Handler) decorationFor(ctx context.Context, list *store.List, info string, md switchboard.Msgdata) (*decoration, error) {
+// metadata md. A template that cannot be read, and was never read before,
+// is logged and left out (the footer is then Mailman's default): no post
+// waits for a web server's templates.
+func (h *Handler) decorationFor(ctx context.Context, log *slog.Logger, list *store.List, info string, md switchboard.Msgdata) *decoration {
 	header, _, err := h.Templates.Raw(ctx, list, headerTemplate)
 	if err != nil {
-		return nil, err
+		log.Warn("template unreadable; the post goes without it", "template", headerTemplate, "error", err)
+		header = ""
 	}
 	footer, ok, err := h.Templates.Raw(ctx, list, footerTemplate)
 	if err != nil {
-		return nil, err
+		log.Warn("template unreadable; the post gets the default footer", "template", footerTemplate, "error", err)
+		ok = false
 	}
 	d := &decoration{header: header, footer: footer}
 	if !ok {
@@ -66,7 +70,7 @@ func (h *Handler) decorationFor(ctx context.Context, list *store.List, info stri
 		siteEmail = h.Templates.SiteEmail
 	}
 	d.values = templates.Values(list, siteEmail, extra)
-	return d, nil
+	return d
 }
 
 // personal reports whether the texts name the member a copy goes to.

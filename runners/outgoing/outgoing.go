@@ -175,10 +175,7 @@ func (h *Handler) Dispose(ctx context.Context, e *switchboard.Entry, log *slog.L
 			return runners.Done, fmt.Errorf("list %s: %w", listID, err)
 		}
 		personalize = ds.Personalize
-		deco, err := h.decorationFor(ctx, list, ds.Info, md)
-		if err != nil {
-			return runners.Done, fmt.Errorf("list %s: %w", listID, err)
-		}
+		deco := h.decorationFor(ctx, log, list, ds.Info, md)
 		alone := personalize != "none" || h.OneClick != nil
 		if alone && deco.personal() {
 			if deco.names, err = h.memberNames(ctx, list); err != nil {

@@ -747,6 +747,7 @@ func TestDecoration(t *testing.T) {
 		{"a non-ASCII display name", "-", "-", "", "none", "Tëst",
 			map[string]string{"*": "Hello, list.\r\n" + strings.Replace(footerText, "Test mailing", "Tëst mailing", 1)}},
 		{"an empty footer is none", "-", "", "", "none", "Test", map[string]string{"*": "Hello, list.\r\n"}},
+		{"a footer never read is Mailman's default", "!missing", "!missing", "", "none", "Test", map[string]string{"*": "Hello, list.\r\n" + footerText}},
 		// Mailman drops the spaces before each line's end, even the
 		// signature separator's.
 		{"the list's header and footer", "Rules: $info  \r\n", "-- \n$display_name <$fqdn_listname> at $mail_host\nArchive: $hyperkitty_url\n", "", "none", "Test",
@@ -787,6 +788,10 @@ func TestDecoration(t *testing.T) {
 					continue
 				}
 				path := filepath.Join(dir, strings.ReplaceAll(name, ":", "-"))
+				if text == "!missing" {
+					ts = append(ts, store.Template{Name: name, URI: "file://" + path})
+					continue
+				}
 				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 					t.Fatal(err)
 				}
