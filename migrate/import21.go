@@ -726,3 +726,48 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Found21 is one list of a Mailman 2.1 site: the address it takes here
+// (its folder's name at its host_name) and its config.pck.
+type Found21 struct {
+	Address store.ListAddress
+	Path    string
+}
+
+// Site21 finds the lists of a Mailman 2.1 site's lists folder
+// (/var/lib/mailman/lists: one folder a list, each with its config.pck),
+// sorted by address. A folder without a config.pck is not a list; one
+// whose file cannot be read, or names no host, is an error naming it.
+func Site21(dir string) ([]Found21, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Found21
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name(), "config.pck")
+		if !e.IsDir() {
+			continue
+		}
+		f, err := os.Open(path)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		c, err := ReadConfig21(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		host, _ := c.String("host_name")
+		a, err := store.ParseListAddress(strings.ToLower(e.Name()) + "@" + host)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, Found21{Address: a, Path: path})
+	}
+	slices.SortFunc(out, func(x, y Found21) int { return strings.Compare(x.Address.String(), y.Address.String()) })
+	return out, nil
+}

@@ -53,3 +53,38 @@ func TestImport21Command(t *testing.T) {
 		t.Errorf("JSON report %s", strings.TrimSpace(out))
 	}
 }
+
+// TestImport21All: --all imports every list folder of a 2.1 site, each
+// as its folder's name at its host_name, and says so in one line a list;
+// a folder without config.pck is no list; an unreadable config.pck stops
+// the command before anything is imported, naming the file.
+func TestImport21All(t *testing.T) {
+	c := newCtl(t)
+	pck, err := os.ReadFile(filepath.Join("..", "..", "migrate", "testdata", "config-features.pck"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := t.TempDir()
+	for _, name := range []string{"test", "Other", "no-config"} {
+		if err := os.MkdirAll(filepath.Join(lists, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if name != "no-config" {
+			if err := os.WriteFile(filepath.Join(lists, name, "config.pck"), pck, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.check("", []string{"import21", "--all", lists, "--dry-run"}, exitOK, "Would import 2 of 2 lists")
+	// The pickle's host_name is heresy.example.org.
+	c.check("", []string{"import21", "--all", lists}, exitOK, "other@heresy.example.org  6        2       1           3")
+	c.check("", []string{"members", "list", "other@heresy.example.org"}, exitOK, "Dora Digest")
+	c.check("", []string{"import21", "--all", lists, "test@example.com"}, exitUsage, "or --all and a lists folder")
+	if err := os.MkdirAll(filepath.Join(lists, "bad"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lists, "bad", "config.pck"), []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.check("", []string{"import21", "--all", lists}, exitError, filepath.Join(lists, "bad", "config.pck")+": not a Mailman 2.1 list configuration")
+}

@@ -50,7 +50,7 @@ var commands = []command{
 	{"inject", "[--queue NAME] [--list LIST] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
 	{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
 	{"digests", "[--list LIST]... [--send | --periodic] [--bump] [--dry-run] [--json]", "show each list's digest; send it now (--send), as the periodic run does (--periodic), or start a new volume (--bump)", cmdDigests},
-	{"import21", "LIST config.pck [--dry-run] [--json]", "import a Mailman 2.1 list (its settings, members with their options, owners, moderators, nonmember rules, bans and texts) into LIST, made if there is none", cmdImport21},
+	{"import21", "LIST config.pck | --all LISTS_DIR [--dry-run] [--json]", "import a Mailman 2.1 list (its settings, members with their options, owners, moderators, nonmember rules, bans and texts) into LIST, made if there is none; --all: every list of a 2.1 site, each at its host_name", cmdImport21},
 	{"unsubscribe rotate-key", "", "add a key for the one-click unsubscribe links; the links already sent stay good", cmdUnsubscribeRotateKey},
 	{"tasks", "[--run NAME] [--json]", "show the scheduler's jobs (digests, upkeep, notify): their schedule, last run and result, next run; --run makes one due now", cmdTasks},
 	{"archive", "retry", "archive now the posts kept for an archiver that failed (it is back), rather than at their next try", cmdArchive},
