@@ -715,6 +715,15 @@ func (r *Report21) writeTemplates(ctx context.Context, st *store.Store, list *st
 	if err := st.SetTemplates(ctx, store.ListTemplates(list.ListID), ts, false); err != nil {
 		return err
 	}
+	// The text kept in the store too, as if fetched: a site restored on
+	// another host (export, import json), where the file is not, still
+	// has it.
+	for i := range ts {
+		ts[i].Scope = store.ListTemplates(list.ListID)
+		if err := st.SetTemplateContent(ctx, &ts[i], texts[ts[i].Name], time.Now()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

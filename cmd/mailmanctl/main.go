@@ -50,6 +50,8 @@ var commands = []command{
 	{"inject", "[--queue NAME] [--list LIST] [FILE|-]", "enqueue a message (standard input when no file)", cmdInject},
 	{"unshunt", "[--discard]", "put every shunt entry back in the queue it came from, or drop them", cmdUnshunt},
 	{"digests", "[--list LIST]... [--send | --periodic] [--bump] [--dry-run] [--json]", "show each list's digest; send it now (--send), as the periodic run does (--periodic), or start a new volume (--bump)", cmdDigests},
+	{"export", "[-o FILE]", "write the whole site (every list, member, user, held post, setting, and the one-click link keys) as one JSON file: a backup, or SQLite to PostgreSQL with import json", cmdExport},
+	{"import json", "FILE", "restore what export wrote into this site, which must be new", cmdImportJSON},
 	{"import21", "LIST config.pck | --all LISTS_DIR [--dry-run] [--json]", "import a Mailman 2.1 list (its settings, members with their options, owners, moderators, nonmember rules, bans and texts) into LIST, made if there is none; --all: every list of a 2.1 site, each at its host_name", cmdImport21},
 	{"unsubscribe rotate-key", "", "add a key for the one-click unsubscribe links; the links already sent stay good", cmdUnsubscribeRotateKey},
 	{"tasks", "[--run NAME] [--json]", "show the scheduler's jobs (digests, upkeep, notify): their schedule, last run and result, next run; --run makes one due now", cmdTasks},
