@@ -87,8 +87,11 @@ func TestPersonalize(t *testing.T) {
 			if tc.txns == 3 && len(seen) != 3 {
 				t.Errorf("copies to %v", seen)
 			}
-			if tc.personalize == "individual" && f.sink.sessionCount() != tc.connections {
-				t.Errorf("%d connections, want %d", f.sink.sessionCount(), tc.connections)
+			// The connections opened for the delivery take copies as they
+			// can: they may take them all before the kept one is opened,
+			// which then never is.
+			if n := f.sink.sessionCount(); tc.personalize == "individual" && (n > tc.connections || n < max(1, tc.connections-1)) {
+				t.Errorf("%d connections, want %d (or one fewer)", n, tc.connections)
 			}
 		})
 	}

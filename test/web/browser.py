@@ -9,10 +9,11 @@ One JSON command per line on stdin, one JSON answer per line on stdout:
 {"error": message}; the browser stays up until stdin closes."""
 import json
 import sys
+import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -47,10 +48,21 @@ def run(driver, cmd):
         e.clear()
         e.send_keys(cmd["text"])
     elif op == "click":
-        e = element(driver, cmd)
-        page = driver.find_element(By.TAG_NAME, "html")
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", e)
-        e.click()
+        # The element may belong to a page a script is replacing as it is
+        # found: Chrome then refuses it before any click, so it is found
+        # again.
+        for attempt in range(10):
+            try:
+                e = element(driver, cmd)
+                page = driver.find_element(By.TAG_NAME, "html")
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", e)
+                e.click()
+                break
+            except WebDriverException as ex:
+                gone = isinstance(ex, StaleElementReferenceException) or "does not belong to the document" in str(ex)
+                if not gone or attempt == 9:
+                    raise
+                time.sleep(0.2)
         # A click that follows a link or sends a form is over when the
         # page it left is gone and the new one loaded.
         if cmd.get("wait") == "page":
