@@ -434,7 +434,7 @@ func TestReadConfig21Refuses(t *testing.T) {
 func FuzzReadConfig21(f *testing.F) {
 	// Small seeds: the fuzzer makes little headway from a whole
 	// config.pck of some kilobytes.
-	for _, p := range []string{"small-protocol0.pck", "small-protocol2.pck"} {
+	for _, p := range []string{"small-protocol0.pck", "small-protocol2.pck", "small-protocol4.pck", "types-protocol5.pck"} {
 		b, err := os.ReadFile(filepath.Join("testdata", p))
 		if err != nil {
 			f.Fatal(err)
@@ -457,12 +457,12 @@ func FuzzReadConfig21(f *testing.F) {
 }
 
 // TestReadPickleProtocols: the same configuration pickled with protocol
-// 0 (text: escapes, \\u in unicode) and 2 (binary) reads the same, and as
-// Python wrote it; and Python 2's protocol 0 str, with its escapes, is
+// 0 (text: escapes, \\u in unicode), 2 (binary) and 3 to 5 (Python 3's:
+// frames, memoize, short unicode) reads the same, and as Python wrote it; and Python 2's protocol 0 str, with its escapes, is
 // read in the list's charset.
 func TestReadPickleProtocols(t *testing.T) {
 	var seen []string
-	for _, name := range []string{"small-protocol0.pck", "small-protocol2.pck"} {
+	for _, name := range []string{"small-protocol0.pck", "small-protocol2.pck", "small-protocol3.pck", "small-protocol4.pck", "small-protocol5.pck"} {
 		c := readTestPickle(t, filepath.Join("testdata", name))
 		r := &Report21{Settings: map[string]string{}, Patterns: map[string]int{}}
 		hms := r.headerMatches(c)
@@ -475,8 +475,10 @@ func TestReadPickleProtocols(t *testing.T) {
 			t.Errorf("%s read as %s", name, got)
 		}
 	}
-	if seen[0] != seen[1] {
-		t.Errorf("protocol 0 and 2 differ:\n%s\n%s", seen[0], seen[1])
+	for i := 1; i < len(seen); i++ {
+		if seen[i] != seen[0] {
+			t.Errorf("protocol %d reads otherwise than protocol 0:\n%s\n%s", []int{0, 2, 3, 4, 5}[i], seen[i], seen[0])
+		}
 	}
 	// A Python 2 str in a Latin-1 list, as protocol 0 writes it.
 	py2 := "(dp0\nS'real_name'\np1\nS'Caf\\xe9 \\'noir\\''\np2\nsS'preferred_language'\np3\nS'fr'\np4\ns."
@@ -486,5 +488,34 @@ func TestReadPickleProtocols(t *testing.T) {
 	}
 	if got, _ := c.String("real_name"); got != "Café 'noir'" || c.Charset() != "iso-8859-1" {
 		t.Errorf("real_name %q in %s, want Café 'noir' in iso-8859-1", got, c.Charset())
+	}
+}
+
+// Python 3's types, pickled with protocol 2 (bytes as _codecs.encode, a
+// set as a call of set) and 5 (bytes, sets and classes of their own
+// opcodes), read alike: bytes as bytes, sets as lists, an instance as its
+// class's name; nothing is run.
+func TestReadPickleTypes(t *testing.T) {
+	var got []string
+	for _, name := range []string{"types-protocol2.pck", "types-protocol5.pck"} {
+		f, err := os.Open(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := readPickle(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m := v.(map[string]any)
+		set := m["set"].([]any)
+		slices.SortFunc(set, func(a, b any) int { return a.(int) - b.(int) })
+		got = append(got, fmt.Sprintf("%q %v %v %v %s %v %v", m["raw"], set, m["frozen"], m["real_name"], m["delta"].(*object).Class, m["big"], m["neg"]))
+	}
+	want := `"\x00\xffbytes" [1 2] [a] x datetime.timedelta 1099511627776 -5`
+	for i, g := range got {
+		if g != want {
+			t.Errorf("protocol %d: %s, want %s", []int{2, 5}[i], g, want)
+		}
 	}
 }

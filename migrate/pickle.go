@@ -13,8 +13,9 @@ import (
 	"unicode/utf8"
 )
 
-// A Python 2 pickle (protocols 0 to 2, as Mailman 2.1 writes config.pck)
-// is decoded here into Go values: nil, bool, int, float64, bytes (a
+// A pickle (protocols 0 to 2, as Mailman 2.1 writes config.pck; 3 to 5,
+// as Python 3 writes them, for Mailman 3's pickled columns) is decoded
+// here into Go values: nil, bool, int, float64, bytes (a
 // Python str, its bytes as they are: in the list's charset), string (a
 // Python unicode), []any (a list or a tuple), map[string]any (a dict) and
 // *object (an instance: its class's name and its state; no class is
@@ -24,6 +25,9 @@ import (
 
 // pyStr is a Python 2 str.
 type pyStr string
+
+// pyBytes is a Python 3 bytes or bytearray.
+type pyBytes []byte
 
 // object is an instance a pickle holds: its class and the state it was
 // given (its __dict__).
@@ -176,9 +180,74 @@ func readPickle(r io.Reader) (any, error) {
 		switch op {
 		case 0x80: // PROTO
 			p, err := br.ReadByte()
-			if err != nil || p > 2 {
-				return nil, fmt.Errorf("%w: protocol %d (Mailman 2.1 writes 0 to 2)", errPickle, p)
+			if err != nil || p > 5 {
+				return nil, fmt.Errorf("%w: protocol %d (this reader takes 0 to 5)", errPickle, p)
 			}
+		case 0x95: // FRAME: its length, and its opcodes inline
+			if _, err := uint(8); err != nil {
+				return nil, err
+			}
+		case 0x94: // MEMOIZE
+			v, err := top("MEMOIZE")
+			if err != nil {
+				return nil, err
+			}
+			memo[len(memo)] = v
+		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+			b, err := sized(map[byte]int{'B': 4, 'C': 1, 0x8e: 8, 0x96: 8}[op])
+			if err != nil {
+				return nil, err
+			}
+			stack = append(stack, pyBytes(b))
+		case 0x8c, 0x8d: // SHORT_BINUNICODE, BINUNICODE8
+			b, err := sized(map[byte]int{0x8c: 1, 0x8d: 8}[op])
+			if err != nil {
+				return nil, err
+			}
+			stack = append(stack, strings.ToValidUTF8(string(b), "\uFFFD"))
+		case 0x8f: // EMPTY_SET, filled by ADDITEMS
+			stack = append(stack, &pyList{})
+		case 0x90: // ADDITEMS
+			items, err := popMark()
+			if err != nil {
+				return nil, err
+			}
+			v, err := top("ADDITEMS")
+			if err != nil {
+				return nil, err
+			}
+			set, ok := v.(*pyList)
+			if !ok {
+				return nil, fmt.Errorf("%w: ADDITEMS to a %T", errPickle, v)
+			}
+			set.items = append(set.items, items...)
+		case 0x91: // FROZENSET
+			items, err := popMark()
+			if err != nil {
+				return nil, err
+			}
+			stack = append(stack, items)
+		case 0x93: // STACK_GLOBAL
+			name, err := pop()
+			if err != nil {
+				return nil, err
+			}
+			module, err := pop()
+			if err != nil {
+				return nil, err
+			}
+			m, okM := module.(string)
+			n, okN := name.(string)
+			if !okM || !okN {
+				return nil, fmt.Errorf("%w: STACK_GLOBAL of a %T and a %T", errPickle, module, name)
+			}
+			stack = append(stack, &pyClass{m + "." + n})
+		case 0x92: // NEWOBJ_EX: a class, its arguments and keyword arguments
+			if len(stack) < 3 {
+				return nil, fmt.Errorf("%w: NEWOBJ_EX of too little", errPickle)
+			}
+			class := className(stack[len(stack)-3])
+			stack = append(stack[:len(stack)-3], &pyInst{class: class})
 		case '.': // STOP
 			v, err := pop()
 			if err != nil {
@@ -445,11 +514,11 @@ func readPickle(r io.Reader) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			class := className(callable)
-			if t, ok := args.([]any); ok && class == "copy_reg._reconstructor" && len(t) > 0 {
-				class = className(t[0])
+			v, err := reduce(className(callable), args)
+			if err != nil {
+				return nil, err
 			}
-			stack = append(stack, &pyInst{class: class})
+			stack = append(stack, v)
 		case 'b':
 			state, err := pop()
 			if err != nil {
@@ -468,6 +537,43 @@ func readPickle(r io.Reader) (any, error) {
 			return nil, fmt.Errorf("%w: opcode %q", errPickle, op)
 		}
 	}
+}
+
+// reduce is what calling class with args makes, for the few calls a
+// pickle of plain data holds; any other is an instance named by its
+// class, which is never run.
+func reduce(class string, args any) (any, error) {
+	t, _ := args.([]any)
+	switch class {
+	case "copy_reg._reconstructor", "copyreg._reconstructor":
+		if len(t) > 0 {
+			class = className(t[0])
+		}
+	case "_codecs.encode":
+		// Python 3's bytes, pickled for protocol 2: its text in Latin-1.
+		if len(t) == 2 && t[1] == "latin1" {
+			if s, ok := t[0].(string); ok {
+				b := make([]byte, 0, len(s))
+				for _, r := range s {
+					if r > 0xff {
+						return nil, fmt.Errorf("%w: a byte of %U", errPickle, r)
+					}
+					b = append(b, byte(r))
+				}
+				return pyBytes(b), nil
+			}
+		}
+	case "builtins.set", "__builtin__.set", "builtins.frozenset", "__builtin__.frozenset":
+		if len(t) == 1 {
+			if l, ok := t[0].(*pyList); ok {
+				return &pyList{items: l.items}, nil
+			}
+		}
+		if len(t) == 0 {
+			return &pyList{}, nil
+		}
+	}
+	return &pyInst{class: class}, nil
 }
 
 func className(v any) string {
