@@ -80,7 +80,7 @@ var handled21 = map[string]bool{
 	"members": true, "digest_members": true, "user_options": true, "delivery_status": true, "language": true,
 	"usernames": true, "passwords": true, "owner": true, "moderator": true,
 	"accept_these_nonmembers": true, "hold_these_nonmembers": true, "reject_these_nonmembers": true, "discard_these_nonmembers": true,
-	"ban_list": true, "acceptable_aliases": true, "volume": true, "next_digest_number": true, "digest_last_sent_at": true, "header_filter_rules": true, "private_roster": true,
+	"ban_list": true, "acceptable_aliases": true, "created_at": true, "last_post_time": true, "post_id": true, "volume": true, "next_digest_number": true, "digest_last_sent_at": true, "header_filter_rules": true, "private_roster": true,
 	"archive": true, "archive_private": true, "default_member_moderation": true, "member_moderation_action": true,
 	"dmarc_moderation_action": true, "from_is_list": true,
 	"msg_header": true, "msg_footer": true, "digest_header": true, "digest_footer": true, "goodbye_msg": true, "welcome_msg": true,
@@ -234,6 +234,11 @@ func Import21(ctx context.Context, st *store.Store, address store.ListAddress, c
 		}
 		r.Bans++
 	}
+	if h, ok := history21(c); ok {
+		if err := st.SetListHistory(ctx, list.ListID, h); err != nil {
+			return nil, fmt.Errorf("list %s: its history: %w", address, err)
+		}
+	}
 	if n, ok := digestNumbers21(c); ok {
 		if err := st.SetDigestNumbers(ctx, list.ListID, n); err != nil {
 			return nil, fmt.Errorf("list %s: digest numbers: %w", address, err)
@@ -371,6 +376,30 @@ func value21(c *Config21, key, name string) (string, string) {
 	return "", fmt.Sprintf("a %T, which Mailman 3 has no setting for", v)
 }
 
+// history21 is the list's history as 2.1 kept it: created_at and
+// last_post_time (seconds since the epoch, 0 for never) and post_id, the
+// next post's number, as Mailman 3's importer carries them.
+func history21(c *Config21) (store.ListHistory, bool) {
+	created, ok := c.Float("created_at")
+	if !ok || created <= 0 {
+		return store.ListHistory{}, false
+	}
+	h := store.ListHistory{CreatedAt: fromSeconds(created)}
+	if last, ok := c.Float("last_post_time"); ok && last > 0 {
+		h.LastPostAt = fromSeconds(last)
+	}
+	if id, ok := c.Float("post_id"); ok && id >= 1 {
+		h.PostID = int(id)
+	}
+	return h, true
+}
+
+// fromSeconds is 2.1's time (float seconds) as a time, to the microsecond
+// as Mailman 3 keeps it.
+func fromSeconds(s float64) time.Time {
+	return time.Unix(0, int64(s*1e6)*1000).UTC()
+}
+
 // digestNumbers21 are the numbers of the list's next digest and when the
 // last was sent, as 2.1 kept them.
 func digestNumbers21(c *Config21) (store.DigestNumbers, bool) {
@@ -381,7 +410,7 @@ func digestNumbers21(c *Config21) (store.DigestNumbers, bool) {
 	}
 	n := store.DigestNumbers{Volume: volume, Number: number}
 	if at, ok := c.Float("digest_last_sent_at"); ok && at > 0 {
-		n.LastSentAt = time.Unix(0, int64(at*1e9)).UTC()
+		n.LastSentAt = fromSeconds(at)
 	}
 	return n, true
 }

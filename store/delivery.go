@@ -23,3 +23,30 @@ func (s *Store) NextPostID(ctx context.Context, listID string, at time.Time) (in
 	})
 	return id, err
 }
+
+// ListHistory is what a list's past leaves in it: when it was made, when
+// it last had a post, and the number its next post takes. An import
+// carries them; nothing else sets them but the list's own life.
+type ListHistory struct {
+	CreatedAt  time.Time
+	LastPostAt time.Time // zero: no post yet
+	PostID     int       // the next post's number; 0 leaves it
+}
+
+// SetListHistory sets a list's history, as an import found it.
+func (s *Store) SetListHistory(ctx context.Context, listID string, h ListHistory) error {
+	var lastPost int64
+	if !h.LastPostAt.IsZero() {
+		lastPost = h.LastPostAt.UnixNano()
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE lists SET created_at = $1, last_post_at = $2,
+		post_id = CASE WHEN $3 > 0 THEN $3 ELSE post_id END WHERE list_id = $4`,
+		h.CreatedAt.UnixNano(), lastPost, h.PostID, listID)
+	if err != nil {
+		return wrap(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("list-id %s: %w", listID, ErrNoSuchList)
+	}
+	return nil
+}

@@ -163,3 +163,30 @@ func mustUser(t *testing.T, s *Store, email string) string {
 	}
 	return u.UserID
 }
+
+// SetListHistory carries a list's dates and next post number; a list
+// there is not is an error.
+func TestSetListHistory(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := newStore(t, b)
+		l := createList(t, s, "ant@example.com")
+		made, last := time.Date(2010, 4, 4, 22, 39, 37, 274485000, time.UTC), time.Date(2015, 3, 26, 11, 23, 13, 0, time.UTC)
+		if err := s.SetListHistory(ctx, l.ListID, ListHistory{CreatedAt: made, LastPostAt: last, PostID: 248}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ListByID(ctx, l.ListID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.CreatedAt.Equal(made) || !got.LastPostAt.Equal(last) || got.PostID != 248 {
+			t.Errorf("history %v %v %d", got.CreatedAt, got.LastPostAt, got.PostID)
+		}
+		if id, err := s.NextPostID(ctx, l.ListID, time.Now()); err != nil || id != 248 {
+			t.Errorf("the next post is %d (%v), want 248", id, err)
+		}
+		if err := s.SetListHistory(ctx, "nope.example.com", ListHistory{CreatedAt: made}); !errors.Is(err, ErrNoSuchList) {
+			t.Errorf("no such list: %v", err)
+		}
+	})
+}
