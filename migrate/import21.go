@@ -415,20 +415,9 @@ func digestNumbers21(c *Config21) (store.DigestNumbers, bool) {
 	return n, true
 }
 
-// bannedBy reports whether address is banned by one of bans (addresses,
-// or regexps starting with ^), as the store will say once they are in.
+// bannedBy reports whether one of bans bans address.
 func bannedBy(bans []string, address string) bool {
-	address = strings.ToLower(address)
-	for _, b := range bans {
-		if strings.HasPrefix(b, "^") {
-			if re, err := regexp.Compile("(?i)" + b); err == nil && re.MatchString(address) {
-				return true
-			}
-		} else if strings.ToLower(b) == address {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(bans, func(b string) bool { return store.BanMatches(b, address) })
 }
 
 func pick(names []string, n int, def string) string {

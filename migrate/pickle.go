@@ -199,28 +199,14 @@ func readPickle(r io.Reader) (any, error) {
 				return nil, err
 			}
 			stack = append(stack, pyBytes(b))
-		case 0x8c, 0x8d: // SHORT_BINUNICODE, BINUNICODE8
-			b, err := sized(map[byte]int{0x8c: 1, 0x8d: 8}[op])
+		case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
+			b, err := sized(map[byte]int{'X': 4, 0x8c: 1, 0x8d: 8}[op])
 			if err != nil {
 				return nil, err
 			}
 			stack = append(stack, strings.ToValidUTF8(string(b), "\uFFFD"))
-		case 0x8f: // EMPTY_SET, filled by ADDITEMS
+		case 0x8f: // EMPTY_SET, filled by ADDITEMS as a list by APPENDS
 			stack = append(stack, &pyList{})
-		case 0x90: // ADDITEMS
-			items, err := popMark()
-			if err != nil {
-				return nil, err
-			}
-			v, err := top("ADDITEMS")
-			if err != nil {
-				return nil, err
-			}
-			set, ok := v.(*pyList)
-			if !ok {
-				return nil, fmt.Errorf("%w: ADDITEMS to a %T", errPickle, v)
-			}
-			set.items = append(set.items, items...)
 		case 0x91: // FROZENSET
 			items, err := popMark()
 			if err != nil {
@@ -370,12 +356,6 @@ func readPickle(r io.Reader) (any, error) {
 				return nil, err
 			}
 			stack = append(stack, rawUnicode(s))
-		case 'X':
-			b, err := sized(4)
-			if err != nil {
-				return nil, err
-			}
-			stack = append(stack, strings.ToValidUTF8(string(b), "\uFFFD"))
 		case ']':
 			stack = append(stack, &pyList{})
 		case 'l':
@@ -384,7 +364,7 @@ func readPickle(r io.Reader) (any, error) {
 				return nil, err
 			}
 			stack = append(stack, &pyList{items: items})
-		case 'a', 'e':
+		case 'a', 'e', 0x90: // APPEND, APPENDS, ADDITEMS
 			var items []any
 			if op == 'a' {
 				v, err := pop()

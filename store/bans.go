@@ -136,16 +136,25 @@ func (s *Store) IsBanned(ctx context.Context, listID, address string) (bool, err
 		if err := rows.Scan(&p); err != nil {
 			return false, wrap(err)
 		}
-		if p == addr {
-			return true, nil
-		}
-		// Checked by Ban; one that no longer compiles (a change of
-		// syntax) bans nobody rather than failing every post.
-		if re, err := regexp.Compile("(?i)" + p); err == nil && re.MatchString(addr) {
+		if BanMatches(p, addr) {
 			return true, nil
 		}
 	}
 	return false, wrap(rows.Err())
+}
+
+// BanMatches reports whether a ban's pattern (an address, or a ^regex)
+// bans address, as IsBanned checks each: the address lower-cased, the
+// regex ignoring case.
+func BanMatches(pattern, address string) bool {
+	addr := key(address)
+	if !strings.HasPrefix(pattern, "^") {
+		return pattern == addr
+	}
+	// Checked by Ban; one that no longer compiles (a change of syntax)
+	// bans nobody rather than failing every post.
+	re, err := regexp.Compile("(?i)" + pattern)
+	return err == nil && re.MatchString(addr)
 }
 
 // CountAutoresponse counts one more automatic reply sent to address for

@@ -61,10 +61,13 @@ func (s *Store) orderBy(t dumpTable) string {
 	return strings.Join(cols, ", ")
 }
 
-// schemaVersion is the newest migration applied.
-func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+// schemaVersion is the newest migration applied, read through q (the
+// store, or a transaction).
+func schemaVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int, error) {
 	var v int
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, wrap(err)
 }
 
@@ -75,7 +78,7 @@ func (s *Store) schemaVersion(ctx context.Context) (int, error) {
 // of the same site is the same on SQLite and PostgreSQL. It reads in one
 // transaction, so the dump is of one moment while the site runs.
 func (s *Store) Dump(ctx context.Context, w io.Writer, files map[string]string) error {
-	version, err := s.schemaVersion(ctx)
+	version, err := schemaVersion(ctx, s.db)
 	if err != nil {
 		return err
 	}
@@ -194,7 +197,7 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) (map[string]string, er
 				return fmt.Errorf("%w: it has %s; a dump restores a whole site, into a new one", ErrNotEmpty, t)
 			}
 		}
-		version, err := s.schemaVersionTx(ctx, tx)
+		version, err := schemaVersion(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -222,12 +225,6 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) (map[string]string, er
 		return nil
 	})
 	return files, err
-}
-
-func (s *Store) schemaVersionTx(ctx context.Context, tx *sql.Tx) (int, error) {
-	var v int
-	err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
-	return v, err
 }
 
 // dumpReader reads a dump as a stream, inserting each row as it comes, so

@@ -99,11 +99,8 @@ func (s *Store) SetPreferences(ctx context.Context, owner string, prefs map[stri
 			}
 		}
 		for name, v := range prefs {
-			if b, err := ParseBool(v); err == nil && name != "delivery_mode" && name != "delivery_status" && name != "preferred_language" {
-				v = strconv.FormatBool(b)
-			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO preferences (owner, name, value) VALUES ($1, $2, $3)
-				ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value`, owner, name, v); err != nil {
+				ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value`, owner, name, storedPreference(name, v)); err != nil {
 				return err
 			}
 		}
@@ -116,40 +113,61 @@ func (s *Store) SetPreferences(ctx context.Context, owner string, prefs map[stri
 	})
 }
 
+// storedPreference is a preference's value as the store keeps it: a
+// boolean in one spelling, whichever the caller used.
+func storedPreference(name, v string) string {
+	if b, err := ParseBool(v); err == nil && name != "delivery_mode" && name != "delivery_status" && name != "preferred_language" {
+		return strconv.FormatBool(b)
+	}
+	return v
+}
+
+// memberPrefColumns is how a membership's row takes a delivery preference set
+// at its own level: the SET clause, with $1 for arg; ok is false for a
+// preference the row does not hold.
+func memberPrefColumns(name, v string) (set string, arg any, ok bool) {
+	switch name {
+	case "delivery_mode":
+		return `delivery_mode = $1`, v, true
+	case "receive_own_postings", "receive_list_copy":
+		b, _ := ParseBool(v)
+		return name + ` = $1`, boolColumn(b), true
+	case "delivery_status":
+		if v == "enabled" {
+			return `delivery_enabled = 1, delivery_status = $1`, "", true
+		}
+		return `delivery_enabled = 0, delivery_status = $1`, v, true
+	}
+	return "", nil, false
+}
+
+// memberRow is the row id of the membership with member_id memberID.
+func memberRow(memberID string) (int64, error) {
+	n, err := strconv.ParseInt(memberID, 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("member %s: %w", memberID, ErrNoSuchMember)
+	}
+	return n, nil
+}
+
 // applyMemberPrefs writes a membership's delivery preferences into its
 // row.
 func applyMemberPrefs(ctx context.Context, tx *sql.Tx, memberID string, prefs map[string]string) error {
-	n, err := strconv.ParseInt(memberID, 16, 64)
+	n, err := memberRow(memberID)
 	if err != nil {
-		return fmt.Errorf("member %s: %w", memberID, ErrNoSuchMember)
+		return err
 	}
-	set := func(q string, v any) error {
-		res, err := tx.ExecContext(ctx, `UPDATE members SET `+q+` WHERE id = $2`, v, n)
+	for name, v := range prefs {
+		set, arg, ok := memberPrefColumns(name, v)
+		if !ok {
+			continue
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE members SET `+set+` WHERE id = $2`, arg, n)
 		if err != nil {
 			return err
 		}
 		if c, _ := res.RowsAffected(); c == 0 {
 			return fmt.Errorf("member %s: %w", memberID, ErrNoSuchMember)
-		}
-		return nil
-	}
-	for name, v := range prefs {
-		var err error
-		switch name {
-		case "delivery_mode":
-			err = set(`delivery_mode = $1`, v)
-		case "receive_own_postings", "receive_list_copy":
-			b, _ := ParseBool(v)
-			err = set(name+` = $1`, boolColumn(b))
-		case "delivery_status":
-			if v == "enabled" {
-				err = set(`delivery_enabled = 1, delivery_status = $1`, "")
-			} else {
-				err = set(`delivery_enabled = 0, delivery_status = $1`, v)
-			}
-		}
-		if err != nil {
-			return err
 		}
 	}
 	return nil
@@ -286,9 +304,9 @@ func (s *Store) refreshLevel(ctx context.Context, tx execer, owner string) error
 	case "address":
 		return s.refreshDeliveryPrefs(ctx, tx, `members.address_key = $1`, id)
 	case "member":
-		n, err := strconv.ParseInt(id, 16, 64)
+		n, err := memberRow(id)
 		if err != nil {
-			return fmt.Errorf("member %s: %w", id, ErrNoSuchMember)
+			return err
 		}
 		return s.refreshDeliveryPrefs(ctx, tx, `members.id = $1`, n)
 	}
@@ -309,31 +327,34 @@ type MemberSettings struct {
 // hundreds of statements, not some for each member. Every value is
 // checked before anything is written.
 func (s *Store) SetMemberSettings(ctx context.Context, ms []MemberSettings) error {
-	type change struct{ name, value string }
-	var rows [][3]any              // preferences: owner, name, value
-	groups := map[change][]int64{} // the same change to the rows of many members
+	// change is one column change to the rows of many members.
+	type change struct {
+		set string
+		arg any
+	}
+	var rows [][3]any // preferences: owner, name, value
+	groups := map[change][]int64{}
 	for _, m := range ms {
-		id, err := strconv.ParseInt(m.MemberID, 16, 64)
+		id, err := memberRow(m.MemberID)
 		if err != nil {
-			return fmt.Errorf("member %s: %w", m.MemberID, ErrNoSuchMember)
+			return err
 		}
 		for name, v := range m.Prefs {
 			if _, err := CheckPreference(name, v); err != nil {
 				return fmt.Errorf("member %s: %w", m.MemberID, err)
 			}
-			if b, err := ParseBool(v); err == nil && name != "delivery_mode" && name != "delivery_status" && name != "preferred_language" {
-				v = strconv.FormatBool(b)
-			}
+			v = storedPreference(name, v)
 			rows = append(rows, [3]any{MemberPrefs(m.MemberID), name, v})
-			if slices.ContainsFunc(deliveryPrefs, func(p deliveryPref) bool { return p.name == name }) {
-				groups[change{name, v}] = append(groups[change{name, v}], id)
+			if set, arg, ok := memberPrefColumns(name, v); ok {
+				groups[change{set, arg}] = append(groups[change{set, arg}], id)
 			}
 		}
 		if m.ModerationAction != "" {
 			if !slices.Contains(actions, m.ModerationAction) {
 				return fmt.Errorf("member %s: %w for moderation_action: %q is not one of %s", m.MemberID, ErrBadValue, m.ModerationAction, strings.Join(actions, ", "))
 			}
-			groups[change{"moderation_action", m.ModerationAction}] = append(groups[change{"moderation_action", m.ModerationAction}], id)
+			c := change{`moderation_action = $1`, m.ModerationAction}
+			groups[c] = append(groups[c], id)
 		}
 	}
 	// Chunks stay well under SQLite's and PostgreSQL's limits on a
@@ -354,28 +375,14 @@ func (s *Store) SetMemberSettings(ctx context.Context, ms []MemberSettings) erro
 			}
 		}
 		for c, ids := range groups {
-			var set string
-			var v any = c.value
-			switch c.name {
-			case "delivery_mode", "moderation_action":
-				set = c.name + ` = $1`
-			case "receive_own_postings", "receive_list_copy":
-				b, _ := ParseBool(c.value)
-				set, v = c.name+` = $1`, boolColumn(b)
-			case "delivery_status":
-				set = `delivery_enabled = 0, delivery_status = $1`
-				if c.value == "enabled" {
-					set, v = `delivery_enabled = 1, delivery_status = $1`, ""
-				}
-			}
 			for part := range slices.Chunk(ids, chunk) {
-				args := []any{v}
+				args := []any{c.arg}
 				var marks []string
 				for _, id := range part {
 					args = append(args, id)
 					marks = append(marks, fmt.Sprintf("$%d", len(args)))
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE members SET `+set+` WHERE id IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
+				if _, err := tx.ExecContext(ctx, `UPDATE members SET `+c.set+` WHERE id IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
 					return err
 				}
 			}

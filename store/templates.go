@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -43,23 +45,32 @@ type Template struct {
 var ErrNoSuchTemplate = errors.New("no such template")
 
 // FindTemplate returns the template name as the first of scopes that
-// names a URI for it has it.
+// names a URI for it has it, in one query: outgoing asks for each post.
 func (s *Store) FindTemplate(ctx context.Context, scopes []string, name string) (*Template, error) {
-	for _, scope := range scopes {
-		t := Template{Name: name, Scope: scope}
-		var fetched int64
-		err := s.db.QueryRowContext(ctx, `SELECT uri, username, password, content, fetched_at FROM templates WHERE scope = $1 AND name = $2`,
-			scope, name).Scan(&t.URI, &t.Username, &t.Password, &t.Content, &fetched)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, wrap(err)
-		}
-		t.FetchedAt = fromNanos(fetched)
-		return &t, nil
+	if len(scopes) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoSuchTemplate)
 	}
-	return nil, fmt.Errorf("%s: %w", name, ErrNoSuchTemplate)
+	args := []any{name}
+	var marks, order []string
+	for i, scope := range scopes {
+		args = append(args, scope)
+		n := "$" + strconv.Itoa(len(args))
+		marks = append(marks, n)
+		order = append(order, "WHEN "+n+" THEN "+strconv.Itoa(i))
+	}
+	t := Template{Name: name}
+	var fetched int64
+	err := s.db.QueryRowContext(ctx, `SELECT scope, uri, username, password, content, fetched_at FROM templates
+		WHERE name = $1 AND scope IN (`+strings.Join(marks, ", ")+`) ORDER BY CASE scope `+strings.Join(order, " ")+` END LIMIT 1`,
+		args...).Scan(&t.Scope, &t.URI, &t.Username, &t.Password, &t.Content, &fetched)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoSuchTemplate)
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	t.FetchedAt = fromNanos(fetched)
+	return &t, nil
 }
 
 // SetTemplateContent keeps the text fetched at at from a template's URI,

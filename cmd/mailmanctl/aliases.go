@@ -17,11 +17,7 @@ func cmdAliases(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openExisting(cfg)
+	cfg, st, err := e.openSite(*cfgPath)
 	if err != nil {
 		return err
 	}

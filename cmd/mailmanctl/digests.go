@@ -38,11 +38,7 @@ func cmdDigests(e *env, args []string) error {
 	if *send && *periodic {
 		return usagef("--send and --periodic exclude each other")
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openExisting(cfg)
+	cfg, st, err := e.openSite(*cfgPath)
 	if err != nil {
 		return err
 	}

@@ -99,11 +99,7 @@ func cmdDomainsRemove(e *env, args []string) error {
 	if len(rest) != 1 {
 		return usagef("wrong number of arguments")
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openExisting(cfg)
+	cfg, st, err := e.openSite(*cfgPath)
 	if err != nil {
 		return err
 	}

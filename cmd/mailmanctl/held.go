@@ -97,11 +97,7 @@ func heldCommand(e *env, name string, args []string, extra func(fs *flag.FlagSet
 	if err != nil || id <= 0 {
 		return 0, nil, nil, usagef("%q is not a held message's id (see mailmanctl held list)", rest[0])
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	st, err := openExisting(cfg)
+	cfg, st, err := e.openSite(*cfgPath)
 	return id, st, cfg, err
 }
 

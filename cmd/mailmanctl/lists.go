@@ -18,11 +18,22 @@ import (
 
 // openStore opens the existing store of the configuration at cfgPath.
 func (e *env) openStore(cfgPath string) (*store.Store, error) {
+	_, st, err := e.openSite(cfgPath)
+	return st, err
+}
+
+// openSite reads the configuration at cfgPath and opens its existing
+// store.
+func (e *env) openSite(cfgPath string) (*config.Config, *store.Store, error) {
 	cfg, err := e.config(cfgPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return openExisting(cfg)
+	st, err := openExisting(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
 }
 
 // openExisting opens cfg's store for every command but those that make a
@@ -59,11 +70,7 @@ func listCommandConfig(e *env, fs *flag.FlagSet, cfgPath *string, args []string,
 	if err != nil {
 		return store.ListAddress{}, nil, nil, nil, err
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return store.ListAddress{}, nil, nil, nil, err
-	}
-	st, err := openExisting(cfg)
+	cfg, st, err := e.openSite(*cfgPath)
 	if err != nil {
 		return store.ListAddress{}, nil, nil, nil, err
 	}

@@ -14,11 +14,7 @@ func cmdUnsubscribeRotateKey(e *env, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := e.config(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openExisting(cfg)
+	cfg, st, err := e.openSite(*cfgPath)
 	if err != nil {
 		return err
 	}

@@ -197,7 +197,8 @@ func (h *Handler) deliver(log *slog.Logger, from string, rcpts []string, verp bo
 		case broken:
 			h.drop()
 		case h.spent(h.used):
-			h.quit()
+			// A failed QUIT only ends a connection already done with.
+			_ = h.quit()
 		}
 		record(n, rs)
 	}
@@ -413,14 +414,19 @@ func (h *Handler) spent(used int) bool {
 	return h.Settings.MaxSessions > 0 && used >= h.Settings.MaxSessions
 }
 
-// quit ends the kept connection with a QUIT, for the next to open another.
-func (h *Handler) quit() {
-	if h.client != nil {
-		if err := h.client.Quit(); err != nil {
-			h.client.Close()
-		}
-		h.client = nil
+// quit ends the kept connection with a QUIT (closing it when the QUIT
+// fails), for the next delivery to open another.
+func (h *Handler) quit() error {
+	if h.client == nil {
+		return nil
 	}
+	c := h.client
+	h.client = nil
+	if err := c.Quit(); err != nil {
+		c.Close()
+		return fmt.Errorf("quit SMTP connection: %w", err)
+	}
+	return nil
 }
 
 // drop closes the kept connection without a word to the server: it is
@@ -436,14 +442,5 @@ func (h *Handler) drop() {
 func (h *Handler) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.client == nil {
-		return nil
-	}
-	c := h.client
-	h.client = nil
-	if err := c.Quit(); err != nil {
-		c.Close()
-		return fmt.Errorf("quit SMTP connection: %w", err)
-	}
-	return nil
+	return h.quit()
 }
